@@ -1,0 +1,380 @@
+"""The checks of the conformance suite: one function per kind of check, driven by the catalogue in spec.json.
+
+A check gathers every way the target departs from the contract and fails once, listing them all
+(``CheckFailed``); the harness failing to prepare a check is a ``SetupError`` instead, and a setup transition
+the target refused makes the check *blocked* by that transition rather than failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytest
+
+from . import schemas
+from .client import ApiResponse, ConnectorClient
+from .connectors import ConnectorFactory, SetupError
+from .spec import Check, Profile, Spec
+from .target import TargetInfo
+
+__all__ = ["KINDS", "CheckFailed", "Run"]
+
+_JSON_TYPES = ("application/json", "application/vnd.elasticsearch+json")
+
+
+class CheckFailed(AssertionError):
+    """The target does not behave as Elasticsearch does; the message lists each departure."""
+
+
+class Run:
+    """One check being executed against the target, and the evidence it leaves for the reports."""
+
+    def __init__(
+        self,
+        check: Check,
+        *,
+        spec: Spec,
+        target: TargetInfo,
+        client: ConnectorClient,
+        factory: ConnectorFactory,
+    ) -> None:
+        self.check = check
+        self.spec = spec
+        self.target = target
+        self.profile: Profile = spec.profiles[target.profile]
+        self.client = client
+        self.factory = factory
+        self.expected: str | None = None
+        self.observed: str | None = None
+        self.problems: list[str] = []
+        self.blocked_by: str | None = None
+        self.deviation: str | None = None
+        self.matrix: dict[str, Any] | None = None
+
+    # -- evidence ---------------------------------------------------------------------------------
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "id": self.check.id,
+            "category": self.check.category,
+            "statement": self.check.statement,
+            "source": self.check.source,
+            "expected": self.expected,
+            "observed": self.observed,
+            "problems": list(self.problems),
+            "blocked_by": self.blocked_by,
+            "deviation": self.deviation,
+            "matrix": self.matrix,
+            "exchanges": [exchange.to_dict() for exchange in self.client.exchanges],
+        }
+
+    # -- requirements ----------------------------------------------------------------------------
+    def require(self, condition: bool, problem: str) -> bool:
+        if not condition:
+            self.problems.append(problem)
+        return condition
+
+    def finish(self) -> None:
+        if self.problems:
+            raise CheckFailed("\n".join(self.problems))
+
+    def fail_now(self, problem: str) -> None:
+        self.problems.append(problem)
+        self.finish()
+
+    def require_http(self, answer: ApiResponse, status: int) -> bool:
+        return self.require(answer.status == status, f"expected HTTP {status}, got {answer.summary()}")
+
+    def require_schema(self, name: str, instance: Any, what: str) -> None:
+        for line in schemas.problems(name, instance):
+            self.problems.append(f"{what} does not match {name}.schema.json: {line}")
+
+    def require_error(
+        self,
+        answer: ApiResponse,
+        *,
+        http: int,
+        error_type: str | None = None,
+        reason_contains: str | None = None,
+        caused_by: Mapping[str, str] | None = None,
+        error_string_contains: str | None = None,
+        allow_contains: str | None = None,
+    ) -> None:
+        """An Elasticsearch error answer: status, body shape, type, root cause and a stable reason part."""
+        self.require_http(answer, http)
+        if answer.json is None:
+            self.problems.append(f"the error body is not JSON: {answer.body[:200]!r}")
+            return
+        self.require_schema("error", answer.json, "the error body")
+        error = answer.error
+        if error_type is not None:
+            if self.require(isinstance(error, dict), f"expected error.type {error_type!r}, got error {error!r}"):
+                self.require(
+                    answer.error_type == error_type,
+                    f"expected error.type {error_type!r}, got {answer.error_type!r}",
+                )
+                self.require(
+                    answer.root_cause_type == error_type,
+                    f"expected root_cause[0].type {error_type!r}, got {answer.root_cause_type!r}",
+                )
+        if reason_contains is not None and isinstance(error, dict):
+            self.require(
+                reason_contains in (answer.error_reason or ""),
+                f"expected error.reason to contain {reason_contains!r}, got {answer.error_reason!r}",
+            )
+        if caused_by is not None and isinstance(error, dict):
+            cause = error.get("caused_by")
+            if self.require(isinstance(cause, dict), f"expected error.caused_by {dict(caused_by)!r}, got {cause!r}"):
+                assert isinstance(cause, dict)
+                self.require(
+                    cause.get("type") == caused_by["type"],
+                    f"expected error.caused_by.type {caused_by['type']!r}, got {cause.get('type')!r}",
+                )
+                if "reason_contains" in caused_by:
+                    self.require(
+                        caused_by["reason_contains"] in str(cause.get("reason") or ""),
+                        f"expected error.caused_by.reason to contain {caused_by['reason_contains']!r}, "
+                        f"got {cause.get('reason')!r}",
+                    )
+        if error_string_contains is not None:
+            self.require(
+                isinstance(error, str) and error_string_contains in error,
+                f"expected error to be a string containing {error_string_contains!r}, got {error!r}",
+            )
+        if allow_contains is not None:
+            allow = answer.headers.get("Allow", "")
+            self.require(
+                allow_contains in [m.strip() for m in allow.split(",")],
+                f"expected an Allow header naming {allow_contains}, got {allow!r}",
+            )
+
+    def read(self, connector_id: str) -> dict[str, Any]:
+        """GET the connector (real-time): it must exist and match connector.schema.json."""
+        answer = self.client.get_connector(connector_id)
+        if answer.status != 200 or not isinstance(answer.json, dict):
+            self.fail_now(f"GET _connector/{connector_id} afterwards answered {answer.summary()}")
+        document: dict[str, Any] = answer.json
+        self.require_schema("connector", document, "the connector read back")
+        return document
+
+    def require_unchanged(
+        self, before: Mapping[str, Any], after: Mapping[str, Any], *, ignore: frozenset[str] = frozenset()
+    ) -> None:
+        for key in sorted(set(before) | set(after)):
+            if key in ignore:
+                continue
+            if key not in after:
+                self.problems.append(f"field {key!r} disappeared (was {before[key]!r})")
+            elif key not in before:
+                self.problems.append(f"field {key!r} appeared ({after[key]!r})")
+            elif before[key] != after[key]:
+                self.problems.append(f"field {key!r} changed from {before[key]!r} to {after[key]!r}")
+
+    def expected_failure(self, reason: str) -> None:
+        """The target behaves as stock Elasticsearch of its version does, which departs from the docs."""
+        self.deviation = reason
+        pytest.xfail(reason)
+
+
+def _expect_text(expect: Mapping[str, Any]) -> str:
+    parts = [f"HTTP {expect['http']}"]
+    if "error_type" in expect:
+        parts.append(expect["error_type"])
+    if "reason_contains" in expect:
+        parts.append(f"reason containing {expect['reason_contains']!r}")
+    if "caused_by" in expect:
+        parts.append(f"caused by {expect['caused_by']['type']}")
+    if "error_string_contains" in expect:
+        parts.append(f"error string containing {expect['error_string_contains']!r}")
+    if "stored_status" in expect:
+        parts.append(f"status stored as {expect['stored_status']!r}")
+    else:
+        parts.append("connector unchanged")
+    return ", ".join(parts)
+
+
+def _outcome_word(answer: ApiResponse) -> str:
+    return {200: "accepted", 400: "refused"}.get(answer.status, f"HTTP {answer.status}")
+
+
+# -- the kinds of checks ---------------------------------------------------------------------------
+def check_transition(run: Run) -> None:
+    current, requested = run.check.params["from"], run.check.params["to"]
+    rules = run.spec.raw["transition"]
+    allowed = run.profile.allows(current, requested)
+    run.matrix = {"from": current, "to": requested, "expected": "accepted" if allowed else "refused", "observed": None}
+    if allowed:
+        results = rules["accepted"]["self_result" if current == requested else "result"]
+        run.expected = f"HTTP 200 result {' or '.join(results)}, GET shows {requested!r}, other fields unchanged"
+    else:
+        run.expected = "HTTP 400 status_exception naming both statuses, connector unchanged"
+    connector = run.factory(status=current)
+    answer = run.client.update_status(connector.id, requested)
+    run.observed = answer.summary()
+    run.matrix["observed"] = _outcome_word(answer)
+    if allowed:
+        if run.require_http(answer, 200):
+            run.require_schema("status-response", answer.json, "the answer")
+            result = answer.json.get("result") if isinstance(answer.json, dict) else None
+            run.require(result in results, f"expected result {' or '.join(results)}, got {result!r}")
+        after = run.read(connector.id)
+        run.require(
+            after.get("status") == requested,
+            f"GET shows status {after.get('status')!r} after the update, expected {requested!r}",
+        )
+        run.require_unchanged(connector.document, after, ignore=frozenset({"status"}))
+    else:
+        refused = rules["refused"]
+        run.require_error(
+            answer,
+            http=refused["http"],
+            error_type=refused["error_type"],
+            reason_contains=refused["reason_template"].format(**{"from": current, "to": requested}),
+        )
+        run.require_unchanged(connector.document, run.read(connector.id))
+    run.finish()
+
+
+def _case(run: Run) -> Any:
+    case_id = run.check.params["case"]
+    return next(case for case in run.spec.validation_cases if case.id == case_id)
+
+
+def check_validation(run: Run) -> None:
+    case = _case(run)
+    request, expect = case.request, case.expect
+    run.expected = _expect_text(expect)
+    connector = run.factory()
+    kwargs: dict[str, Any] = {"params": request.get("query")}
+    if "json" in request:
+        kwargs["json_body"] = request["json"]
+    if "raw" in request:
+        kwargs["raw_body"] = request["raw"]
+    if "content_type" in request:
+        kwargs["content_type"] = request["content_type"]
+    if "accept" in request:
+        kwargs["accept"] = request["accept"]
+    answer = run.client.request(request.get("method", "PUT"), run.client.status_path(connector.id), **kwargs)
+    run.observed = answer.summary()
+    deviation = run.spec.deviation_for(run.check.id, run.target.version_tuple)
+    if "stored_status" in expect:
+        if run.require_http(answer, expect["http"]):
+            run.require_schema("status-response", answer.json, "the answer")
+        after = run.read(connector.id)
+        run.require(
+            after.get("status") == expect["stored_status"],
+            f"GET shows status {after.get('status')!r}, expected {expect['stored_status']!r}",
+        )
+        run.require_unchanged(connector.document, after, ignore=frozenset({"status"}))
+        run.finish()
+        return
+    after = run.read(connector.id)
+    run.require_unchanged(connector.document, after)
+    if deviation is not None and answer.status == deviation.observed_http:
+        run.finish()
+        run.expected_failure(deviation.reason)
+    run.require_error(
+        answer,
+        http=expect["http"],
+        error_type=expect.get("error_type"),
+        reason_contains=expect.get("reason_contains"),
+        caused_by=expect.get("caused_by"),
+        error_string_contains=expect.get("error_string_contains"),
+        allow_contains=expect.get("allow_contains"),
+    )
+    run.finish()
+
+
+def _not_found(run: Run, answer: ApiResponse, connector_id: str) -> None:
+    expect = run.spec.raw["not_found"]["expect"]
+    run.require_error(
+        answer,
+        http=expect["http"],
+        error_type=expect["error_type"],
+        reason_contains=expect["reason_template"].format(id=connector_id),
+    )
+
+
+def _still_missing(run: Run, connector_id: str) -> None:
+    """A request for a missing id must not have created it (and if it did, the run cleans it up)."""
+    answer = run.client.get_connector(connector_id)
+    if answer.status != 404:
+        run.factory.adopt(connector_id)
+        run.problems.append(f"GET _connector/{connector_id} afterwards answered {answer.summary()}, expected 404")
+
+
+def check_not_found(run: Run) -> None:
+    case = run.check.params["case"]
+    expect = run.spec.raw["not_found"]["expect"]
+    if case == "unknown-id":
+        connector_id = run.factory.unused_id()
+        run.expected = f"HTTP 404 {expect['error_type']} naming the id; nothing created"
+        answer = run.client.update_status(connector_id, "needs_configuration")
+        run.observed = answer.summary()
+        _not_found(run, answer, connector_id)
+        _still_missing(run, connector_id)
+    elif case == "deleted-connector":
+        connector = run.factory()
+        run.expected = f"HTTP 404 {expect['error_type']} naming the id"
+        deleted = run.client.delete_connector(connector.id)
+        if deleted.status != 200:
+            raise SetupError(f"DELETE _connector/{connector.id} answered {deleted.summary()}, expected 200")
+        answer = run.client.update_status(connector.id, "needs_configuration")
+        run.observed = answer.summary()
+        _not_found(run, answer, connector.id)
+    elif case == "bad-body-unknown-id":
+        connector_id = run.factory.unused_id()
+        run.expected = "HTTP 400 x_content_parse_exception (the body is parsed before the connector is read)"
+        answer = run.client.update_status(connector_id, "foo")
+        run.observed = answer.summary()
+        run.require_error(
+            answer, http=400, error_type="x_content_parse_exception", reason_contains="failed to parse field [status]"
+        )
+        _still_missing(run, connector_id)
+    else:  # pragma: no cover - the catalogue and this function are kept in step by the unit tests
+        raise KeyError(case)
+    run.finish()
+
+
+def check_response(run: Run) -> None:
+    case = run.check.params["case"]
+    connector = run.factory()
+    missing_id = run.factory.unused_id()
+    answers = {
+        "the 200 update": run.client.update_status(connector.id, "needs_configuration"),
+        "the 400 refusal": run.client.update_status(connector.id, "connected"),
+        "the 404 not-found answer": run.client.update_status(missing_id, "needs_configuration"),
+    }
+    run.observed = "; ".join(
+        f"HTTP {answer.status}: "
+        + (
+            f"Content-Type {answer.headers.get('Content-Type')!r}"
+            if case == "json-content-type"
+            else f"X-Elastic-Product {answer.headers.get('X-Elastic-Product')!r}"
+        )
+        for answer in answers.values()
+    )
+    for label, answer in answers.items():
+        if case == "json-content-type":
+            run.expected = "Content-Type application/json (or the vendor JSON type) on 200, 400 and 404 answers"
+            content_type = answer.headers.get("Content-Type")
+            mime = (content_type or "").split(";")[0].strip().lower()
+            run.require(mime in _JSON_TYPES, f"{label} has Content-Type {content_type!r}, expected JSON")
+        elif case == "x-elastic-product":
+            run.expected = "X-Elastic-Product: Elasticsearch on 200, 400 and 404 answers"
+            product = answer.headers.get("X-Elastic-Product")
+            run.require(
+                product == "Elasticsearch", f"{label} has X-Elastic-Product {product!r}, expected 'Elasticsearch'"
+            )
+        else:  # pragma: no cover
+            raise KeyError(case)
+    _still_missing(run, missing_id)
+    run.finish()
+
+
+KINDS: dict[str, Callable[[Run], None]] = {
+    "transition": check_transition,
+    "validation": check_validation,
+    "not_found": check_not_found,
+    "response": check_response,
+}

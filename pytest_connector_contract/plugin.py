@@ -1,0 +1,313 @@
+"""The pytest plugin: options, hooks and fixtures. The machinery lives in the modules named after their job."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from . import report as reports
+from .checks import CheckFailed, Run
+from .client import ConnectorClient, TargetUnreachable
+from .connectors import ConnectorFactory, Ledger
+from .results import Conformance
+from .settings import Settings, add_options, resolve
+from .spec import Spec, load_spec
+from .suite import CheckItem, collect_suite, parse_selection
+from .target import PreflightError, TargetInfo, identify
+
+__all__ = ["connector_client", "connector_factory", "connector_target"]
+
+_WORKER_KEY = "connector_contract"
+#: exit status when the run stops before any check because of the target (unreachable, no API, too old)
+EXIT_PREFLIGHT = pytest.ExitCode.INTERRUPTED
+
+
+@dataclass
+class RunState:
+    """Everything one pytest process knows about the run (kept in ``config.stash``)."""
+
+    settings: Settings
+    spec: Spec
+    run_prefix: str
+    worker_id: str | None
+    suite: bool
+    selection: list[str] | None
+    target: TargetInfo | None = None
+    target_url: str | None = None
+    server: Any = None
+    ledger: Ledger = field(default_factory=Ledger)
+
+    @property
+    def id_prefix(self) -> str:
+        """The prefix of this process's connector ids: run prefix plus worker id under xdist."""
+        return f"{self.run_prefix}-{self.worker_id}" if self.worker_id else self.run_prefix
+
+    def ensure_target(self) -> TargetInfo:
+        """Start the embedded target if asked for, then run the preflight (once per process)."""
+        if self.target is not None:
+            return self.target
+        url = self.settings.url
+        embedded = url is None or self.settings.embedded
+        if embedded:
+            from .reference import DEFAULT_ES_VERSION, ReferenceTarget
+            from .server import ReferenceServer
+
+            version = self.settings.embedded_version or DEFAULT_ES_VERSION
+            self.server = ReferenceServer(ReferenceTarget(version))
+            self.server.start()
+            url = self.server.url
+        assert url is not None
+        client = ConnectorClient(url, timeout=self.settings.timeout)
+        try:
+            self.target = identify(
+                client,
+                self.spec,
+                profile=self.settings.profile,
+                probe_id=f"{self.run_prefix}-probe",
+                embedded=embedded,
+            )
+        finally:
+            client.close()
+        self.target_url = url
+        return self.target
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def for_worker(self) -> dict[str, Any]:
+        return {
+            "run_prefix": self.run_prefix,
+            "suite": self.suite,
+            "selection": self.selection,
+            "target": self.target.to_dict() if self.target else None,
+            "target_url": self.target_url,
+        }
+
+
+STATE = pytest.StashKey[RunState]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    settings = resolve(config)
+    worker_input = getattr(config, "workerinput", None)
+    spec = load_spec()
+    if worker_input is not None and _WORKER_KEY in worker_input:
+        shared = worker_input[_WORKER_KEY]
+        state = RunState(
+            settings=settings,
+            spec=spec,
+            run_prefix=shared["run_prefix"],
+            worker_id=worker_input.get("workerid"),
+            suite=shared["suite"],
+            selection=shared["selection"],
+            target=TargetInfo.from_dict(shared["target"]) if shared["target"] else None,
+            target_url=shared["target_url"],
+        )
+    else:
+        selection = parse_selection(config.args)
+        explicit_paths = config.args_source == pytest.Config.ArgsSource.ARGS and selection is None
+        suite = settings.url is not None and not explicit_paths
+        if selection is not None and settings.url is None:
+            raise pytest.UsageError(f"{config.args[0]!r} names the bundled suite: give a target with --connector-url")
+        if suite:
+            # The suite is not collected from paths: nothing from testpaths or the invocation dir.
+            config.args = []
+        state = RunState(
+            settings=settings,
+            spec=spec,
+            run_prefix=f"{settings.id_prefix}-{secrets.token_hex(4)}",
+            worker_id=None,
+            suite=suite,
+            selection=selection,
+        )
+        config.pluginmanager.register(ConformanceRecorder(state, Conformance(spec)), "connector_contract_recorder")
+    config.stash[STATE] = state
+    config.add_cleanup(state.close)
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(state), "connector_contract_xdist")
+
+
+class XdistHooks:
+    """Only registered when pytest-xdist is present: hands the controller's target to every worker."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[_WORKER_KEY] = self.state.for_worker()
+
+
+def _needs_target_now(config: pytest.Config) -> bool:
+    option = config.option
+    return not (
+        getattr(option, "collectonly", False)
+        or getattr(option, "showfixtures", False)
+        or getattr(option, "show_fixtures_per_test", False)
+    )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    state = session.config.stash[STATE]
+    if state.worker_id is not None or not state.suite or not _needs_target_now(session.config):
+        return
+    try:
+        state.ensure_target()
+    except PreflightError as exc:
+        state.close()
+        pytest.exit(f"connector-contract: {exc}", returncode=EXIT_PREFLIGHT)
+
+
+def pytest_collection(session: pytest.Session) -> bool | None:
+    state = session.config.stash[STATE]
+    if not state.suite:
+        return None
+    items = collect_suite(session, state.spec, state.selection)
+    session.items = items
+    session.config.hook.pytest_collection_modifyitems(session=session, config=session.config, items=items)
+    session.config.hook.pytest_collection_finish(session=session)
+    session.testscollected = len(items)
+    return True
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    if isinstance(item, CheckItem):
+        run: Run | None = getattr(item, "_connector_run_obj", None)
+        data: dict[str, Any] = (
+            run.evidence()
+            if run is not None
+            else {
+                "id": item.check.id,
+                "category": item.check.category,
+                "statement": item.check.statement,
+                "source": item.check.source,
+            }
+        )
+        if call.excinfo is not None and not call.excinfo.errisinstance((pytest.skip.Exception, pytest.xfail.Exception)):
+            data["failure"] = "check" if call.excinfo.errisinstance(CheckFailed) else "harness"
+            data["message"] = _exception_message(call.excinfo.value, data["failure"])
+        report.connector_check = data
+    return report
+
+
+def _exception_message(exc: BaseException, kind: str) -> str:
+    if kind == "check" or isinstance(exc, TargetUnreachable):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class ConformanceRecorder:
+    """Registered where the run's verdict is made (the only process, or the xdist controller)."""
+
+    def __init__(self, state: RunState, conformance: Conformance) -> None:
+        self.state = state
+        self.conformance = conformance
+        self.document: dict[str, Any] | None = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # Called on the controller for worker reports too: the evidence travels on the report.
+        self.conformance.add(report)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        state = self.state
+        if not state.suite:
+            return
+        if not state.settings.keep:
+            self.conformance.leftovers.extend(state.ledger.live())
+        self.document = self.conformance.document(state.target, state.settings.describe())
+        if state.settings.json is not None and state.target is not None:
+            reports.write_json(state.settings.json, self.document)
+        if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and self.conformance.checks:
+            conformant = self.conformance.conformant()
+            session.exitstatus = pytest.ExitCode.OK if conformant else pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.document is None or self.state.target is None:
+            return
+        terminalreporter.write_sep("=", "connector status API conformance")
+        for text, markup in reports.terminal_lines(self.document):
+            terminalreporter.write_line(text, **markup)
+        if self.state.settings.json is not None:
+            terminalreporter.write_line(f"JSON report: {self.state.settings.json}")
+
+
+# -- fixtures users' own tests can use too ---------------------------------------------------------
+@pytest.fixture(scope="session")
+def connector_target(request: pytest.FixtureRequest) -> TargetInfo:
+    """Who the target is (URL without credentials, product, version) and which profile applies.
+
+    Without ``--connector-url`` the embedded reference target is started for the session.
+    """
+    state = request.config.stash[STATE]
+    try:
+        return state.ensure_target()
+    except PreflightError as exc:
+        pytest.fail(f"connector-contract: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def connector_client(request: pytest.FixtureRequest, connector_target: TargetInfo) -> Iterator[ConnectorClient]:
+    """An HTTP client bound to the target (keep-alive session, timeouts, redacted exchange record)."""
+    state = request.config.stash[STATE]
+    assert state.target_url is not None
+    client = ConnectorClient(state.target_url, timeout=state.settings.timeout)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def connector_factory(
+    request: pytest.FixtureRequest, connector_client: ConnectorClient, connector_target: TargetInfo
+) -> Iterator[ConnectorFactory]:
+    """Creates connectors with unique ids under the run prefix and deletes them after the test.
+
+    ``connector_factory()`` gives a new connector in ``created``; ``connector_factory(status="connected")``
+    one reached through valid ``_status`` transitions. Never overwrites an existing id.
+    """
+    state = request.config.stash[STATE]
+    factory = ConnectorFactory(
+        connector_client,
+        state.spec,
+        id_prefix=state.id_prefix,
+        ledger=state.ledger,
+        soft_delete=connector_target.soft_delete,
+        keep=state.settings.keep,
+    )
+    yield factory
+    problems = factory.cleanup()
+    if problems:
+        raise RuntimeError("could not delete connectors the test created: " + "; ".join(problems))
+
+
+@pytest.fixture
+def _connector_run(
+    request: pytest.FixtureRequest,
+    connector_client: ConnectorClient,
+    connector_factory: ConnectorFactory,
+    connector_target: TargetInfo,
+) -> Run:
+    item = request.node
+    assert isinstance(item, CheckItem), "_connector_run serves the bundled suite's items only"
+    connector_client.start_recording()
+    run = Run(
+        item.check,
+        spec=request.config.stash[STATE].spec,
+        target=connector_target,
+        client=connector_client,
+        factory=connector_factory,
+    )
+    item._connector_run_obj = run  # type: ignore[attr-defined]
+    return run

@@ -1,0 +1,181 @@
+"""Outcome collection: test reports (local or from xdist workers) -> one conformance result.
+
+Each check's evidence travels on its test report (``report.connector_check``), which pytest serialises,
+so the same aggregation works for serial and parallel runs.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from . import __version__
+from .schemas import digest as schema_digest
+from .spec import Spec
+from .target import TargetInfo
+
+__all__ = ["OUTCOMES", "Conformance"]
+
+OUTCOMES = ("passed", "failed", "error", "blocked", "skipped", "xfailed", "xpassed")
+#: outcomes that count as a check executed against the target
+_EXECUTED = frozenset({"passed", "failed", "error", "blocked", "xfailed", "xpassed"})
+#: outcomes that keep a run conformant
+_CONFORMANT = frozenset({"passed", "xfailed", "skipped"})
+_EVIDENCE_KEYS = ("expected", "observed", "problems", "blocked_by", "deviation", "matrix", "exchanges")
+
+
+class Conformance:
+    """Everything the reports need, built from test reports as they arrive."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.checks: dict[str, dict[str, Any]] = {}
+        self.started = _dt.datetime.now(_dt.timezone.utc)
+        self.leftovers: list[str] = []
+
+    def add(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "connector_check", None)
+        if not isinstance(data, dict):
+            return
+        entry = self.checks.setdefault(
+            data["id"],
+            {
+                "id": data["id"],
+                "category": data["category"],
+                "statement": data["statement"],
+                "source": data["source"],
+                "outcome": None,
+                "message": None,
+                "duration": 0.0,
+                **{key: None for key in _EVIDENCE_KEYS},
+            },
+        )
+        entry["duration"] = round(entry["duration"] + float(report.duration), 6)
+        for key in _EVIDENCE_KEYS:
+            if data.get(key) not in (None, []):
+                entry[key] = data[key]
+        outcome, message = _outcome(report, data)
+        if report.when == "teardown":
+            if outcome == "error" and entry["outcome"] in ("passed", None):
+                entry["outcome"], entry["message"] = "error", f"teardown: {message}"
+            return
+        if outcome is not None:
+            entry["outcome"], entry["message"] = outcome, message
+
+    # -- derived results ----------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(OUTCOMES, 0)
+        for entry in self.checks.values():
+            if entry["outcome"] in counts:
+                counts[entry["outcome"]] += 1
+        counts["total"] = sum(counts[o] for o in OUTCOMES)
+        return counts
+
+    def executed(self) -> int:
+        return sum(1 for e in self.checks.values() if e["outcome"] in _EXECUTED)
+
+    def score(self) -> float:
+        executed = self.executed()
+        if not executed:
+            return 0.0
+        good = sum(1 for e in self.checks.values() if e["outcome"] in ("passed", "xfailed"))
+        return round(good / executed, 6)
+
+    def conformant(self) -> bool:
+        """Every check that ran passed, or failed only as stock Elasticsearch of that version does."""
+        return self.executed() > 0 and all(e["outcome"] in _CONFORMANT for e in self.checks.values())
+
+    def matrix(self, profile: str) -> dict[str, dict[str, dict[str, Any]]]:
+        table = self.spec.profiles[profile]
+        grid: dict[str, dict[str, dict[str, Any]]] = {}
+        for current in self.spec.statuses:
+            row = grid.setdefault(current, {})
+            for requested in self.spec.statuses:
+                entry = self.checks.get(f"transition[{current}->{requested}]")
+                cell = (entry or {}).get("matrix") or {}
+                row[requested] = {
+                    "expected": "accepted" if table.allows(current, requested) else "refused",
+                    "observed": cell.get("observed"),
+                    "outcome": entry["outcome"] if entry and entry["outcome"] else "not_run",
+                    "blocked_by": (entry or {}).get("blocked_by"),
+                }
+        return grid
+
+    def document(self, target: TargetInfo | None, configuration: dict[str, Any]) -> dict[str, Any]:
+        """The JSON conformance report (shape fixed by schemas/conformance-report.schema.json)."""
+        counts = self.counts()
+        checks = []
+        for check in self.spec.checks:  # catalogue order, not completion order
+            entry = self.checks.get(check.id)
+            if entry is None or entry["outcome"] is None:
+                continue
+            item = dict(entry)
+            if item["outcome"] == "passed":
+                item["exchanges"] = None  # evidence is for what needs looking at; keeps the file small
+            item["problems"] = item["problems"] or []
+            checks.append(item)
+        return {
+            "schema_version": 1,
+            "tool": {"name": "pytest-connector-contract", "version": __version__},
+            "generated_at": self.started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "profile": target.profile if target else None,
+            "target": _target_dict(target),
+            "configuration": configuration,
+            "provenance": {"schemas_sha256": schema_digest(), "spec_sha256": self.spec.digest},
+            "summary": {
+                "conformant": self.conformant(),
+                "score": self.score(),
+                "executed": self.executed(),
+                **counts,
+            },
+            "checks": checks,
+            "matrix": self.matrix(target.profile) if target else None,
+            "leftovers": list(self.leftovers),
+        }
+
+
+def _target_dict(target: TargetInfo | None) -> dict[str, Any] | None:
+    if target is None:
+        return None
+    return {
+        "url": target.url,
+        "product": target.product,
+        "version": target.version,
+        "build_flavor": target.build_flavor,
+        "embedded": target.embedded,
+        "profile_source": target.profile_source,
+    }
+
+
+def _outcome(report: pytest.TestReport, data: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Map one phase's report to a conformance outcome (None: nothing decided in this phase)."""
+    message = data.get("message")
+    if report.passed:
+        if report.when != "call":
+            return None, None
+        return ("xpassed", getattr(report, "wasxfail", None)) if hasattr(report, "wasxfail") else ("passed", None)
+    if report.skipped:
+        reason = _skip_reason(report)
+        if hasattr(report, "wasxfail"):
+            return "xfailed", str(report.wasxfail)
+        if data.get("blocked_by"):
+            return "blocked", reason
+        return "skipped", reason
+    # failed
+    if report.when == "call" and data.get("failure") == "check":
+        return "failed", message
+    return "error", message
+
+
+def _skip_reason(report: pytest.TestReport) -> str | None:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr) if longrepr else None
+
+
+def outcome_counts_line(counts: dict[str, int], order: Iterable[str] = OUTCOMES) -> str:
+    return ", ".join(f"{counts[o]} {o}" for o in order if counts.get(o))

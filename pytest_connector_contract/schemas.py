@@ -1,0 +1,59 @@
+"""The packaged JSON Schemas (draft 2020-12), loaded from the installed package and compiled once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+__all__ = ["SCHEMA_NAMES", "digest", "load", "problems", "validator"]
+
+SCHEMA_NAMES = (
+    "status-request",
+    "status-response",
+    "error",
+    "connector",
+    "conformance-report",
+    "spec",
+)
+
+
+def _files() -> Any:
+    return resources.files(__package__).joinpath("schemas")
+
+
+@cache
+def load(name: str) -> dict[str, Any]:
+    if name not in SCHEMA_NAMES:
+        raise KeyError(f"no schema named {name!r}")
+    text = _files().joinpath(f"{name}.schema.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def validator(name: str) -> Draft202012Validator:
+    return Draft202012Validator(load(name))
+
+
+def problems(name: str, instance: Any) -> list[str]:
+    """Every way ``instance`` breaks schema ``name``, one readable line each (empty when valid)."""
+    lines = []
+    for error in sorted(validator(name).iter_errors(instance), key=lambda e: list(e.absolute_path)):
+        where = "/".join(str(part) for part in error.absolute_path) or "(root)"
+        lines.append(f"{where}: {error.message}")
+    return lines
+
+
+@cache
+def digest() -> str:
+    """sha256 over every packaged schema, for provenance in reports."""
+    sha = hashlib.sha256()
+    for name in SCHEMA_NAMES:
+        sha.update(name.encode())
+        sha.update(_files().joinpath(f"{name}.schema.json").read_bytes())
+    return sha.hexdigest()

@@ -1,0 +1,123 @@
+"""Preflight: who the target is, which profile applies, and whether there is anything to test at all.
+
+One request (``GET /``) plus one probe of the connector API decide it before any check runs, so an
+unreachable or unsuitable target gives one clear message instead of a page of identical failures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import quote
+
+from .client import ConnectorClient, TargetUnreachable
+from .spec import Spec, parse_version
+
+__all__ = ["PreflightError", "TargetInfo", "identify"]
+
+
+class PreflightError(Exception):
+    """The run cannot start against this target; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    url: str  # without credentials
+    product: str | None
+    version: str | None
+    build_flavor: str | None
+    profile: str
+    profile_source: str  # "version", "serverless", "option"
+    embedded: bool = False
+
+    @property
+    def version_tuple(self) -> tuple[int, int, int] | None:
+        return parse_version(self.version) if self.version else None
+
+    @property
+    def soft_delete(self) -> bool | None:
+        """Whether a plain DELETE only marks the connector deleted (9.0+); None when the version is unknown."""
+        if self.build_flavor == "serverless":
+            return True
+        version = self.version_tuple
+        return None if version is None else version >= (9, 0, 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TargetInfo:
+        return cls(**data)
+
+
+def identify(client: ConnectorClient, spec: Spec, *, profile: str, probe_id: str, embedded: bool = False) -> TargetInfo:
+    """Read ``GET /``, pick the profile, and make sure the connector API is there."""
+    url = client.display_url
+    try:
+        root = client.request("GET", "/")
+    except TargetUnreachable as exc:
+        raise PreflightError(
+            f"cannot reach the target {url}: {exc}. Check --connector-url and that the server is running."
+        ) from None
+    if root.status in (401, 403):
+        raise PreflightError(
+            f"the target {url} refused the request to GET / with HTTP {root.status}"
+            f" ({root.error_type or 'no error type'}): check the credentials."
+        )
+    info = root.json if root.status == 200 and isinstance(root.json, dict) else {}
+    version_data = info.get("version") if isinstance(info.get("version"), dict) else {}
+    version = version_data.get("number") if isinstance(version_data.get("number"), str) else None
+    flavor = version_data.get("build_flavor") if isinstance(version_data.get("build_flavor"), str) else None
+    product = root.headers.get("X-Elastic-Product")
+
+    parsed = parse_version(version) if version else None
+    if flavor == "serverless":
+        # Serverless reports a version number that means nothing (it was pinned to 8.11.0 for years).
+        chosen, source = spec.newest_profile, "serverless"
+    elif parsed is not None and parsed < spec.minimum_version:
+        raise PreflightError(
+            f"the target {url} runs Elasticsearch {version}, older than 8.13: PUT _connector/<id>/_status "
+            "first appeared in 8.13.0, so there is nothing to test."
+        )
+    elif parsed is not None:
+        matched = spec.profile_for_version(parsed)
+        assert matched is not None
+        chosen, source = matched.name, "version"
+    else:
+        chosen, source = spec.newest_profile, "default"
+    if profile != "auto":
+        chosen, source = profile, "option"
+    elif source == "default":
+        raise PreflightError(
+            f"cannot tell which Elasticsearch version {url} behaves as: GET / answered "
+            f"{root.summary()} without version.number. Pass --connector-profile 8.13 or 8.15."
+        )
+
+    try:
+        probe = client.get_connector(probe_id)
+    except TargetUnreachable as exc:
+        raise PreflightError(f"the target {url} stopped answering: {exc}") from None
+    if probe.status in (401, 403):
+        privilege = " (the API key needs the manage_connector cluster privilege)" if probe.status == 403 else ""
+        raise PreflightError(
+            f"the target {url} refused GET _connector/<id> with HTTP {probe.status}{privilege}: {probe.summary()}"
+        )
+    if probe.status == 200:
+        raise PreflightError(
+            f"a connector with the run's probe id {probe_id!r} already exists on {url}; "
+            "choose another --connector-id-prefix."
+        )
+    if probe.status != 404 or probe.error_type != "resource_not_found_exception":
+        raise PreflightError(
+            f"the target {url} has no connector API: GET /_connector/{quote(probe_id)} answered "
+            f"{probe.summary()} (expected 404 resource_not_found_exception)."
+        )
+    return TargetInfo(
+        url=url,
+        product=product,
+        version=version,
+        build_flavor=flavor,
+        profile=chosen,
+        profile_source=source,
+        embedded=embedded,
+    )
