@@ -38,6 +38,10 @@ class CheckItem(pytest.Function):
 
     check: Check
 
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        path, lineno, _ = super().reportinfo()
+        return path, lineno, self.nodeid
+
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         if isinstance(excinfo.value, CheckFailed):
             lines = str(excinfo.value).splitlines()

@@ -108,8 +108,12 @@ def identify(client: ConnectorClient, spec: Spec, *, profile: str, probe_id: str
             "choose another --connector-id-prefix."
         )
     if probe.status != 404 or probe.error_type != "resource_not_found_exception":
+        no_handler = isinstance(probe.error, str) and "no handler found" in probe.error
+        what = "has no connector API" if no_handler or probe.status in (404, 405) else (
+            "does not answer GET _connector/<id> as Elasticsearch does, so the run cannot tell which ids are free"
+        )
         raise PreflightError(
-            f"the target {url} has no connector API: GET /_connector/{quote(probe_id)} answered "
+            f"the target {url} {what}: GET /_connector/{quote(probe_id)} answered "
             f"{probe.summary()} (expected 404 resource_not_found_exception)."
         )
     return TargetInfo(

@@ -1,0 +1,304 @@
+"""Fault-injected variants ("mutants") of the reference target, one realistic deviation each.
+
+Each entry of ``MUTANTS`` names the check that must catch the deviation and a phrase its failure must
+contain. The table is published as docs/mutants.md (kept in step by tests/test_mutants.py).
+Mutants live here, with the tests, never in the shipped reference target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_connector_contract.reference import (
+    Document,
+    EsError,
+    Field,
+    ReferenceTarget,
+    Request,
+    Response,
+)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    target: type[ReferenceTarget]
+    caught_by: str
+    because: str  # a phrase the failing check's report must contain
+    es_version: str = "9.1.0"
+
+    @property
+    def description(self) -> str:
+        return (self.target.__doc__ or "").strip().splitlines()[0]
+
+
+# -- the state machine -----------------------------------------------------------------------------
+class AcceptsForbiddenTransition(ReferenceTarget):
+    """Accepts created -> connected, which the Connector Protocol forbids."""
+
+    def transition_allowed(self, current: str, requested: str) -> bool:
+        return (current, requested) == ("created", "connected") or super().transition_allowed(current, requested)
+
+
+class RefusesAllowedTransition(ReferenceTarget):
+    """Refuses needs_configuration -> error, which every profile allows (a proxy's over-strict rule)."""
+
+    def transition_allowed(self, current: str, requested: str) -> bool:
+        if (current, requested) == ("needs_configuration", "error"):
+            return False
+        return super().transition_allowed(current, requested)
+
+
+class RefusesSelfTransitions(ReferenceTarget):
+    """Behaves like 8.13/8.14 while claiming 9.x: refuses configured -> configured and the other self-transitions."""
+
+    def transition_allowed(self, current: str, requested: str) -> bool:
+        return current != requested and super().transition_allowed(current, requested)
+
+
+class ForgetsToPersist(ReferenceTarget):
+    """Answers 200 updated to a valid transition but never stores the new status."""
+
+    def apply_status(self, doc: Document, status: str) -> str:
+        return "updated"
+
+
+class AllowsBackToCreated(ReferenceTarget):
+    """Lets an errored connector go back to created (only re-creating it may reset the status)."""
+
+    def transition_allowed(self, current: str, requested: str) -> bool:
+        return (current, requested) == ("error", "created") or super().transition_allowed(current, requested)
+
+
+# -- refusals --------------------------------------------------------------------------------------
+class ServerErrorOnRefusal(ReferenceTarget):
+    """Answers 500 instead of 400 to a transition the state machine refuses."""
+
+    def reject_transition(self, doc: Document, current: str, requested: str) -> Response:
+        return self.error(500, "internal_server_error", f"cannot go from {current} to {requested}")
+
+
+class WrongRefusalType(ReferenceTarget):
+    """Refuses invalid transitions with illegal_argument_exception instead of status_exception."""
+
+    def reject_transition(self, doc: Document, current: str, requested: str) -> Response:
+        reason = f"Invalid transition attempt from [{current}] to [{requested}]."
+        return self.error(400, "illegal_argument_exception", reason)
+
+
+class VagueRefusalReason(ReferenceTarget):
+    """Refuses invalid transitions with a reason that names neither status."""
+
+    def reject_transition(self, doc: Document, current: str, requested: str) -> Response:
+        return self.error(400, "status_exception", "Invalid status transition.")
+
+
+class RefusalTouchesConnector(ReferenceTarget):
+    """Records the refused status in the connector's error field while refusing the transition."""
+
+    def reject_transition(self, doc: Document, current: str, requested: str) -> Response:
+        doc["error"] = f"refused transition to {requested}"
+        return super().reject_transition(doc, current, requested)
+
+
+class ErrorBodyWithoutRootCause(ReferenceTarget):
+    """Writes error objects without root_cause, which the official clients read."""
+
+    def error(self, status: int, type: str, reason: str | None, caused_by: Mapping[str, Any] | None = None) -> Response:
+        return self.json_response(status, {"error": {"type": type, "reason": reason}, "status": status})
+
+
+# -- success bodies --------------------------------------------------------------------------------
+class WrongResultWord(ReferenceTarget):
+    """Answers {"result": "ok"} to an accepted update instead of updated."""
+
+    def status_updated(self, result: str) -> Response:
+        return self.json_response(200, {"result": "ok"})
+
+
+# -- parsing ---------------------------------------------------------------------------------------
+class CaseSensitiveStatus(ReferenceTarget):
+    """Matches status values case-sensitively, refusing "Error" and "NEEDS_CONFIGURATION"."""
+
+    def parse_status(self, value: str) -> str:
+        if value in self.spec.statuses:
+            return value
+        raise ValueError(f"Unknown ConnectorStatus: {value}")
+
+
+class StoresStatusAsSent(ReferenceTarget):
+    """Accepts any casing but stores the status exactly as sent ("NEEDS_CONFIGURATION")."""
+
+    def parse_status(self, value: str) -> str:
+        super().parse_status(value)
+        return value
+
+    def transition_allowed(self, current: str, requested: str) -> bool:
+        return super().transition_allowed(current.lower(), requested.lower())
+
+
+class IgnoresUnknownFields(ReferenceTarget):
+    """Skips unknown body fields instead of refusing them, as a lenient parser would."""
+
+    def unknown_field(self, parser_name: str, name: str, fields: Mapping[str, Field], location: str) -> None:
+        return None
+
+
+class NullMeansMissing(ReferenceTarget):
+    """Treats {"status": null} like a missing field (validation error) instead of a parse error."""
+
+    def parse_status_body(self, request: Request) -> str | None:
+        if request.body.replace(b" ", b"") == b'{"status":null}':
+            return None
+        return super().parse_status_body(request)
+
+
+class CrashesOnEmptyBody(ReferenceTarget):
+    """Answers 500 to a _status request without a body on 9.x (the 8.13/8.14 bug, come back)."""
+
+    def parse_status_body(self, request: Request) -> str | None:
+        if not request.body:
+            raise EsError(500, "null_pointer_exception", None)
+        return super().parse_status_body(request)
+
+
+class LooksUpBeforeParsing(ReferenceTarget):
+    """Reads the connector before parsing the body, so a bad body sent to an unknown id gets 404."""
+
+    def handle_update_status(self, request: Request, connector_id: str) -> Response:
+        with self.lock:
+            if self.get_connector(connector_id) is None:
+                return self.connector_not_found(connector_id)
+        return super().handle_update_status(request, connector_id)
+
+
+# -- HTTP protocol ---------------------------------------------------------------------------------
+class AcceptsMissingContentType(ReferenceTarget):
+    """Assumes JSON when a body comes without a Content-Type instead of answering 406."""
+
+    def check_content_type(self, request: Request) -> Response | None:
+        if "Content-Type" not in request.headers:
+            return None
+        return super().check_content_type(request)
+
+
+class RefusesVendorMediaType(ReferenceTarget):
+    """Answers 406 to the versioned media type the official clients send."""
+
+    def check_content_type(self, request: Request) -> Response | None:
+        value = request.headers.get("Content-Type")
+        if value and "vnd.elasticsearch" in value:
+            return self.simple_error(406, f"Content-Type header [{value}] is not supported")
+        return super().check_content_type(request)
+
+
+class PostActsAsPut(ReferenceTarget):
+    """Serves POST on _status like PUT instead of answering 405."""
+
+    def handle(self, method: str, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str],
+               body: bytes) -> Response:
+        if method.upper() == "POST" and path.rstrip("/").endswith("/_status"):
+            method = "PUT"
+        return super().handle(method, path, query, headers, body)
+
+
+class IgnoresUnknownParameters(ReferenceTarget):
+    """Silently ignores unknown query parameters instead of refusing them."""
+
+    def check_params(self, request: Request, accepted: Iterable[str] = (), *, consumes_body: bool = False) -> None:
+        return None
+
+
+class DropsProductHeader(ReferenceTarget):
+    """Omits X-Elastic-Product (the official clients then refuse to talk to it)."""
+
+    def base_headers(self, request: Request) -> dict[str, str]:
+        headers = super().base_headers(request)
+        headers.pop("X-elastic-product", None)
+        return headers
+
+
+class TextContentType(ReferenceTarget):
+    """Labels its JSON answers text/plain."""
+
+    def base_headers(self, request: Request) -> dict[str, str]:
+        return {**super().base_headers(request), "Content-Type": "text/plain; charset=UTF-8"}
+
+
+# -- existence ---------------------------------------------------------------------------------------
+class MissingIsBadRequest(ReferenceTarget):
+    """Answers a _status update for an unknown id with 400 instead of 404 (GET still answers 404)."""
+
+    def handle_update_status(self, request: Request, connector_id: str) -> Response:
+        response = super().handle_update_status(request, connector_id)
+        if response.status == 404:
+            return self.error(400, "illegal_argument_exception", f"connector [{connector_id}] not found")
+        return response
+
+
+class StatusUpsertsMissing(ReferenceTarget):
+    """Creates a connector when _status names an id that does not exist (an upsert)."""
+
+    def handle_update_status(self, request: Request, connector_id: str) -> Response:
+        with self.lock:
+            if connector_id not in self.connectors and request.body:
+                self.connectors[connector_id] = self.new_document(connector_id, {})
+        return super().handle_update_status(request, connector_id)
+
+
+class SoftDeletedStillUpdatable(ReferenceTarget):
+    """On 9.x, keeps serving _status for a soft-deleted connector."""
+
+    def handle_update_status(self, request: Request, connector_id: str) -> Response:
+        with self.lock:
+            doc = self.connectors.get(connector_id)
+            if doc is not None and doc.get("deleted"):
+                return self.status_updated("updated")
+        return super().handle_update_status(request, connector_id)
+
+
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant("accepts-forbidden-transition", AcceptsForbiddenTransition, "transition[created->connected]",
+           "expected HTTP 400"),
+    Mutant("refuses-allowed-transition", RefusesAllowedTransition, "transition[needs_configuration->error]",
+           "expected HTTP 200"),
+    Mutant("refuses-self-transitions", RefusesSelfTransitions, "transition[configured->configured]",
+           "expected HTTP 200"),
+    Mutant("forgets-to-persist", ForgetsToPersist, "transition[created->needs_configuration]",
+           "GET shows status 'created'"),
+    Mutant("allows-back-to-created", AllowsBackToCreated, "transition[error->created]", "expected HTTP 400"),
+    Mutant("500-on-refusal", ServerErrorOnRefusal, "transition[created->connected]", "expected HTTP 400, got HTTP 500"),
+    Mutant("wrong-refusal-type", WrongRefusalType, "transition[connected->needs_configuration]",
+           "expected error.type 'status_exception'"),
+    Mutant("vague-refusal-reason", VagueRefusalReason, "transition[created->configured]",
+           "expected error.reason to contain 'Invalid transition attempt from [created] to [configured]'"),
+    Mutant("refusal-touches-connector", RefusalTouchesConnector, "transition[needs_configuration->connected]",
+           "field 'error' changed"),
+    Mutant("error-without-root-cause", ErrorBodyWithoutRootCause, "transition[created->created]",
+           "does not match error.schema.json"),
+    Mutant("wrong-result-word", WrongResultWord, "transition[created->error]", "expected result updated"),
+    Mutant("case-sensitive-status", CaseSensitiveStatus, "validation[mixed-case-value]", "expected HTTP 200"),
+    Mutant("stores-status-as-sent", StoresStatusAsSent, "validation[uppercase-value]",
+           "GET shows status 'NEEDS_CONFIGURATION'"),
+    Mutant("ignores-unknown-fields", IgnoresUnknownFields, "validation[unknown-field]", "expected HTTP 400, got HTTP 200"),
+    Mutant("null-means-missing", NullMeansMissing, "validation[null-value]",
+           "expected error.type 'x_content_parse_exception', got 'action_request_validation_exception'"),
+    Mutant("crashes-on-empty-body", CrashesOnEmptyBody, "validation[empty-body]", "expected HTTP 400, got HTTP 500"),
+    Mutant("looks-up-before-parsing", LooksUpBeforeParsing, "not_found[bad-body-unknown-id]",
+           "expected HTTP 400, got HTTP 404"),
+    Mutant("accepts-missing-content-type", AcceptsMissingContentType, "validation[missing-content-type]",
+           "expected HTTP 406"),
+    Mutant("refuses-vendor-media-type", RefusesVendorMediaType, "validation[vendor-media-type]",
+           "expected HTTP 200, got HTTP 406"),
+    Mutant("post-acts-as-put", PostActsAsPut, "validation[method-post]", "expected HTTP 405"),
+    Mutant("ignores-unknown-parameters", IgnoresUnknownParameters, "validation[unknown-query-parameter]",
+           "expected HTTP 400, got HTTP 200"),
+    Mutant("drops-product-header", DropsProductHeader, "response[x-elastic-product]", "X-Elastic-Product None"),
+    Mutant("text-content-type", TextContentType, "response[json-content-type]", "expected JSON"),
+    Mutant("missing-is-bad-request", MissingIsBadRequest, "not_found[unknown-id]", "expected HTTP 404, got HTTP 400"),
+    Mutant("status-upserts-missing", StatusUpsertsMissing, "not_found[unknown-id]", "expected 404"),
+    Mutant("soft-deleted-still-updatable", SoftDeletedStillUpdatable, "not_found[deleted-connector]",
+           "expected HTTP 404, got HTTP 200"),
+)

@@ -1,0 +1,65 @@
+"""Every mutant of the reference target fails the run, caught by the check named for it.
+
+A suite whose checks pass against a broken target is broken: each deviation below must make the run
+non-conformant (exit status 1), with the named check failed for the named reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from mutants import MUTANTS, Mutant
+
+from pytest_connector_contract.server import ReferenceServer
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_mutant_is_caught_by_its_check(
+    mutant: Mutant, start_target: Callable[..., ReferenceServer], run_suite: Callable[..., object]
+) -> None:
+    server = start_target(mutant.target(mutant.es_version))
+    run = run_suite(server.url)
+    assert run.ret == 1, run.result.stdout.str()
+    assert run.report is not None
+    assert run.report["summary"]["conformant"] is False
+    check = run.check(mutant.caught_by)
+    assert check["outcome"] == "failed", (mutant.caught_by, check)
+    assert any(mutant.because in problem for problem in check["problems"]), check["problems"]
+    assert f"FAILED connector-contract::{mutant.caught_by} " in run.result.stdout.str()
+    # Whatever else failed, the run left nothing behind on the target.
+    assert not server.target.connectors, sorted(server.target.connectors)
+
+
+def test_there_are_at_least_fifteen_mutants_each_with_its_own_deviation() -> None:
+    assert len(MUTANTS) >= 15
+    assert len({m.name for m in MUTANTS}) == len(MUTANTS)
+    assert len({m.target for m in MUTANTS}) == len(MUTANTS)
+
+
+def render_mutant_table() -> str:
+    lines = [
+        "# Mutants: the deviations the suite proves it catches",
+        "",
+        "Each row is a fault-injected variant of the reference target (`tests/mutants.py`). The project's",
+        "tests run the whole suite against each one and require the run to fail, with the named check",
+        "failed for the named reason (`tests/test_mutants.py`). This file is generated from that table:",
+        "`python tests/test_mutants.py > docs/mutants.md`.",
+        "",
+        "| mutant | deviation | caught by | failure contains |",
+        "|---|---|---|---|",
+    ]
+    for mutant in MUTANTS:
+        because = mutant.because.replace("|", "\\|")
+        lines.append(f"| `{mutant.name}` | {mutant.description} | `{mutant.caught_by}` | {because} |")
+    return "\n".join(lines) + "\n"
+
+
+def test_published_mutant_table_is_current(repo_root: Path) -> None:
+    published = (repo_root / "docs" / "mutants.md").read_text(encoding="utf-8")
+    assert published == render_mutant_table(), "regenerate: python tests/test_mutants.py > docs/mutants.md"
+
+
+if __name__ == "__main__":
+    print(render_mutant_table(), end="")
