@@ -223,7 +223,7 @@ class ConformanceRecorder:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         state = self.state
-        if not state.suite:
+        if not state.suite or session.exitstatus in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
             return
         if not state.settings.keep:
             self.conformance.leftovers.extend(state.ledger.live())

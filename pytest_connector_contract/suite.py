@@ -38,6 +38,15 @@ class CheckItem(pytest.Function):
 
     check: Check
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Newer pytest keeps node ids structured (path, names, params) and --lf compares them with ids
+        # parsed back from the cache's strings. Ours are built from a plain name that carries the
+        # brackets, so re-parse the string form to make both structures the same.
+        node_id = getattr(self, "_id", None)
+        if node_id is not None and hasattr(type(node_id), "parse"):
+            self._id = type(node_id).parse(str(node_id))
+
     def reportinfo(self) -> tuple[Any, int | None, str]:
         path, lineno, _ = super().reportinfo()
         return path, lineno, self.nodeid
