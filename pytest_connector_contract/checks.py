@@ -108,16 +108,17 @@ class Run:
             return
         self.require_schema("error", answer.json, "the error body")
         error = answer.error
-        if error_type is not None:
-            if self.require(isinstance(error, dict), f"expected error.type {error_type!r}, got error {error!r}"):
-                self.require(
-                    answer.error_type == error_type,
-                    f"expected error.type {error_type!r}, got {answer.error_type!r}",
-                )
-                self.require(
-                    answer.root_cause_type == error_type,
-                    f"expected root_cause[0].type {error_type!r}, got {answer.root_cause_type!r}",
-                )
+        if error_type is not None and self.require(
+            isinstance(error, dict), f"expected error.type {error_type!r}, got error {error!r}"
+        ):
+            self.require(
+                answer.error_type == error_type,
+                f"expected error.type {error_type!r}, got {answer.error_type!r}",
+            )
+            self.require(
+                answer.root_cause_type == error_type,
+                f"expected root_cause[0].type {error_type!r}, got {answer.root_cause_type!r}",
+            )
         if reason_contains is not None and isinstance(error, dict):
             self.require(
                 reason_contains in (answer.error_reason or ""),

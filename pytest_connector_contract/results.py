@@ -33,7 +33,7 @@ class Conformance:
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
         self.checks: dict[str, dict[str, Any]] = {}
-        self.started = _dt.datetime.now(_dt.timezone.utc)
+        self.started = _dt.datetime.now(_dt.UTC)
         self.leftovers: list[str] = []
 
     def add(self, report: pytest.TestReport) -> None:

@@ -127,9 +127,7 @@ class Spec:
                 return check
         raise KeyError(check_id)
 
-    def deviation_for(
-        self, check_id: str, version: tuple[int, int, int] | None
-    ) -> KnownDeviation | None:
+    def deviation_for(self, check_id: str, version: tuple[int, int, int] | None) -> KnownDeviation | None:
         for deviation in self.known_deviations:
             if deviation.check == check_id and version in deviation.applies_to:
                 return deviation
@@ -212,8 +210,7 @@ def load_spec() -> Spec:
         minimum_version=minimum,
         setup_paths={k: tuple(v) for k, v in raw["setup_paths"].items()},
         validation_cases=tuple(
-            ValidationCase(c["id"], c["statement"], c["request"], c["expect"])
-            for c in raw["validation_cases"]
+            ValidationCase(c["id"], c["statement"], c["request"], c["expect"]) for c in raw["validation_cases"]
         ),
         known_deviations=tuple(
             KnownDeviation(

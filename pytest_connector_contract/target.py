@@ -64,8 +64,8 @@ def identify(client: ConnectorClient, spec: Spec, *, profile: str, probe_id: str
             f"the target {url} refused the request to GET / with HTTP {root.status}"
             f" ({root.error_type or 'no error type'}): check the credentials."
         )
-    info = root.json if root.status == 200 and isinstance(root.json, dict) else {}
-    version_data = info.get("version") if isinstance(info.get("version"), dict) else {}
+    info: dict[str, Any] = root.json if root.status == 200 and isinstance(root.json, dict) else {}
+    version_data: dict[str, Any] = info["version"] if isinstance(info.get("version"), dict) else {}
     version = version_data.get("number") if isinstance(version_data.get("number"), str) else None
     flavor = version_data.get("build_flavor") if isinstance(version_data.get("build_flavor"), str) else None
     product = root.headers.get("X-Elastic-Product")
@@ -109,8 +109,12 @@ def identify(client: ConnectorClient, spec: Spec, *, profile: str, probe_id: str
         )
     if probe.status != 404 or probe.error_type != "resource_not_found_exception":
         no_handler = isinstance(probe.error, str) and "no handler found" in probe.error
-        what = "has no connector API" if no_handler or probe.status in (404, 405) else (
-            "does not answer GET _connector/<id> as Elasticsearch does, so the run cannot tell which ids are free"
+        what = (
+            "has no connector API"
+            if no_handler or probe.status in (404, 405)
+            else (
+                "does not answer GET _connector/<id> as Elasticsearch does, so the run cannot tell which ids are free"
+            )
         )
         raise PreflightError(
             f"the target {url} {what}: GET /_connector/{quote(probe_id)} answered "

@@ -197,8 +197,9 @@ class RefusesVendorMediaType(ReferenceTarget):
 class PostActsAsPut(ReferenceTarget):
     """Serves POST on _status like PUT instead of answering 405."""
 
-    def handle(self, method: str, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str],
-               body: bytes) -> Response:
+    def handle(
+        self, method: str, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes
+    ) -> Response:
         if method.upper() == "POST" and path.rstrip("/").endswith("/_status"):
             method = "PUT"
         return super().handle(method, path, query, headers, body)
@@ -260,45 +261,101 @@ class SoftDeletedStillUpdatable(ReferenceTarget):
 
 
 MUTANTS: tuple[Mutant, ...] = (
-    Mutant("accepts-forbidden-transition", AcceptsForbiddenTransition, "transition[created->connected]",
-           "expected HTTP 400"),
-    Mutant("refuses-allowed-transition", RefusesAllowedTransition, "transition[needs_configuration->error]",
-           "expected HTTP 200"),
-    Mutant("refuses-self-transitions", RefusesSelfTransitions, "transition[configured->configured]",
-           "expected HTTP 200"),
-    Mutant("forgets-to-persist", ForgetsToPersist, "transition[created->needs_configuration]",
-           "GET shows status 'created'"),
+    Mutant(
+        "accepts-forbidden-transition",
+        AcceptsForbiddenTransition,
+        "transition[created->connected]",
+        "expected HTTP 400",
+    ),
+    Mutant(
+        "refuses-allowed-transition",
+        RefusesAllowedTransition,
+        "transition[needs_configuration->error]",
+        "expected HTTP 200",
+    ),
+    Mutant(
+        "refuses-self-transitions", RefusesSelfTransitions, "transition[configured->configured]", "expected HTTP 200"
+    ),
+    Mutant(
+        "forgets-to-persist", ForgetsToPersist, "transition[created->needs_configuration]", "GET shows status 'created'"
+    ),
     Mutant("allows-back-to-created", AllowsBackToCreated, "transition[error->created]", "expected HTTP 400"),
     Mutant("500-on-refusal", ServerErrorOnRefusal, "transition[created->connected]", "expected HTTP 400, got HTTP 500"),
-    Mutant("wrong-refusal-type", WrongRefusalType, "transition[connected->needs_configuration]",
-           "expected error.type 'status_exception'"),
-    Mutant("vague-refusal-reason", VagueRefusalReason, "transition[created->configured]",
-           "expected error.reason to contain 'Invalid transition attempt from [created] to [configured]'"),
-    Mutant("refusal-touches-connector", RefusalTouchesConnector, "transition[needs_configuration->connected]",
-           "field 'error' changed"),
-    Mutant("error-without-root-cause", ErrorBodyWithoutRootCause, "transition[created->created]",
-           "does not match error.schema.json"),
+    Mutant(
+        "wrong-refusal-type",
+        WrongRefusalType,
+        "transition[connected->needs_configuration]",
+        "expected error.type 'status_exception'",
+    ),
+    Mutant(
+        "vague-refusal-reason",
+        VagueRefusalReason,
+        "transition[created->configured]",
+        "expected error.reason to contain 'Invalid transition attempt from [created] to [configured]'",
+    ),
+    Mutant(
+        "refusal-touches-connector",
+        RefusalTouchesConnector,
+        "transition[needs_configuration->connected]",
+        "field 'error' changed",
+    ),
+    Mutant(
+        "error-without-root-cause",
+        ErrorBodyWithoutRootCause,
+        "transition[created->created]",
+        "does not match error.schema.json",
+    ),
     Mutant("wrong-result-word", WrongResultWord, "transition[created->error]", "expected result updated"),
     Mutant("case-sensitive-status", CaseSensitiveStatus, "validation[mixed-case-value]", "expected HTTP 200"),
-    Mutant("stores-status-as-sent", StoresStatusAsSent, "validation[uppercase-value]",
-           "GET shows status 'NEEDS_CONFIGURATION'"),
-    Mutant("ignores-unknown-fields", IgnoresUnknownFields, "validation[unknown-field]", "expected HTTP 400, got HTTP 200"),
-    Mutant("null-means-missing", NullMeansMissing, "validation[null-value]",
-           "expected error.type 'x_content_parse_exception', got 'action_request_validation_exception'"),
+    Mutant(
+        "stores-status-as-sent",
+        StoresStatusAsSent,
+        "validation[uppercase-value]",
+        "GET shows status 'NEEDS_CONFIGURATION'",
+    ),
+    Mutant(
+        "ignores-unknown-fields", IgnoresUnknownFields, "validation[unknown-field]", "expected HTTP 400, got HTTP 200"
+    ),
+    Mutant(
+        "null-means-missing",
+        NullMeansMissing,
+        "validation[null-value]",
+        "expected error.type 'x_content_parse_exception', got 'action_request_validation_exception'",
+    ),
     Mutant("crashes-on-empty-body", CrashesOnEmptyBody, "validation[empty-body]", "expected HTTP 400, got HTTP 500"),
-    Mutant("looks-up-before-parsing", LooksUpBeforeParsing, "not_found[bad-body-unknown-id]",
-           "expected HTTP 400, got HTTP 404"),
-    Mutant("accepts-missing-content-type", AcceptsMissingContentType, "validation[missing-content-type]",
-           "expected HTTP 406"),
-    Mutant("refuses-vendor-media-type", RefusesVendorMediaType, "validation[vendor-media-type]",
-           "expected HTTP 200, got HTTP 406"),
+    Mutant(
+        "looks-up-before-parsing",
+        LooksUpBeforeParsing,
+        "not_found[bad-body-unknown-id]",
+        "expected HTTP 400, got HTTP 404",
+    ),
+    Mutant(
+        "accepts-missing-content-type",
+        AcceptsMissingContentType,
+        "validation[missing-content-type]",
+        "expected HTTP 406",
+    ),
+    Mutant(
+        "refuses-vendor-media-type",
+        RefusesVendorMediaType,
+        "validation[vendor-media-type]",
+        "expected HTTP 200, got HTTP 406",
+    ),
     Mutant("post-acts-as-put", PostActsAsPut, "validation[method-post]", "expected HTTP 405"),
-    Mutant("ignores-unknown-parameters", IgnoresUnknownParameters, "validation[unknown-query-parameter]",
-           "expected HTTP 400, got HTTP 200"),
+    Mutant(
+        "ignores-unknown-parameters",
+        IgnoresUnknownParameters,
+        "validation[unknown-query-parameter]",
+        "expected HTTP 400, got HTTP 200",
+    ),
     Mutant("drops-product-header", DropsProductHeader, "response[x-elastic-product]", "X-Elastic-Product None"),
     Mutant("text-content-type", TextContentType, "response[json-content-type]", "expected JSON"),
     Mutant("missing-is-bad-request", MissingIsBadRequest, "not_found[unknown-id]", "expected HTTP 404, got HTTP 400"),
     Mutant("status-upserts-missing", StatusUpsertsMissing, "not_found[unknown-id]", "expected 404"),
-    Mutant("soft-deleted-still-updatable", SoftDeletedStillUpdatable, "not_found[deleted-connector]",
-           "expected HTTP 404, got HTTP 200"),
+    Mutant(
+        "soft-deleted-still-updatable",
+        SoftDeletedStillUpdatable,
+        "not_found[deleted-connector]",
+        "expected HTTP 404, got HTTP 200",
+    ),
 )

@@ -99,8 +99,11 @@ def test_keyword_selection_by_check_id(pytester: pytest.Pytester) -> None:
 
 def test_check_ids_given_as_arguments_select_those_checks(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess(
-        "--connector-url", "embedded", "connector-contract::validation[empty-body]",
-        "connector-contract::transition[created->error]", "-v",
+        "--connector-url",
+        "embedded",
+        "connector-contract::validation[empty-body]",
+        "connector-contract::transition[created->error]",
+        "-v",
     )
     assert result.ret == 0
     result.assert_outcomes(passed=2)
@@ -226,8 +229,13 @@ def test_connectors_created_by_others_are_left_byte_identical(
     for target in (ReferenceTarget(), RefusalTouchesConnector()):
         server = start_target(target)
         for connector_id in ("theirs", "ccontract-theirs"):
-            answer = target.handle("PUT", f"/_connector/{connector_id}", {},
-                                   {"Content-Type": "application/json"}, b'{"index_name": "idx-%s"}' % connector_id.encode())
+            answer = target.handle(
+                "PUT",
+                f"/_connector/{connector_id}",
+                {},
+                {"Content-Type": "application/json"},
+                b'{"index_name": "idx-%s"}' % connector_id.encode(),
+            )
             assert answer.status == 201
         before = {cid: json.dumps(target.snapshot(cid), sort_keys=True) for cid in ("theirs", "ccontract-theirs")}
         run_suite(server.url)
@@ -260,7 +268,8 @@ def test_unreachable_target_stops_the_run_with_one_message(pytester: pytest.Pyte
     assert f"cannot reach the target {url}" in text
     assert "Connection refused" in text
     assert "Traceback" not in text
-    assert "FAILED" not in text and "passed" not in text
+    assert "FAILED" not in text
+    assert "passed" not in text
 
 
 class OldElasticsearch(ReferenceTarget):

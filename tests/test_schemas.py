@@ -50,7 +50,12 @@ TRANSITION_ERROR = {
 }
 PARSE_ERROR = {
     "error": {
-        "root_cause": [{"type": "x_content_parse_exception", "reason": "[1:11] [connector_update_status_request] failed to parse field [status]"}],
+        "root_cause": [
+            {
+                "type": "x_content_parse_exception",
+                "reason": "[1:11] [connector_update_status_request] failed to parse field [status]",
+            }
+        ],
         "type": "x_content_parse_exception",
         "reason": "[1:11] [connector_update_status_request] failed to parse field [status]",
         "caused_by": {"type": "illegal_argument_exception", "reason": "Unknown ConnectorStatus: foo"},
@@ -65,14 +70,18 @@ NOT_FOUND = {
     },
     "status": 404,
 }
-METHOD = {"error": "Incorrect HTTP method for uri [/_connector/x/_status] and method [POST], allowed: [PUT]", "status": 405}
+METHOD = {
+    "error": "Incorrect HTTP method for uri [/_connector/x/_status] and method [POST], allowed: [PUT]",
+    "status": 405,
+}
 MEDIA = {"error": "Content-Type header [text/plain] is not supported", "status": 406}
 NO_HANDLER = {"error": "no handler found for uri [/_connector/x/_status] and method [PUT]"}
 WITH_TRACE = {**NOT_FOUND, "error": {**NOT_FOUND["error"], "stack_trace": "ResourceNotFoundException[...]"}}
 
 
 @pytest.mark.parametrize(
-    "body", [TRANSITION_ERROR, PARSE_ERROR, NOT_FOUND, METHOD, MEDIA, NO_HANDLER, WITH_TRACE],
+    "body",
+    [TRANSITION_ERROR, PARSE_ERROR, NOT_FOUND, METHOD, MEDIA, NO_HANDLER, WITH_TRACE],
     ids=["transition", "parse", "not-found", "405", "406", "no-handler", "error-trace"],
 )
 def test_error_schema_accepts_real_error_bodies(body: dict) -> None:
@@ -83,8 +92,10 @@ def test_error_schema_accepts_real_error_bodies(body: dict) -> None:
     ("body", "why"),
     [
         ({"error": {"type": "x", "reason": "y"}, "status": 400}, "root_cause missing"),
-        ({"error": {"root_cause": [{"type": "a", "caused_by": {"type": "b"}}], "type": "a"}, "status": 400},
-         "root_cause entries never carry caused_by"),
+        (
+            {"error": {"root_cause": [{"type": "a", "caused_by": {"type": "b"}}], "type": "a"}, "status": 400},
+            "root_cause entries never carry caused_by",
+        ),
         ({"error": {"root_cause": [], "type": "a"}, "status": 400}, "empty root_cause"),
         ({"status": 400}, "no error"),
         ({"error": 3}, "error neither object nor string"),
@@ -117,9 +128,22 @@ def test_status_request_schema_rejects_what_elasticsearch_refuses(body: object) 
 
 def test_connector_schema_accepts_a_real_document_with_extra_fields() -> None:
     document = {
-        "id": "my-connector", "status": "configured", "name": "", "index_name": "search-x", "is_native": False,
-        "configuration": {}, "error": None, "filtering": [], "scheduling": {}, "sync_now": False, "deleted": False,
-        "api_key_id": None, "custom_scheduling": {}, "features": {}, "language": None, "last_seen": None,
+        "id": "my-connector",
+        "status": "configured",
+        "name": "",
+        "index_name": "search-x",
+        "is_native": False,
+        "configuration": {},
+        "error": None,
+        "filtering": [],
+        "scheduling": {},
+        "sync_now": False,
+        "deleted": False,
+        "api_key_id": None,
+        "custom_scheduling": {},
+        "features": {},
+        "language": None,
+        "last_seen": None,
     }
     assert schemas.problems("connector", document) == []
 

@@ -85,6 +85,13 @@ def test_options_are_in_one_group_with_their_environment_and_ini_names(pytester:
     result = pytester.runpytest_subprocess("--help")
     result.stdout.fnmatch_lines(["connector status API conformance:", "*--connector-url=URL*"])
     text = result.stdout.str()
-    for env in ("CONNECTOR_URL", "CONNECTOR_PROFILE", "CONNECTOR_JSON", "CONNECTOR_TIMEOUT", "CONNECTOR_ID_PREFIX",
-                "CONNECTOR_KEEP", "CONNECTOR_EMBEDDED_VERSION"):
+    for env in (
+        "CONNECTOR_URL",
+        "CONNECTOR_PROFILE",
+        "CONNECTOR_JSON",
+        "CONNECTOR_TIMEOUT",
+        "CONNECTOR_ID_PREFIX",
+        "CONNECTOR_KEEP",
+        "CONNECTOR_EMBEDDED_VERSION",
+    ):
         assert env in text

@@ -47,12 +47,20 @@ def test_profile_8_15_allows_exactly_the_documented_transitions() -> None:
     table = SPEC.profiles["8.15"]
     accepted = {(a, b) for a in SPEC.statuses for b in SPEC.statuses if table.allows(a, b)}
     assert accepted == {
-        ("created", "needs_configuration"), ("created", "error"),
-        ("needs_configuration", "configured"), ("needs_configuration", "error"),
-        ("configured", "needs_configuration"), ("configured", "configured"), ("configured", "connected"),
+        ("created", "needs_configuration"),
+        ("created", "error"),
+        ("needs_configuration", "configured"),
+        ("needs_configuration", "error"),
+        ("configured", "needs_configuration"),
+        ("configured", "configured"),
+        ("configured", "connected"),
         ("configured", "error"),
-        ("connected", "configured"), ("connected", "connected"), ("connected", "error"),
-        ("error", "configured"), ("error", "connected"), ("error", "error"),
+        ("connected", "configured"),
+        ("connected", "connected"),
+        ("connected", "error"),
+        ("error", "configured"),
+        ("error", "connected"),
+        ("error", "error"),
     }
 
 
@@ -70,8 +78,16 @@ def test_nothing_goes_back_to_created() -> None:
 
 @pytest.mark.parametrize(
     ("version", "profile"),
-    [("8.13.0", "8.13"), ("8.14.3", "8.13"), ("8.15.0", "8.15"), ("8.19.2", "8.15"), ("9.1.0", "8.15"),
-     ("10.0.0", "8.15"), ("8.12.2", None), ("7.17.0", None)],
+    [
+        ("8.13.0", "8.13"),
+        ("8.14.3", "8.13"),
+        ("8.15.0", "8.15"),
+        ("8.19.2", "8.15"),
+        ("9.1.0", "8.15"),
+        ("10.0.0", "8.15"),
+        ("8.12.2", None),
+        ("7.17.0", None),
+    ],
 )
 def test_profile_for_version(version: str, profile: str | None) -> None:
     parsed = parse_version(version)
@@ -100,8 +116,27 @@ def test_known_deviations_name_existing_checks_and_apply_by_version() -> None:
 def test_validation_cases_cover_the_facts_table() -> None:
     ids = {case.id for case in SPEC.validation_cases}
     assert {
-        "unknown-value", "empty-string-value", "missing-status", "null-value", "number-value", "boolean-value",
-        "array-value", "object-value", "unknown-field", "body-array", "body-string", "body-number", "not-json",
-        "empty-body", "truncated-json", "uppercase-value", "mixed-case-value", "missing-content-type",
-        "unsupported-content-type", "method-get", "method-post", "method-delete", "unknown-query-parameter",
+        "unknown-value",
+        "empty-string-value",
+        "missing-status",
+        "null-value",
+        "number-value",
+        "boolean-value",
+        "array-value",
+        "object-value",
+        "unknown-field",
+        "body-array",
+        "body-string",
+        "body-number",
+        "not-json",
+        "empty-body",
+        "truncated-json",
+        "uppercase-value",
+        "mixed-case-value",
+        "missing-content-type",
+        "unsupported-content-type",
+        "method-get",
+        "method-post",
+        "method-delete",
+        "unknown-query-parameter",
     } <= ids
