@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -78,12 +77,13 @@ def write_json(path: Path, document: dict[str, Any]) -> None:
         raise RuntimeError("the conformance report does not match its schema: " + "; ".join(problems))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    # Write beside the target and rename, so a reader never sees half a report; open() honours the umask.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, sort_keys=False)
+        with tmp.open("w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2)
             handle.write("\n")
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise

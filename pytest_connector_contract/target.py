@@ -120,6 +120,7 @@ def identify(client: ConnectorClient, spec: Spec, *, profile: str, probe_id: str
             f"the target {url} {what}: GET /_connector/{quote(probe_id)} answered "
             f"{probe.summary()} (expected 404 resource_not_found_exception)."
         )
+    _probe_status_endpoint(client, url, probe_id)
     return TargetInfo(
         url=url,
         product=product,
@@ -129,3 +130,23 @@ def identify(client: ConnectorClient, spec: Spec, *, profile: str, probe_id: str
         profile_source=source,
         embedded=embedded,
     )
+
+
+def _probe_status_endpoint(client: ConnectorClient, url: str, probe_id: str) -> None:
+    """A valid update for the probe id, which GET just showed missing: Elasticsearch answers 404."""
+    try:
+        answer = client.update_status(probe_id, "needs_configuration")
+    except TargetUnreachable as exc:
+        raise PreflightError(f"the target {url} stopped answering: {exc}") from None
+    if 200 <= answer.status < 300:
+        # The target created the probe connector (an upsert): it carries the run's prefix, so removing it
+        # is ours to do; the not_found checks will report the deviation.
+        client.delete_connector(probe_id, hard=True)
+        client.delete_connector(probe_id)
+        return
+    no_handler = isinstance(answer.error, str) and "no handler found" in answer.error
+    if no_handler or answer.status == 405:
+        raise PreflightError(
+            f"the target {url} has the connector API but no PUT _connector/<id>/_status endpoint (it appeared "
+            f"in Elasticsearch 8.13): PUT /_connector/{quote(probe_id)}/_status answered {answer.summary()}."
+        )

@@ -290,19 +290,35 @@ class NoConnectorApi(ReferenceTarget):
         return super().dispatch(request)
 
 
+class NoStatusEndpoint(ReferenceTarget):
+    """Connector endpoints without _status, reporting no version (so only the probe can tell)."""
+
+    def routes(self) -> list[Any]:
+        return [route for route in super().routes() if not route.pattern.endswith("/_status")]
+
+    def info(self) -> dict[str, Any]:
+        return {"name": "not-elasticsearch", "tagline": "Something else"}
+
+
 @pytest.mark.parametrize(
-    ("target", "message"),
+    ("target", "args", "message"),
     [
-        (OldElasticsearch(), "runs Elasticsearch 8.12.2, older than 8.13"),
-        (NoConnectorApi(), "has no connector API"),
+        (OldElasticsearch(), (), "runs Elasticsearch 8.12.2, older than 8.13"),
+        (NoConnectorApi(), (), "has no connector API"),
+        (NoStatusEndpoint(), ("--connector-profile", "8.15"), "no PUT _connector/<id>/_status endpoint"),
+        (NoStatusEndpoint(), (), "cannot tell which Elasticsearch version"),
     ],
-    ids=["older-than-8.13", "no-connector-api"],
+    ids=["older-than-8.13", "no-connector-api", "no-status-endpoint", "no-version"],
 )
 def test_unsuitable_target_stops_the_run_with_one_message(
-    pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer], target: ReferenceTarget, message: str
+    pytester: pytest.Pytester,
+    start_target: Callable[..., ReferenceServer],
+    target: ReferenceTarget,
+    args: tuple[str, ...],
+    message: str,
 ) -> None:
     server = start_target(target)
-    result = pytester.runpytest_subprocess("--connector-url", server.url)
+    result = pytester.runpytest_subprocess("--connector-url", server.url, *args)
     assert result.ret == pytest.ExitCode.INTERRUPTED
     text = result.stdout.str() + result.stderr.str()
     assert message in text
