@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from . import sweep
 from .reference import DEFAULT_ES_VERSION, ReferenceTarget
 from .server import ReferenceServer
 
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MS",
         help="delay every answer, to imitate a remote cluster (default: %(default)s)",
     )
+    sweep.add_parser(commands)
     return parser
 
 
@@ -88,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "sweep":
+        return sweep.run(args)
     return 2  # pragma: no cover - argparse requires a known command
 
 

@@ -7,7 +7,9 @@ credential: the target URL is shown without user info and authentication headers
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -16,9 +18,9 @@ from urllib.parse import quote, urlencode
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from .settings import redact_url
+from .settings import Secret, Settings, redact_url
 
-__all__ = ["ApiResponse", "ConnectorClient", "Exchange", "TargetUnreachable"]
+__all__ = ["ApiResponse", "ConnectorClient", "Exchange", "RateLimiter", "Redactor", "TargetUnreachable", "client_for"]
 
 REDACTED = "<redacted>"
 _SECRET_HEADERS = frozenset(
@@ -29,8 +31,45 @@ _UNSET: Any = object()
 _EVIDENCE_BODY_LIMIT = 4096
 
 
+#: answers after which a setup or teardown request is tried again (never the request under test)
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+#: seconds to wait before each retry of a setup or teardown request
+RETRY_DELAYS = (0.25, 1.0, 3.0)
+
+
 class TargetUnreachable(Exception):
     """The target did not answer at all (connection refused, DNS, TLS, timeout)."""
+
+
+class Redactor:
+    """Replaces every known secret in a text by ``<redacted>``; the last line of defence for output."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+
+class RateLimiter:
+    """Spaces request starts at least ``1 / rate`` seconds apart (thread-safe)."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            time.sleep(start - now)
 
 
 @dataclass
@@ -79,6 +118,8 @@ class ApiResponse:
 
     def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
         self.status = status
+        #: how many times the request was sent (more than 1 only for retried setup/teardown requests)
+        self.attempts = 1
         self.headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(headers)
         self.body = body
 
@@ -139,7 +180,18 @@ class ConnectorClient:
     resets it for every check so each check's evidence is its own.
     """
 
-    def __init__(self, base_url: str, *, timeout: float, session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float,
+        authorization: Secret | None = None,
+        verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
+        max_rps: float | None = None,
+        redactor: Redactor | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.display_url = redact_url(self.base_url)
         self.timeout = timeout
@@ -147,6 +199,18 @@ class ConnectorClient:
         # requests would otherwise read ~/.netrc and proxy variables; a conformance run talks to the
         # target it was given and nothing else.
         self.session.trust_env = False
+        self.session.verify = verify
+        self.session.cert = cert
+        if verify is False:
+            # The run already warned once, loudly; a warning per request would bury everything else.
+            import urllib3
+
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        if authorization is not None:
+            self.session.headers["Authorization"] = authorization.reveal()
+        self.authenticated = authorization is not None
+        self.redact = redactor or Redactor()
+        self.limiter = RateLimiter(max_rps)
         self.exchanges: list[Exchange] = []
         #: every exchange of the process, in order (for the benchmark's request log)
         self.request_count = 0
@@ -167,11 +231,39 @@ class ConnectorClient:
         content_type: str | None = _UNSET,
         accept: str | None = None,
         params: Mapping[str, str] | None = None,
+        retry: bool = False,
     ) -> ApiResponse:
         """Send one request; ``json_body`` is serialised exactly, ``raw_body`` is sent as given.
 
         ``content_type`` defaults to ``application/json`` when there is a body; pass None to send none.
+        ``retry`` (setup and teardown only) tries again after connection errors and 429/502/503/504
+        with backoff; the request under test is never retried, so no check can pass on a second try.
         """
+        attempts = len(RETRY_DELAYS) + 1 if retry else 1
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                answer = self._send_once(method, path, json_body, raw_body, content_type, accept, params)
+            except TargetUnreachable:
+                if last:
+                    raise
+            else:
+                answer.attempts = attempt + 1
+                if last or answer.status not in RETRY_STATUSES:
+                    return answer
+            time.sleep(RETRY_DELAYS[attempt])
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send_once(
+        self,
+        method: str,
+        path: str,
+        json_body: Any,
+        raw_body: str | bytes | None,
+        content_type: str | None,
+        accept: str | None,
+        params: Mapping[str, str] | None,
+    ) -> ApiResponse:
         body: bytes | None
         if json_body is not _UNSET:
             body = json.dumps(json_body, separators=(",", ":")).encode()
@@ -194,39 +286,74 @@ class ConnectorClient:
             method=method,
             path=full_path,
             request_headers=_safe_headers(prepared.headers),
-            request_body=_text(body),
+            request_body=self._shown(body),
         )
         self.exchanges.append(exchange)
         self.request_count += 1
+        self.limiter.wait()
         try:
             raw = self.session.send(prepared, timeout=self.timeout, allow_redirects=False)
         except requests.RequestException as exc:
-            exchange.error = _describe(exc)
+            exchange.error = self.redact(_describe(exc))
             raise TargetUnreachable(f"{method} {self.display_url}{full_path}: {exchange.error}") from None
-        response = ApiResponse(raw.status_code, raw.headers, raw.content)
+        content = raw.content
+        if self.redact.secrets:
+            # A target that echoes a credential back must not carry it into any message or report: the
+            # body is redacted before anything reads it (a conformant server never echoes one).
+            content = self.redact(content.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+        headers = {k: self.redact(v) for k, v in raw.headers.items()}
+        response = ApiResponse(raw.status_code, headers, content)
         exchange.status = raw.status_code
-        exchange.response_headers = _safe_headers(raw.headers)
-        exchange.response_body = _text(raw.content)
+        exchange.response_headers = _safe_headers(headers)
+        exchange.response_body = _text(content)
         exchange.elapsed_ms = round(raw.elapsed.total_seconds() * 1000, 3)
         return response
 
+    def _shown(self, body: bytes | None) -> str | None:
+        text = _text(body)
+        return None if text is None else self.redact(text)
+
     # The endpoints the suite drives. Ids are path-escaped: a test never reaches another route by accident.
-    def get_connector(self, connector_id: str) -> ApiResponse:
-        return self.request("GET", f"/_connector/{quote(connector_id, safe='')}")
+    def get_connector(self, connector_id: str, *, retry: bool = False) -> ApiResponse:
+        return self.request("GET", f"/_connector/{quote(connector_id, safe='')}", retry=retry)
 
-    def put_connector(self, connector_id: str, body: Mapping[str, Any]) -> ApiResponse:
-        return self.request("PUT", f"/_connector/{quote(connector_id, safe='')}", json_body=dict(body))
+    def put_connector(self, connector_id: str, body: Mapping[str, Any], *, retry: bool = False) -> ApiResponse:
+        return self.request("PUT", f"/_connector/{quote(connector_id, safe='')}", json_body=dict(body), retry=retry)
 
-    def delete_connector(self, connector_id: str, *, hard: bool = False) -> ApiResponse:
+    def delete_connector(self, connector_id: str, *, hard: bool = False, retry: bool = False) -> ApiResponse:
         return self.request(
-            "DELETE", f"/_connector/{quote(connector_id, safe='')}", params={"hard": "true"} if hard else None
+            "DELETE",
+            f"/_connector/{quote(connector_id, safe='')}",
+            params={"hard": "true"} if hard else None,
+            retry=retry,
         )
 
     def status_path(self, connector_id: str) -> str:
         return f"/_connector/{quote(connector_id, safe='')}/_status"
 
-    def update_status(self, connector_id: str, status: Any) -> ApiResponse:
-        return self.request("PUT", self.status_path(connector_id), json_body={"status": status})
+    def update_status(self, connector_id: str, status: Any, *, retry: bool = False) -> ApiResponse:
+        return self.request("PUT", self.status_path(connector_id), json_body={"status": status}, retry=retry)
+
+
+def client_for(settings: Settings, url: str, *, rate_share: int = 1) -> ConnectorClient:
+    """A client for ``url`` with the run's credentials, TLS settings, rate limit and redaction."""
+    verify: bool | str = str(settings.ca_certs) if settings.ca_certs else not settings.insecure
+    cert: str | tuple[str, str] | None = None
+    if settings.client_cert is not None:
+        cert = (
+            str(settings.client_cert)
+            if settings.client_key is None
+            else (str(settings.client_cert), str(settings.client_key))
+        )
+    return ConnectorClient(
+        url,
+        timeout=settings.timeout,
+        authorization=settings.authorization(),
+        verify=verify,
+        cert=cert,
+        max_rps=settings.max_rps / max(rate_share, 1) if settings.max_rps else None,
+        redactor=Redactor(settings.secrets()),
+    )
 
 
 def _describe(exc: requests.RequestException) -> str:

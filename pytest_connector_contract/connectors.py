@@ -94,7 +94,7 @@ class ConnectorFactory:
     def unused_id(self) -> str:
         """An id under the run prefix that the target confirms does not exist (404)."""
         connector_id = self.new_id()
-        answer = self._setup_request(self.client.get_connector, connector_id)
+        answer = self._setup_request(self.client.get_connector, connector_id, retry=True)
         if answer.status != 404:
             raise SetupError(
                 f"refusing to use id {connector_id!r}: GET answered {answer.summary()} instead of 404; "
@@ -113,16 +113,17 @@ class ConnectorFactory:
         # index_name (required on 8.13). The index itself is never created by the API.
         body = {"index_name": connector_id, "name": connector_id, "is_native": False}
         body.update(fields)
-        answer = self._setup_request(self.client.put_connector, connector_id, body)
+        answer = self._setup_request(self.client.put_connector, connector_id, body, retry=True)
         if answer.status in (200, 201):
             self.created.append(connector_id)
             self.ledger.add(connector_id)
-        if answer.status != 201:
+        # 200 after a retry: the first attempt created it and its answer was lost; the id is still ours.
+        if not (answer.status == 201 or (answer.status == 200 and answer.attempts > 1)):
             raise SetupError(f"PUT _connector/{connector_id} answered {answer.summary()}, expected 201 created")
         current = "created"
         for step in self.spec.setup_paths[status]:
-            answer = self._setup_request(self.client.update_status, connector_id, step)
-            if answer.status != 200:
+            answer = self._setup_request(self.client.update_status, connector_id, step, retry=True)
+            if answer.status != 200 and not (answer.attempts > 1 and self.read(connector_id).get("status") == step):
                 raise PreconditionFailed(transition_id(current, step), f"answered {answer.summary()}")
             current = step
         document = self.read(connector_id)
@@ -144,7 +145,7 @@ class ConnectorFactory:
             self.ledger.add(connector_id)
 
     def read(self, connector_id: str) -> dict[str, Any]:
-        answer = self._setup_request(self.client.get_connector, connector_id)
+        answer = self._setup_request(self.client.get_connector, connector_id, retry=True)
         if answer.status != 200 or not isinstance(answer.json, dict):
             raise SetupError(f"GET _connector/{connector_id} answered {answer.summary()}")
         return answer.json
@@ -154,11 +155,11 @@ class ConnectorFactory:
         if connector_id not in self.created:
             raise ValueError(f"{connector_id!r} was not created by this run: refusing to delete it")
         hard = self.soft_delete is not False
-        answer = self.client.delete_connector(connector_id, hard=hard)
+        answer = self.client.delete_connector(connector_id, hard=hard, retry=True)
         if self.soft_delete is None and answer.status == 400 and "hard" in (answer.error_reason or ""):
             # Version unknown and `hard` is not understood: the target's delete is a hard one.
             self.soft_delete = False
-            answer = self.client.delete_connector(connector_id)
+            answer = self.client.delete_connector(connector_id, retry=True)
         if answer.status in (200, 404):
             self.ledger.discard(connector_id)
         return answer
@@ -179,9 +180,9 @@ class ConnectorFactory:
         self.created.clear()
         return problems
 
-    def _setup_request(self, method: Any, *args: Any) -> ApiResponse:
+    def _setup_request(self, method: Any, *args: Any, **kwargs: Any) -> ApiResponse:
         try:
-            answer: ApiResponse = method(*args)
+            answer: ApiResponse = method(*args, **kwargs)
         except TargetUnreachable as exc:
             raise SetupError(str(exc)) from None
         return answer

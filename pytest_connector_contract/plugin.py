@@ -11,7 +11,7 @@ import pytest
 
 from . import report as reports
 from .checks import CheckFailed, Run
-from .client import ConnectorClient, TargetUnreachable
+from .client import ConnectorClient, TargetUnreachable, client_for
 from .connectors import ConnectorFactory, Ledger
 from .results import Conformance
 from .settings import Settings, add_options, resolve
@@ -40,6 +40,10 @@ class RunState:
     target_url: str | None = None
     server: Any = None
     ledger: Ledger = field(default_factory=Ledger)
+    #: how many processes share --connector-max-rps (the xdist worker count)
+    rate_share: int = 1
+    #: connectors this process (or, on the controller, a worker) could not delete
+    leftovers: list[str] = field(default_factory=list)
 
     @property
     def id_prefix(self) -> str:
@@ -61,7 +65,8 @@ class RunState:
             self.server.start()
             url = self.server.url
         assert url is not None
-        client = ConnectorClient(url, timeout=self.settings.timeout)
+        self.target_url = url
+        client = self.client()
         try:
             self.target = identify(
                 client,
@@ -72,8 +77,28 @@ class RunState:
             )
         finally:
             client.close()
-        self.target_url = url
         return self.target
+
+    def client(self) -> ConnectorClient:
+        """A new client for the target, with the run's credentials, TLS settings and rate limit."""
+        assert self.target_url is not None
+        return client_for(self.settings, self.target_url, rate_share=self.rate_share)
+
+    def delete_leftovers(self) -> None:
+        """Last line of the safety net: delete what this process created and still holds (also after
+        Ctrl-C, when fixture teardown may not have run)."""
+        live = self.ledger.live()
+        if self.settings.keep or not live or self.target is None or self.target_url is None:
+            return
+        client = self.client()
+        factory = ConnectorFactory(
+            client, self.spec, id_prefix=self.id_prefix, ledger=self.ledger, soft_delete=self.target.soft_delete
+        )
+        factory.created.extend(live)
+        try:
+            self.leftovers.extend(factory.cleanup())
+        finally:
+            client.close()
 
     def close(self) -> None:
         if self.server is not None:
@@ -113,6 +138,7 @@ def pytest_configure(config: pytest.Config) -> None:
             selection=shared["selection"],
             target=TargetInfo.from_dict(shared["target"]) if shared["target"] else None,
             target_url=shared["target_url"],
+            rate_share=int(worker_input.get("workercount", 1)),
         )
     else:
         selection = parse_selection(config.args)
@@ -147,6 +173,27 @@ class XdistHooks:
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[_WORKER_KEY] = self.state.for_worker()
 
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        output = getattr(node, "workeroutput", None) or {}
+        self.state.leftovers.extend(output.get(_LEFTOVERS_KEY, []))
+
+
+_LEFTOVERS_KEY = "connector_contract_leftovers"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash.get(STATE, None)
+    if state is None or state.target is None:
+        return []
+    target = state.target
+    lines = [
+        f"connector-contract: target {target.url} ({target.product or 'unknown product'} "
+        f"{target.version or 'unknown version'}), profile {target.profile}, connector ids {state.run_prefix}-*"
+    ]
+    if state.settings.insecure:
+        lines.append("connector-contract: WARNING: TLS certificate verification is OFF (--connector-insecure)")
+    return lines
+
 
 def _needs_target_now(config: pytest.Config) -> bool:
     option = config.option
@@ -161,11 +208,30 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     state = session.config.stash[STATE]
     if state.worker_id is not None or not state.suite or not _needs_target_now(session.config):
         return
+    if state.settings.insecure:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                "connector-contract: WARNING: the target's TLS certificate is NOT verified (--connector-insecure); "
+                "anyone on the path can read the credentials.",
+                red=True,
+                bold=True,
+            )
     try:
         state.ensure_target()
     except PreflightError as exc:
         state.close()
         pytest.exit(f"connector-contract: {exc}", returncode=EXIT_PREFLIGHT)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On xdist workers: delete what the worker still holds and hand the failures to the controller."""
+    state = session.config.stash[STATE]
+    worker_output = getattr(session.config, "workeroutput", None)
+    if state.worker_id is None or worker_output is None:
+        return
+    state.delete_leftovers()
+    worker_output[_LEFTOVERS_KEY] = list(state.leftovers)
 
 
 def pytest_collection(session: pytest.Session) -> bool | None:
@@ -225,8 +291,8 @@ class ConformanceRecorder:
         state = self.state
         if not state.suite or session.exitstatus in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
             return
-        if not state.settings.keep:
-            self.conformance.leftovers.extend(state.ledger.live())
+        state.delete_leftovers()
+        self.conformance.leftovers.extend(state.leftovers)
         self.document = self.conformance.document(state.target, state.settings.describe())
         if state.settings.json is not None and state.target is not None:
             reports.write_json(state.settings.json, self.document)
@@ -261,9 +327,7 @@ def connector_target(request: pytest.FixtureRequest) -> TargetInfo:
 @pytest.fixture(scope="session")
 def connector_client(request: pytest.FixtureRequest, connector_target: TargetInfo) -> Iterator[ConnectorClient]:
     """An HTTP client bound to the target (keep-alive session, timeouts, redacted exchange record)."""
-    state = request.config.stash[STATE]
-    assert state.target_url is not None
-    client = ConnectorClient(state.target_url, timeout=state.settings.timeout)
+    client = request.config.stash[STATE].client()
     yield client
     client.close()
 

@@ -7,13 +7,14 @@ command line > environment variable > ini key > default.
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import pytest
 
@@ -115,6 +116,78 @@ def parse_es_version(value: str) -> str:
     return value.strip()
 
 
+class Secret:
+    """A credential: shown as ``<redacted>`` by repr, str and format, so no traceback or report prints it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def parse_secret(value: str) -> Secret:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("an empty secret")
+    return Secret(value.strip())
+
+
+def parse_file(value: str) -> Path:
+    path = Path(value.strip()).expanduser()
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{value!r}: no such file")
+    return path
+
+
+def parse_rate(value: str) -> float:
+    try:
+        rate = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of requests per second") from None
+    if not 0 < rate <= 100_000:
+        raise argparse.ArgumentTypeError(f"{value!r}: a rate must be more than 0")
+    return rate
+
+
+def parse_user(value: str) -> str:
+    if not value.strip() or ":" in value:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a user name (it may not be empty or contain ':')")
+    return value.strip()
+
+
+def decode_cloud_id(cloud_id: str) -> str:
+    """An Elastic Cloud id (``name:base64(host$es_uuid$kibana_uuid)``) -> the deployment's HTTPS URL."""
+    _, _, encoded = cloud_id.strip().rpartition(":")
+    try:
+        decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        raise argparse.ArgumentTypeError("not an Elastic Cloud id: the part after ':' is not base64") from None
+    parts = decoded.split("$")
+    if len(parts) < 2 or not parts[0] or not parts[1]:
+        raise argparse.ArgumentTypeError("not an Elastic Cloud id: expected host$elasticsearch-uuid$...")
+    host, _, port = parts[0].partition(":")
+    es_uuid, _, es_port = parts[1].partition(":")
+    return f"https://{es_uuid}.{host}:{es_port or port or '443'}"
+
+
+def parse_cloud_id(value: str) -> str:
+    decode_cloud_id(value)  # validates
+    return value.strip()
+
+
 @dataclass(frozen=True)
 class Option:
     """One setting, as a command-line flag, an environment variable and an ini key."""
@@ -128,6 +201,8 @@ class Option:
     default: Any = None
     is_flag: bool = False
     metavar: str | None = None
+    #: a credential: never echoed, and the ini key is discouraged in the docs
+    secret: bool = False
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -199,6 +274,100 @@ OPTIONS: tuple[Option, ...] = (
         parse_es_version,
         metavar="VERSION",
     ),
+    Option(
+        "api_key",
+        "--connector-api-key",
+        "CONNECTOR_API_KEY",
+        "connector_api_key",
+        "Elasticsearch API key: the encoded form, or id:api_key. Sent as 'Authorization: ApiKey ...'.",
+        parse_secret,
+        metavar="KEY",
+        secret=True,
+    ),
+    Option(
+        "user",
+        "--connector-user",
+        "CONNECTOR_USER",
+        "connector_user",
+        "User name for basic authentication (with --connector-password).",
+        parse_user,
+        metavar="NAME",
+    ),
+    Option(
+        "password",
+        "--connector-password",
+        "CONNECTOR_PASSWORD",
+        "connector_password",
+        "Password for basic authentication; prefer the environment variable.",
+        parse_secret,
+        metavar="PASSWORD",
+        secret=True,
+    ),
+    Option(
+        "bearer_token",
+        "--connector-bearer-token",
+        "CONNECTOR_BEARER_TOKEN",
+        "connector_bearer_token",
+        "Bearer token (for example from the token API or a service account).",
+        parse_secret,
+        metavar="TOKEN",
+        secret=True,
+    ),
+    Option(
+        "cloud_id",
+        "--connector-cloud-id",
+        "CONNECTOR_CLOUD_ID",
+        "connector_cloud_id",
+        "Elastic Cloud id of the deployment; decoded to the target URL (instead of --connector-url).",
+        parse_cloud_id,
+        metavar="CLOUD_ID",
+    ),
+    Option(
+        "ca_certs",
+        "--connector-ca-certs",
+        "CONNECTOR_CA_CERTS",
+        "connector_ca_certs",
+        "PEM file of the CA certificates that signed the target's certificate (a private CA).",
+        parse_file,
+        metavar="FILE",
+    ),
+    Option(
+        "client_cert",
+        "--connector-client-cert",
+        "CONNECTOR_CLIENT_CERT",
+        "connector_client_cert",
+        "PEM client certificate for TLS client authentication.",
+        parse_file,
+        metavar="FILE",
+    ),
+    Option(
+        "client_key",
+        "--connector-client-key",
+        "CONNECTOR_CLIENT_KEY",
+        "connector_client_key",
+        "PEM private key of --connector-client-cert (if not in the same file).",
+        parse_file,
+        metavar="FILE",
+    ),
+    Option(
+        "insecure",
+        "--connector-insecure",
+        "CONNECTOR_INSECURE",
+        "connector_insecure",
+        "Do not verify the target's TLS certificate (the run warns loudly).",
+        parse_bool,
+        default=False,
+        is_flag=True,
+    ),
+    Option(
+        "max_rps",
+        "--connector-max-rps",
+        "CONNECTOR_MAX_RPS",
+        "connector_max_rps",
+        "At most this many requests per second for the whole run (shared by xdist workers).",
+        parse_rate,
+        metavar="N",
+    ),
 )
 
 
@@ -211,6 +380,16 @@ class Settings:
     id_prefix: str = DEFAULT_ID_PREFIX
     keep: bool = False
     embedded_version: str | None = None
+    api_key: Secret | None = None
+    user: str | None = None
+    password: Secret | None = None
+    bearer_token: Secret | None = None
+    cloud_id: str | None = None
+    ca_certs: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    insecure: bool = False
+    max_rps: float | None = None
     #: where each value came from (``cli``, ``env``, ``ini``, ``default``), for provenance in reports
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -218,17 +397,47 @@ class Settings:
     def embedded(self) -> bool:
         return self.url == EMBEDDED
 
+    def authorization(self) -> Secret | None:
+        """The ``Authorization`` header value for the configured credentials, if any."""
+        if self.api_key is not None:
+            key = self.api_key.reveal()
+            if ":" in key:  # id:api_key -> the encoded form Elasticsearch expects
+                key = base64.b64encode(key.encode()).decode()
+            return Secret(f"ApiKey {key}")
+        if self.user is not None and self.password is not None:
+            pair = base64.b64encode(f"{self.user}:{self.password.reveal()}".encode()).decode()
+            return Secret(f"Basic {pair}")
+        if self.bearer_token is not None:
+            return Secret(f"Bearer {self.bearer_token.reveal()}")
+        return None
+
+    def secrets(self) -> list[str]:
+        """Every form in which a configured credential could appear in text, for redaction."""
+        found: list[str] = []
+        for secret in (self.api_key, self.password, self.bearer_token):
+            if secret is not None:
+                found.append(secret.reveal())
+        auth = self.authorization()
+        if auth is not None:
+            found.append(auth.reveal().partition(" ")[2])
+        if self.api_key is not None and ":" in self.api_key.reveal():
+            found.append(self.api_key.reveal().partition(":")[2])
+        return [s for s in found if len(s) >= 4]
+
     def describe(self) -> dict[str, Any]:
-        """The effective configuration, safe to print: no secret is part of it."""
-        values = {
-            "url": redact_url(self.url) if self.url else None,
-            "profile": self.profile,
-            "json": str(self.json) if self.json else None,
-            "timeout": self.timeout,
-            "id_prefix": self.id_prefix,
-            "keep": self.keep,
-            "embedded_version": self.embedded_version,
-        }
+        """The effective configuration, safe to print: every secret is shown as ``<redacted>``."""
+        values: dict[str, Any] = {}
+        for option in OPTIONS:
+            value = getattr(self, option.dest)
+            if value is None or isinstance(value, bool | int | float | str):
+                shown = value
+            elif isinstance(value, Secret):
+                shown = "<redacted>"
+            else:
+                shown = str(value)
+            if option.dest == "url" and isinstance(value, str):
+                shown = redact_url(value)
+            values[option.dest] = shown
         return {key: {"value": value, "source": self.sources.get(key, "default")} for key, value in values.items()}
 
 
@@ -259,16 +468,29 @@ def add_options(parser: pytest.Parser) -> None:
 
 def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> Settings:
     """Apply the precedence command line > environment > ini > default; raise UsageError on a bad value."""
+    return resolve_from(
+        lambda option: config.getoption(f"connector_{option.dest}"),
+        lambda option: config.getini(option.ini),
+        environ,
+    )
+
+
+def resolve_from(
+    cli: Callable[[Option], Any],
+    ini: Callable[[Option], Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """The precedence rule itself, for pytest and for the ``connector-contract`` command alike."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for option in OPTIONS:
-        value = config.getoption(f"connector_{option.dest}")
+        value = cli(option)
         source = "cli"
         if value is None:
             for source, name, raw in (
                 ("env", option.env, environ.get(option.env)),
-                ("ini", option.ini, config.getini(option.ini)),
+                ("ini", option.ini, ini(option) if ini else None),
             ):
                 if raw is None or (isinstance(raw, str) and not raw.strip()):
                     continue
@@ -282,4 +504,38 @@ def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> 
             value, source = option.default, "default"
         values[option.dest] = value
         sources[option.dest] = source
+    _combine(values, sources)
     return Settings(**values, sources=sources)
+
+
+def _combine(values: dict[str, Any], sources: dict[str, str]) -> None:
+    """Checks that need several settings at once; moves URL credentials into user and password."""
+    if values["cloud_id"] is not None:
+        if values["url"] is not None and sources["url"] == sources["cloud_id"]:
+            raise pytest.UsageError("give either --connector-url or --connector-cloud-id, not both")
+        if values["url"] is None or _rank(sources["cloud_id"]) < _rank(sources["url"]):
+            values["url"], sources["url"] = decode_cloud_id(values["cloud_id"]), sources["cloud_id"]
+    url = values["url"]
+    if url and url != EMBEDDED:
+        parts = urlsplit(url)
+        if parts.username is not None:
+            if values["user"] is not None:
+                raise pytest.UsageError("credentials are in both the target URL and --connector-user")
+            values["user"] = unquote(parts.username)
+            values["password"] = Secret(unquote(parts.password or "")) if parts.password else values["password"]
+            sources["user"] = sources["password"] = sources["url"]
+            values["url"] = redact_url(url)
+    methods = [name for name in ("api_key", "user", "bearer_token") if values[name] is not None]
+    if len(methods) > 1:
+        flags = " and ".join(f"--connector-{m.replace('_', '-')}" for m in methods)
+        raise pytest.UsageError(f"give one kind of credentials, not {flags}")
+    if (values["user"] is None) != (values["password"] is None):
+        raise pytest.UsageError("basic authentication needs both --connector-user and --connector-password")
+    if values["client_key"] is not None and values["client_cert"] is None:
+        raise pytest.UsageError("--connector-client-key needs --connector-client-cert")
+    if values["insecure"] and values["ca_certs"] is not None:
+        raise pytest.UsageError("--connector-insecure and --connector-ca-certs contradict each other")
+
+
+def _rank(source: str) -> int:
+    return ("cli", "env", "ini", "default").index(source)

@@ -54,7 +54,7 @@ def identify(client: ConnectorClient, spec: Spec, *, profile: str, probe_id: str
     """Read ``GET /``, pick the profile, and make sure the connector API is there."""
     url = client.display_url
     try:
-        root = client.request("GET", "/")
+        root = client.request("GET", "/", retry=True)
     except TargetUnreachable as exc:
         raise PreflightError(
             f"cannot reach the target {url}: {exc}. Check --connector-url and that the server is running."
@@ -94,7 +94,7 @@ def identify(client: ConnectorClient, spec: Spec, *, profile: str, probe_id: str
         )
 
     try:
-        probe = client.get_connector(probe_id)
+        probe = client.get_connector(probe_id, retry=True)
     except TargetUnreachable as exc:
         raise PreflightError(f"the target {url} stopped answering: {exc}") from None
     if probe.status in (401, 403):
@@ -135,7 +135,7 @@ def identify(client: ConnectorClient, spec: Spec, *, profile: str, probe_id: str
 def _probe_status_endpoint(client: ConnectorClient, url: str, probe_id: str) -> None:
     """A valid update for the probe id, which GET just showed missing: Elasticsearch answers 404."""
     try:
-        answer = client.update_status(probe_id, "needs_configuration")
+        answer = client.update_status(probe_id, "needs_configuration", retry=True)
     except TargetUnreachable as exc:
         raise PreflightError(f"the target {url} stopped answering: {exc}") from None
     if 200 <= answer.status < 300:

@@ -1,0 +1,354 @@
+"""Safety on a live cluster: nothing lost that the run did not create, no secret in any output, and
+robust setup requests. Real runs over real HTTP against the reference target."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_connector_contract.client import RateLimiter
+from pytest_connector_contract.reference import ReferenceTarget, Request, Response
+from pytest_connector_contract.server import ReferenceServer
+from pytest_connector_contract.settings import decode_cloud_id
+from pytest_connector_contract.sweep import is_run_connector_id
+
+OTHERS = ("theirs", "ccontract-theirs", "ccontract-0badc0de")
+
+
+def _plant_others(target: ReferenceTarget) -> dict[str, str]:
+    """Connectors somebody else owns, some under the suite's default prefix; returns their exact bytes."""
+    for connector_id in OTHERS:
+        body = json.dumps({"index_name": f"idx-{connector_id}", "name": "not yours", "description": "keep"})
+        answer = target.handle("PUT", f"/_connector/{connector_id}", {}, {"Content-Type": "application/json"},
+                               body.encode())  # fmt: skip
+        assert answer.status == 201
+    target.handle("PUT", "/_connector/theirs/_status", {}, {"Content-Type": "application/json"},
+                  b'{"status": "error"}')  # fmt: skip
+    return _bytes_of_others(target)
+
+
+def _bytes_of_others(target: ReferenceTarget) -> dict[str, str]:
+    return {cid: json.dumps(target.snapshot(cid), sort_keys=True) for cid in OTHERS}
+
+
+def _run_ids(target: ReferenceTarget) -> list[str]:
+    return sorted(cid for cid in target.connectors if cid not in OTHERS)
+
+
+@pytest.mark.parametrize("mode", ["normal", "failing", "parallel"])
+def test_connectors_of_others_are_byte_identical_and_none_of_the_runs_remain(
+    mode: str, start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
+) -> None:
+    from mutants import RefusalTouchesConnector
+
+    target = RefusalTouchesConnector() if mode == "failing" else ReferenceTarget()
+    server = start_target(target)
+    before = _plant_others(target)
+    run = run_suite(server.url, *(["-n", "4"] if mode == "parallel" else []))
+    assert run.ret == (1 if mode == "failing" else 0), run.result.stdout.str()
+    assert _bytes_of_others(target) == before
+    assert _run_ids(target) == []
+    assert run.report["leftovers"] == []
+
+
+@pytest.mark.parametrize("workers", [0, 4], ids=["serial", "xdist"])
+def test_sigint_midway_still_deletes_everything_the_run_created(
+    workers: int, pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer]
+) -> None:
+    target = ReferenceTarget()
+    server = start_target(target, latency_ms=25)
+    before = _plant_others(target)
+    command = [sys.executable, "-m", "pytest", "--connector-url", server.url, "-p", "no:cacheprovider"]
+    if workers:
+        command += ["-n", str(workers)]
+    process = subprocess.Popen(command, cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not _run_ids(target) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _run_ids(target), "the run never created a connector"
+        time.sleep(0.3)  # well inside the run: checks are in flight
+        os.killpg(process.pid, signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    # Ctrl-C reaches the whole process group; a worker may die before the controller notices, which
+    # xdist reports as a failure rather than an interruption. Either way the run is not green.
+    assert process.returncode in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.TESTS_FAILED), output.decode()
+    assert _run_ids(target) == [], output.decode()
+    assert _bytes_of_others(target) == before
+
+
+class UndeletableTarget(ReferenceTarget):
+    """Refuses every DELETE, as a cluster with a too-narrow key would."""
+
+    def handle_delete_connector(self, request: Request, connector_id: str) -> Response:
+        return self.error(403, "security_exception", "action [cluster:admin/xpack/connector/delete] is unauthorized")
+
+
+def test_what_could_not_be_deleted_is_listed_in_the_summary_and_the_report(
+    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
+) -> None:
+    target = UndeletableTarget()
+    server = start_target(target)
+    run = run_suite(server.url, "connector-contract::transition[created->error]")
+    left = _run_ids(target)
+    assert len(left) == 1
+    assert run.report["leftovers"]
+    assert left[0] in run.report["leftovers"][0]
+    assert run.ret == 1  # cleanup failed: the check errors in teardown
+    run.result.stdout.fnmatch_lines([f"NOT DELETED {left[0]}*"])
+
+
+# -- sweep --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("connector_id", "prefix", "swept"),
+    [
+        ("ccontract-1a2b3c4d-7", "ccontract", True),
+        ("ccontract-1a2b3c4d-gw3-12", "ccontract", True),
+        ("ccontract-1a2b3c4d-probe", "ccontract", True),
+        ("ccontract-1a2b3c4d-7", "ccontract-1a2b3c4d", True),
+        ("ccontract-1a2b3c4d-7", "ccontract-99999999", False),
+        ("ccontract-theirs", "ccontract", False),
+        ("ccontract-1a2b3c4d", "ccontract", False),
+        ("ccontract-1a2b3c4d-7-x", "ccontract", False),
+        ("cc-1a2b3c4d-7", "ccontract", False),
+        ("team-ccontract-1a2b3c4d-7", "ccontract", False),
+    ],
+)
+def test_sweep_recognises_only_ids_of_the_suites_shape(connector_id: str, prefix: str, swept: bool) -> None:
+    assert is_run_connector_id(connector_id, prefix) is swept
+
+
+@pytest.mark.parametrize("version", ["8.14.3", "9.1.0"])
+def test_sweep_deletes_leftovers_of_earlier_runs_and_only_those(
+    version: str, start_target: Callable[..., ReferenceServer], pytester: pytest.Pytester
+) -> None:
+    target = ReferenceTarget(version)
+    server = start_target(target)
+    before = _plant_others(target)
+    kept = pytester.runpytest_subprocess("--connector-url", server.url, "--connector-keep",
+                                         "connector-contract::transition[connected->error]")  # fmt: skip
+    assert kept.ret == 0
+    if target.soft_delete:  # a soft-deleted leftover must go too
+        target.handle("DELETE", f"/_connector/{_run_ids(target)[0]}", {}, {}, b"")
+    leftovers = _run_ids(target)
+    assert leftovers
+    command = [sys.executable, "-m", "pytest_connector_contract.cli", "sweep", "--connector-url", server.url,
+               "--prefix", "ccontract"]  # fmt: skip
+    dry = subprocess.run([*command, "--dry-run"], capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    assert _run_ids(target) == leftovers
+    assert all(f"would delete {cid}" in dry.stdout for cid in leftovers)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert _run_ids(target) == []
+    assert _bytes_of_others(target) == before
+
+
+def test_sweep_without_a_target_is_a_usage_error() -> None:
+    done = subprocess.run([sys.executable, "-m", "pytest_connector_contract.cli", "sweep", "--prefix", "x"],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "CONNECTOR_URL": ""})  # fmt: skip
+    assert done.returncode == 2
+    assert "--connector-url" in done.stderr
+
+
+# -- secrets --------------------------------------------------------------------------------------------
+API_KEY = "zZ9-recognisable-api-key-1337"
+PASSWORD = "hunter2-recognisable-pass"
+
+
+class EchoesCredentials(ReferenceTarget):
+    """Refuses one transition with a reason that echoes the Authorization header back (a careless proxy)."""
+
+    def reject_transition(self, doc: Any, current: str, requested: str) -> Response:
+        return self.error(400, "status_exception", f"refused for {self._auth}")
+
+    def handle(self, method: str, path: str, query: Any, headers: Any, body: bytes) -> Response:
+        self._auth = dict(headers).get("Authorization", "")
+        return super().handle(method, path, query, headers, body)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "secrets"),
+    [
+        (
+            (),
+            {"CONNECTOR_API_KEY": f"key-id:{API_KEY}"},
+            [API_KEY, base64.b64encode(f"key-id:{API_KEY}".encode()).decode()],
+        ),
+        (
+            ("--connector-user", "elastic"),
+            {"CONNECTOR_PASSWORD": PASSWORD},
+            [PASSWORD, base64.b64encode(f"elastic:{PASSWORD}".encode()).decode()],
+        ),
+        (("--connector-bearer-token", API_KEY), {}, [API_KEY]),
+    ],
+    ids=["api-key", "basic", "bearer"],
+)
+def test_no_secret_reaches_any_output(
+    args: tuple[str, ...],
+    env: dict[str, str],
+    secrets: list[str],
+    pytester: pytest.Pytester,
+    start_target: Callable[..., ReferenceServer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = start_target(EchoesCredentials())
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    out = pytester.path
+    result = pytester.runpytest_subprocess(
+        "--connector-url", server.url, *args, "--connector-json", str(out / "r.json"),
+        "--html", str(out / "r.html"), "--self-contained-html", "--junitxml", str(out / "r.xml"),
+        "--log-file", str(out / "r.log"), "--log-file-level", "DEBUG", "-rA", "-vv", "-l",
+        "--connector-timeout", "5",
+    )  # fmt: skip
+    assert result.ret == 1  # the echoing refusals fail their checks
+    texts = {
+        "terminal": result.stdout.str() + result.stderr.str(),
+        **{name: (out / name).read_text(encoding="utf-8") for name in ("r.json", "r.html", "r.xml", "r.log")},
+    }
+    assert "<redacted>" in texts["r.json"]
+    for where, text in texts.items():
+        for secret in secrets:
+            assert secret not in text, f"a secret reached the {where} output"
+
+
+# -- robustness --------------------------------------------------------------------------------------------
+class Flaky(ReferenceTarget):
+    """Answers 503 to the first attempt of every create and every GET, and to every other _status."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[tuple[str, str]] = set()
+        self.status_requests = 0
+
+    def handle(self, method: str, path: str, query: Any, headers: Any, body: bytes) -> Response:
+        key = (method, path)
+        if path.startswith("/_connector/") and "_status" not in path and key not in self.seen:
+            self.seen.add(key)
+            return self.error(503, "unavailable_shards_exception", "try again")
+        return super().handle(method, path, query, headers, body)
+
+
+def test_setup_requests_are_retried_after_503(
+    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
+) -> None:
+    server = start_target(Flaky())
+    run = run_suite(server.url, "connector-contract::transition[connected->", "connector-contract::validation[")
+    assert run.ret == 0, run.result.stdout.str()
+
+
+class UnderTestFlaky(ReferenceTarget):
+    """Answers 503 to the first request for a transition to connected from configured, then behaves."""
+
+    answered: set[str] = set()
+
+    def handle_update_status(self, request: Request, connector_id: str) -> Response:
+        doc = self.get_connector(connector_id)
+        if doc and doc["status"] == "configured" and b"connected" in request.body and connector_id not in self.answered:
+            self.answered.add(connector_id)
+            return self.error(503, "unavailable_shards_exception", "try again")
+        return super().handle_update_status(request, connector_id)
+
+
+def test_the_request_under_test_is_never_retried(
+    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
+) -> None:
+    server = start_target(UnderTestFlaky())
+    run = run_suite(server.url, "connector-contract::transition[configured->connected]")
+    assert run.ret == 1
+    assert run.outcome("transition[configured->connected]") == "failed"
+    assert "got HTTP 503" in run.check("transition[configured->connected]")["problems"][0]
+
+
+def test_rate_limiter_spaces_request_starts() -> None:
+    limiter = RateLimiter(4.0)  # 4 requests a second: 0.25 s apart
+    starts = []
+    for _ in range(5):
+        limiter.wait()
+        starts.append(time.monotonic())
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert all(gap >= 0.24 for gap in gaps), gaps
+
+
+def test_no_rate_limit_means_no_waiting() -> None:
+    limiter = RateLimiter(None)
+    assert limiter.interval == 0.0
+
+
+@pytest.mark.parametrize(
+    ("cloud_id", "url"),
+    [
+        (
+            "my-deployment:" + base64.b64encode(b"us-central1.gcp.cloud.es.io$abc123$kib456").decode(),
+            "https://abc123.us-central1.gcp.cloud.es.io:443",
+        ),
+        (
+            "x:" + base64.b64encode(b"eu-west-1.aws.found.io:9243$es0$kb0").decode(),
+            "https://es0.eu-west-1.aws.found.io:9243",
+        ),
+    ],
+)
+def test_cloud_id_decodes_to_the_deployment_url(cloud_id: str, url: str) -> None:
+    assert decode_cloud_id(cloud_id) == url
+
+
+def test_cloud_id_becomes_the_target(pytester: pytest.Pytester) -> None:
+    cloud_id = "d:" + base64.b64encode(b"localhost:1$nohost$kb").decode()
+    result = pytester.runpytest_subprocess("--connector-cloud-id", cloud_id, "--connector-timeout", "2")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert "cannot reach the target https://nohost.localhost:1" in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--connector-api-key", "k", "--connector-bearer-token", "t"), "give one kind of credentials"),
+        (("--connector-user", "u"), "needs both --connector-user and --connector-password"),
+        (("--connector-client-key", "{file}"), "--connector-client-key needs --connector-client-cert"),
+        (("--connector-ca-certs", "/nonexistent/ca.pem"), "no such file"),
+        (("--connector-insecure", "--connector-ca-certs", "{file}"), "contradict"),
+        (("--connector-max-rps", "0"), "a rate must be more than 0"),
+    ],
+)
+def test_access_options_are_validated(pytester: pytest.Pytester, args: tuple[str, ...], message: str) -> None:
+    file = pytester.makefile(".pem", ca="not really a certificate")
+    result = pytester.runpytest_subprocess("--connector-url", "embedded", *(a.format(file=file) for a in args))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+
+
+def test_insecure_warns_once_and_loudly(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--connector-url", "embedded", "--connector-insecure",
+                                           "connector-contract::transition[created->error]")  # fmt: skip
+    assert result.ret == 0
+    text = result.stdout.str()
+    assert text.count("TLS certificate is NOT verified") == 1
+    assert "InsecureRequestWarning" not in text
+
+
+def test_header_names_the_run_prefix(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--connector-url", "embedded", "--connector-id-prefix", "team-a",
+                                           "connector-contract::transition[created->error]")  # fmt: skip
+    result.stdout.fnmatch_lines(["connector-contract: target http://127.0.0.1:* connector ids team-a-*"])
+
+
+def test_repo_has_no_committed_certificates(repo_root: Path) -> None:
+    tracked = subprocess.run(["git", "ls-files"], cwd=repo_root, capture_output=True, text=True).stdout.split()
+    assert not [p for p in tracked if p.endswith((".pem", ".crt", ".key"))]
