@@ -161,8 +161,9 @@ def test_sweep_deletes_leftovers_of_earlier_runs_and_only_those(
 
 
 def test_sweep_without_a_target_is_a_usage_error() -> None:
-    done = subprocess.run([sys.executable, "-m", "pytest_connector_contract.cli", "sweep", "--prefix", "x"],
-                          capture_output=True, text=True, timeout=60, env={**os.environ, "CONNECTOR_URL": ""})  # fmt: skip
+    command = [sys.executable, "-m", "pytest_connector_contract.cli", "sweep", "--prefix", "x"]
+    env = {**os.environ, "CONNECTOR_URL": ""}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 2
     assert "--connector-url" in done.stderr
 
