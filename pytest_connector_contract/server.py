@@ -328,6 +328,8 @@ class _Handler(BaseHTTPRequestHandler):
             if name.lower() == "connection" and value.lower() == "close":
                 self.close_connection = True
             lines.append(f"{name}: {value}\r\n")
+        for name, values in response.header_lists.items():
+            lines.extend(f"{name}: {value}\r\n" for value in values)
         lines.append(f"Content-Length: {len(response.body)}\r\n\r\n")
         head = "".join(lines).encode("latin-1", "replace")
         # HEAD answers carry the length of the body they do not send, like Elasticsearch.

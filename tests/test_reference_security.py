@@ -1,0 +1,415 @@
+"""Security of the reference target, over real loopback HTTP.
+
+What is pinned here is Elasticsearch 8.x/9.x behaviour read from its source (ClusterPrivilegeResolver,
+AuthorizationDenialMessages, DefaultAuthenticationFailureHandler, ApiKeyService, TransportAction): who gets
+a 401 and in which words, which privilege grants which connector action, and where in the pipeline each
+refusal happens.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from pytest_connector_contract.reference import ReferenceTarget
+from pytest_connector_contract.reference_security import (
+    ACTION_CONNECTOR_GET,
+    ACTION_CONNECTOR_UPDATE_STATUS,
+    ACTION_MAIN,
+    CONNECTOR_ADMIN,
+    CONNECTOR_READ_ONLY,
+    ApiKey,
+    BearerToken,
+    Principal,
+    Security,
+    User,
+    _java_base64_decode,
+    granting_privileges,
+)
+from pytest_connector_contract.server import ReferenceServer
+
+CHALLENGES = ['Basic realm="security", charset="UTF-8"', 'Bearer realm="security"', "ApiKey"]
+ANONYMOUS = "unable to authenticate with provided credentials and anonymous access is not allowed for this request"
+STATUS_ACTION = "action [cluster:admin/xpack/connector/update_status]"
+
+ADMIN_KEY = ApiKey("ci-key", "ci-secret-0123456789")
+READ_ONLY_KEY = ApiKey("ro", "ro-secret-0123456789", privileges=CONNECTOR_READ_ONLY, owner="tester")
+NO_PRIVILEGE_KEY = ApiKey("nothing", "nothing-secret", privileges=frozenset({"none"}))
+ELASTIC = User("elastic", "elastic-password")
+VIEWER = User("viewer", "viewer-password", privileges=frozenset({"monitor_connector"}), roles=("viewer", "reader"))
+TOKEN = BearerToken("dGhlLWJlYXJlci10b2tlbg", user="connector-service", roles=("connector_role",))
+SECURITY = Security(
+    api_keys=[ADMIN_KEY, READ_ONLY_KEY, NO_PRIVILEGE_KEY], users=[ELASTIC, VIEWER], bearer_tokens=[TOKEN]
+)
+
+
+def api_key_header(key: ApiKey) -> dict[str, str]:
+    return {"Authorization": f"ApiKey {key.encoded}"}
+
+
+ADMIN = api_key_header(ADMIN_KEY)
+READ_ONLY = api_key_header(READ_ONLY_KEY)
+
+
+# ------------------------------------------------------------------------------------------ fixtures
+
+
+class Client:
+    """A keep-alive session to one server that ignores REQUESTS_CA_BUNDLE and friends (which would
+    otherwise override ``verify``), so that each test says exactly what it trusts."""
+
+    def __init__(self, url: str, verify: str | bool = True) -> None:
+        self.url = url
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self.session.verify = verify
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.request(method, self.url + path, timeout=30, **kwargs)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., tuple[ReferenceServer, Client]]]:
+    """Start a server (a secured 9.1.0 target unless told otherwise) and a client for it; both closed,
+    and server-side exceptions turned into failures, at teardown."""
+    started: list[tuple[ReferenceServer, Client]] = []
+
+    def start(
+        target: ReferenceTarget | None = None, *, verify: str | bool = True, **kwargs: Any
+    ) -> tuple[ReferenceServer, Client]:
+        server = ReferenceServer(target if target is not None else ReferenceTarget(security=SECURITY), **kwargs)
+        server.start()
+        client = Client(server.url, verify)
+        started.append((server, client))
+        return server, client
+
+    yield start
+    for server, client in started:
+        client.close()
+        server.stop()
+        server.check_errors()
+
+
+@pytest.fixture
+def es(serve: Callable[..., tuple[ReferenceServer, Client]]) -> Client:
+    return serve()[1]
+
+
+def create(client: Client, connector_id: str, headers: dict[str, str] = ADMIN) -> None:
+    response = client.request("PUT", f"/_connector/{connector_id}", json={"index_name": connector_id}, headers=headers)
+    assert response.status_code == 201, response.text
+
+
+def assert_security_error(response: requests.Response, status: int, reason: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["status"] == status
+    error: dict[str, Any] = body["error"]
+    assert error["type"] == "security_exception"
+    assert error["reason"] == reason
+    root = error["root_cause"][0]
+    assert root["type"] == "security_exception"
+    assert root["reason"] == reason
+    assert "caused_by" not in root
+    assert response.headers["X-elastic-product"] == "Elasticsearch"
+    if status == 401:
+        assert error["header"] == {"WWW-Authenticate": CHALLENGES}
+        assert root["header"] == {"WWW-Authenticate": CHALLENGES}
+        assert response.raw.headers.getlist("WWW-Authenticate") == CHALLENGES  # three header lines
+    else:
+        assert "header" not in error
+        assert "WWW-Authenticate" not in response.headers
+    return error
+
+
+# ------------------------------------------------------------------------------------ authentication
+
+
+def test_security_is_off_by_default(serve: Callable[..., tuple[ReferenceServer, Client]]) -> None:
+    _, client = serve(ReferenceTarget())
+    assert client.request("GET", "/").status_code == 200
+    assert client.request("GET", "/", headers={"Authorization": "ApiKey bm9wZTpub3Bl"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/", None),
+        ("GET", "/_connector", None),
+        ("GET", "/_connector/x", None),
+        ("PUT", "/_connector/x", b'{"index_name":"x"}'),
+        ("PUT", "/_connector/x/_status", b'{"status":"error"}'),
+        ("PUT", "/_connector/x/_status", b'{"status":'),  # a broken body: authentication comes first
+        ("DELETE", "/_connector/x/_status", None),  # a 405 route
+        ("GET", "/_no_such_api/x", None),  # no handler at all
+    ],
+)
+def test_no_credentials_is_401_before_routing_and_parsing(
+    es: Client, method: str, path: str, body: bytes | None
+) -> None:
+    headers = {"Content-Type": "application/json"} if body else {}
+    response = es.request(method, path, data=body, headers=headers)
+    assert_security_error(response, 401, f"missing authentication credentials for REST request [{path}]")
+
+
+def test_401_comes_before_media_type_checks_and_keeps_the_query_string(es: Client) -> None:
+    bad_accept = es.request("GET", "/", headers={"Accept": "application/vnd.elasticsearch+json; compatible-with=7"})
+    assert_security_error(bad_accept, 401, "missing authentication credentials for REST request [/]")
+    query = es.request("GET", "/_connector", params={"size": "1"})
+    assert_security_error(query, 401, "missing authentication credentials for REST request [/_connector?size=1]")
+    head = es.request("HEAD", "/")
+    assert head.status_code == 401
+    assert head.content == b""
+    assert head.raw.headers.getlist("WWW-Authenticate") == CHALLENGES
+
+
+def basic(value: str) -> str:
+    return "Basic " + base64.b64encode(value.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("authorization", "reason", "extra"),
+    [
+        (
+            "ApiKey " + ApiKey("unknown-id", "whatever").encoded,
+            ANONYMOUS,
+            {"additional_unsuccessful_credentials": "API key: unable to find apikey with id unknown-id"},
+        ),
+        (
+            "ApiKey " + ApiKey("ci-key", "wrong-secret").encoded,
+            ANONYMOUS,
+            {"additional_unsuccessful_credentials": "API key: invalid credentials for API key [ci-key]"},
+        ),
+        (
+            "ApiKey not_base64",
+            "error attempting to authenticate request",
+            {"caused_by": {"type": "illegal_argument_exception", "reason": "Illegal base64 character 5f"}},
+        ),
+        (
+            "ApiKey " + base64.b64encode(b"no-colon").decode(),
+            "error attempting to authenticate request",
+            {"caused_by": {"type": "illegal_argument_exception", "reason": "invalid ApiKey value"}},
+        ),
+        (basic("elastic:wrong"), "unable to authenticate user [elastic] for REST request [/_connector/x/_status]", {}),
+        (basic("nobody:secret"), "unable to authenticate user [nobody] for REST request [/_connector/x/_status]", {}),
+        (
+            "Basic %%%",
+            "invalid basic authentication header encoding",
+            {"caused_by": {"type": "illegal_argument_exception", "reason": "Illegal base64 character 25"}},
+        ),
+        (basic("no-colon"), "invalid basic authentication header value", {}),
+        ("Bearer not-a-known-token", ANONYMOUS, {}),
+        ("Digest username=elastic", "missing authentication credentials for REST request [/_connector/x/_status]", {}),
+        ("ApiKey ", "missing authentication credentials for REST request [/_connector/x/_status]", {}),
+    ],
+    ids=[
+        "unknown-api-key",
+        "wrong-api-key-secret",
+        "api-key-not-base64",
+        "api-key-without-colon",
+        "wrong-password",
+        "unknown-user",
+        "basic-not-base64",
+        "basic-without-colon",
+        "unknown-bearer-token",
+        "unknown-scheme",
+        "empty-api-key",
+    ],
+)
+def test_invalid_credentials_are_401(es: Client, authorization: str, reason: str, extra: dict[str, Any]) -> None:
+    create(es, "x")
+    response = es.request(
+        "PUT", "/_connector/x/_status", json={"status": "error"}, headers={"Authorization": authorization}
+    )
+    error = assert_security_error(response, 401, reason)
+    caused_by = extra.get("caused_by")
+    assert error.get("caused_by") == caused_by
+    metadata = {k: v for k, v in extra.items() if k != "caused_by"}
+    for key, value in metadata.items():
+        assert error[key] == value
+        assert error["root_cause"][0][key] == value
+    assert set(error) == {"root_cause", "type", "reason", "header", *extra}
+    # Elasticsearch's key order: type, reason, metadata, caused_by, header
+    assert list(error)[-1] == "header"
+    assert es.request("GET", "/_connector/x", headers=ADMIN).json()["status"] == "created"
+
+
+def test_the_three_credential_kinds(es: Client) -> None:
+    lower_case_scheme = {"Authorization": f"apikey {ADMIN_KEY.encoded}"}
+    kinds: list[dict[str, Any]] = [
+        {"headers": ADMIN},
+        {"headers": lower_case_scheme},
+        {"auth": (ELASTIC.name, ELASTIC.password)},
+        {"headers": {"Authorization": f"Bearer {TOKEN.token}"}},
+    ]
+    for n, kwargs in enumerate(kinds):
+        assert es.request("GET", "/", **kwargs).json()["version"]["number"] == "9.1.0"
+        cid = f"kind-{n}"
+        response = es.request("PUT", f"/_connector/{cid}", json={"index_name": cid}, **kwargs)
+        assert response.status_code == 201, response.text
+        updated = es.request("PUT", f"/_connector/{cid}/_status", json={"status": "error"}, **kwargs)
+        assert updated.json() == {"result": "updated"}
+        assert es.request("GET", f"/_connector/{cid}", **kwargs).json()["status"] == "error"
+
+
+# ------------------------------------------------------------------------------------ authorization
+
+
+def test_read_only_key_reads_but_cannot_write(es: Client) -> None:
+    create(es, "ro-target")
+    assert es.request("GET", "/", headers=READ_ONLY).status_code == 200
+    assert es.request("GET", "/_connector", headers=READ_ONLY).json()["count"] == 1
+    assert es.request("GET", "/_connector/ro-target", headers=READ_ONLY).json()["status"] == "created"
+    assert es.request("GET", "/_connector/missing", headers=READ_ONLY).status_code == 404
+    writes = {
+        "update_status": ("PUT", "/_connector/ro-target/_status", {"status": "error"}),
+        "put": ("PUT", "/_connector/ro-target", {"index_name": "other"}),
+        "post": ("POST", "/_connector", {"index_name": "new"}),
+        "delete": ("DELETE", "/_connector/ro-target", None),
+    }
+    for action, (method, path, body) in writes.items():
+        response = es.request(method, path, json=body, headers=READ_ONLY)
+        assert_security_error(
+            response,
+            403,
+            f"action [cluster:admin/xpack/connector/{action}] is unauthorized for API key id [ro] of user [tester], "
+            "this action is granted by the cluster privileges [manage_connector,manage,all]",
+        )
+    after = es.request("GET", "/_connector/ro-target", headers=ADMIN).json()
+    assert (after["status"], after["index_name"], after["deleted"]) == ("created", "ro-target", False)
+    assert es.request("GET", "/_connector", headers=ADMIN).json()["count"] == 1
+
+
+def test_put_without_id_is_the_put_action(es: Client) -> None:
+    response = es.request("PUT", "/_connector", json={"index_name": "generated"}, headers=READ_ONLY)
+    assert response.status_code == 403
+    assert response.json()["error"]["reason"].startswith("action [cluster:admin/xpack/connector/put] ")
+
+
+def test_403_names_the_user_and_sorted_roles(es: Client) -> None:
+    create(es, "for-viewer")
+    viewer = (VIEWER.name, VIEWER.password)
+    assert es.request("GET", "/_connector/for-viewer", auth=viewer).status_code == 200
+    assert_security_error(
+        es.request("PUT", "/_connector/for-viewer/_status", json={"status": "error"}, auth=viewer),
+        403,
+        f"{STATUS_ACTION} is unauthorized for user [viewer] with effective roles [reader,viewer], "
+        "this action is granted by the cluster privileges [manage_connector,manage,all]",
+    )
+    # monitor_connector alone does not grant GET / (cluster:monitor/main)
+    assert_security_error(
+        es.request("GET", "/", auth=viewer),
+        403,
+        "action [cluster:monitor/main] is unauthorized for user [viewer] with effective roles [reader,viewer], "
+        "this action is granted by the cluster privileges [monitor,manage,all]",
+    )
+
+
+def test_authorization_runs_after_parsing_and_validation_but_before_the_lookup(es: Client) -> None:
+    """TransportAction validates the request before the security action filter authorizes it; the
+    REST layer parsed the body and checked the parameters before that."""
+    create(es, "order")
+    bad_body = es.request("PUT", "/_connector/order/_status", json={"status": "bogus"}, headers=READ_ONLY)
+    assert (bad_body.status_code, bad_body.json()["error"]["type"]) == (400, "x_content_parse_exception")
+    bad_param = es.request(
+        "PUT", "/_connector/order/_status", json={"status": "error"}, params={"nope": "1"}, headers=READ_ONLY
+    )
+    assert (bad_param.status_code, bad_param.json()["error"]["type"]) == (400, "illegal_argument_exception")
+    invalid = es.request("PUT", "/_connector/order/_status", json={}, headers=READ_ONLY)
+    assert (invalid.status_code, invalid.json()["error"]["type"]) == (400, "action_request_validation_exception")
+    missing = es.request("PUT", "/_connector/missing/_status", json={"status": "error"}, headers=READ_ONLY)
+    assert missing.status_code == 403  # not 404: authorization comes before the connector is read
+    wrong_method = es.request("POST", "/_connector/order/_status", json={"status": "error"}, headers=READ_ONLY)
+    assert wrong_method.status_code == 405
+    none = es.request("GET", "/_connector/order", headers=api_key_header(NO_PRIVILEGE_KEY))
+    assert_security_error(
+        none,
+        403,
+        f"action [{ACTION_CONNECTOR_GET}] is unauthorized for API key id [nothing] of user [connector-contract], "
+        "this action is granted by the cluster privileges [monitor_connector,manage_connector,manage,all]",
+    )
+
+
+def test_privilege_model() -> None:
+    assert granting_privileges(ACTION_MAIN) == ["monitor", "manage", "all"]
+    assert granting_privileges(ACTION_CONNECTOR_GET) == ["monitor_connector", "manage_connector", "manage", "all"]
+    assert granting_privileges(ACTION_CONNECTOR_UPDATE_STATUS) == ["manage_connector", "manage", "all"]
+    assert granting_privileges("cluster:admin/xpack/connector/secret/get") == ["manage", "all"]
+    assert granting_privileges("cluster:admin/xpack/security/user/put") == ["all"]
+
+    def principal(*privileges: str) -> Principal:
+        return Principal("u", frozenset(privileges))
+
+    assert principal("manage").may(ACTION_CONNECTOR_UPDATE_STATUS)
+    assert not principal("manage").may("cluster:admin/xpack/security/api_key/create")
+    assert not principal("monitor").may(ACTION_CONNECTOR_GET)
+    assert principal("monitor").may(ACTION_MAIN)
+    assert not principal("manage_connector").may(ACTION_MAIN)
+    # an action (pattern) is a privilege too, as in an Elasticsearch role
+    assert principal("cluster:admin/xpack/connector/update_status").may(ACTION_CONNECTOR_UPDATE_STATUS)
+    assert ApiKey("a", "b", privileges=frozenset({"MANAGE_CONNECTOR"})).privileges == {"manage_connector"}
+    with pytest.raises(ValueError, match=r"unknown cluster privilege \[manage_connectors\]"):
+        ApiKey("a", "b", privileges=frozenset({"manage_connectors"}))
+    with pytest.raises(ValueError, match=r"API key id \[a\] is given twice"):
+        Security(api_keys=[ApiKey("a", "b"), ApiKey("a", "c")])
+
+
+def test_keys_parse_and_never_show_their_secrets() -> None:
+    key = ApiKey.parse("id-1:secret-1")
+    assert (key.id, key.secret, key.privileges) == ("id-1", "secret-1", CONNECTOR_ADMIN)
+    assert ApiKey.parse(key.encoded, privileges=CONNECTOR_READ_ONLY) == ApiKey("id-1", "secret-1", CONNECTOR_READ_ONLY)
+    for bad in ("no-colon-and-not-base64!", ":secret", "id:", base64.b64encode(b"nocolon").decode()):
+        with pytest.raises(ValueError, match="ID:KEY") as info:
+            ApiKey.parse(bad)
+        assert bad not in str(info.value)
+    assert User.parse("bob:pa:ss word").password == "pa:ss word"
+    shown = " ".join(map(repr, [ADMIN_KEY, ELASTIC, TOKEN, SECURITY]))
+    for secret in (ADMIN_KEY.secret, ADMIN_KEY.encoded, ELASTIC.password, TOKEN.token):
+        assert secret not in shown
+
+
+@pytest.mark.parametrize(
+    ("text", "decoded", "error"),
+    [
+        ("YWJj", b"abc", None),
+        ("YWI", b"ab", None),  # padding is optional
+        ("YWI=", b"ab", None),
+        ("YQ==", b"a", None),
+        ("YQ=", None, "Input byte array has wrong 4-byte ending unit"),
+        ("YWJj=", None, "Input byte array has wrong 4-byte ending unit"),
+        ("YWJjZ", None, "Last unit does not have enough valid bits"),
+        ("YWJjZ=", None, "Last unit does not have enough valid bits"),
+        ("Y", None, "Input byte[] should at least have 2 bytes for base64 bytes"),
+        ("YWI=x", None, "Input byte array has incorrect ending byte at 4"),
+        ("YW-j", None, "Illegal base64 character 2d"),
+        ("YW j", None, "Illegal base64 character 20"),
+    ],
+)
+def test_java_base64_decoding(text: str, decoded: bytes | None, error: str | None) -> None:
+    if error is None:
+        assert _java_base64_decode(text) == decoded
+    else:
+        with pytest.raises(ValueError, match=f"^{re.escape(error)}$"):
+            _java_base64_decode(text)
+
+
+def test_a_read_only_key_that_can_write_is_a_three_line_override(
+    serve: Callable[..., tuple[ReferenceServer, Client]],
+) -> None:
+    class ReadOnlyKeyCanWrite(ReferenceTarget):
+        def is_authorized(self, principal: Principal, action: str) -> bool:
+            return True
+
+    _, client = serve(ReadOnlyKeyCanWrite(security=SECURITY))
+    create(client, "m", headers=READ_ONLY)
+    response = client.request("PUT", "/_connector/m/_status", json={"status": "error"}, headers=READ_ONLY)
+    assert response.json() == {"result": "updated"}
+    assert client.request("GET", "/").status_code == 401  # authentication still holds
