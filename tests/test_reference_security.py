@@ -1,20 +1,26 @@
-"""Security of the reference target, over real loopback HTTP.
+"""Security and HTTPS of the reference target and its server, over real loopback HTTP(S).
 
 What is pinned here is Elasticsearch 8.x/9.x behaviour read from its source (ClusterPrivilegeResolver,
 AuthorizationDenialMessages, DefaultAuthenticationFailureHandler, ApiKeyService, TransportAction): who gets
 a 401 and in which words, which privilege grants which connector action, and where in the pipeline each
-refusal happens.
+refusal happens. Certificates come from trustme, made fresh for each session: none are committed.
 """
 
 from __future__ import annotations
 
 import base64
 import re
+import socket
+import ssl
+import threading
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+import trustme
 
 from pytest_connector_contract.reference import ReferenceTarget
 from pytest_connector_contract.reference_security import (
@@ -101,6 +107,24 @@ def serve() -> Iterator[Callable[..., tuple[ReferenceServer, Client]]]:
 @pytest.fixture
 def es(serve: Callable[..., tuple[ReferenceServer, Client]]) -> Client:
     return serve()[1]
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def tls_files(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """PEM files of a fresh CA and of a loopback server certificate it signed."""
+    directory = tmp_path_factory.mktemp("tls")
+    cert = ca.issue_cert("127.0.0.1", "localhost", "::1")
+    files = {"ca": directory / "ca.pem", "cert": directory / "server.pem", "key": directory / "server-key.pem"}
+    ca.cert_pem.write_to_path(str(files["ca"]))
+    for index, blob in enumerate(cert.cert_chain_pems):
+        blob.write_to_path(str(files["cert"]), append=index > 0)
+    cert.private_key_pem.write_to_path(str(files["key"]))
+    return {name: str(path) for name, path in files.items()}
 
 
 def create(client: Client, connector_id: str, headers: dict[str, str] = ADMIN) -> None:
@@ -413,3 +437,111 @@ def test_a_read_only_key_that_can_write_is_a_three_line_override(
     response = client.request("PUT", "/_connector/m/_status", json={"status": "error"}, headers=READ_ONLY)
     assert response.json() == {"result": "updated"}
     assert client.request("GET", "/").status_code == 401  # authentication still holds
+
+
+# ------------------------------------------------------------------------------------------- HTTPS
+
+
+def server_context(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    return context
+
+
+def test_https_with_a_private_ca(
+    serve: Callable[..., tuple[ReferenceServer, Client]], ca: trustme.CA, tls_files: dict[str, str]
+) -> None:
+    server, client = serve(ssl_context=server_context(ca), verify=tls_files["ca"])
+    assert server.url.startswith("https://127.0.0.1:")
+    assert client.request("GET", "/", headers=ADMIN).status_code == 200
+    assert client.request("GET", "/").status_code == 401
+
+    untrusting = Client(server.url, verify=True)  # the system CAs do not know this one
+    with pytest.raises(requests.exceptions.SSLError):
+        untrusting.request("GET", "/", headers=ADMIN)
+    untrusting.close()
+    plain = Client(server.url.replace("https://", "http://"))
+    with pytest.raises(requests.exceptions.ConnectionError):
+        plain.request("GET", "/", headers=ADMIN)
+    plain.close()
+
+    create(client, "after-refusals")  # the server kept serving, on the old keep-alive connection too
+    fresh = Client(server.url, verify=tls_files["ca"])
+    assert fresh.request("GET", "/_connector/after-refusals", headers=ADMIN).status_code == 200
+    fresh.close()
+    assert server.errors == []
+
+
+def test_https_from_certificate_files(
+    serve: Callable[..., tuple[ReferenceServer, Client]], tls_files: dict[str, str]
+) -> None:
+    server, client = serve(
+        ReferenceTarget(), certfile=tls_files["cert"], keyfile=tls_files["key"], verify=tls_files["ca"]
+    )
+    assert server.url.startswith("https://")
+    assert client.request("GET", "/").json()["tagline"] == "You Know, for Search"
+
+
+def test_tls_clients_that_stall_or_hold_connections_do_not_block_stop(
+    ca: trustme.CA, tls_files: dict[str, str]
+) -> None:
+    server = ReferenceServer(ReferenceTarget(), ssl_context=server_context(ca))
+    server.start()
+    staller = socket.create_connection(("127.0.0.1", server.port))  # never starts its handshake
+    client = Client(server.url, verify=tls_files["ca"])
+    try:
+        assert client.request("GET", "/").status_code == 200  # and leaves a keep-alive TLS connection
+        started = time.monotonic()
+        stopper = threading.Thread(target=server.stop)
+        stopper.start()
+        stopper.join(timeout=10)
+        assert not stopper.is_alive(), "stop() hung on a TLS connection"
+        assert time.monotonic() - started < 5
+    finally:
+        staller.close()
+        client.close()
+        server.stop()
+    assert server.errors == []
+
+
+def test_server_tls_arguments_are_checked(ca: trustme.CA, tls_files: dict[str, str], tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not both"):
+        ReferenceServer(ssl_context=server_context(ca), certfile=tls_files["cert"])
+    with pytest.raises(ValueError, match="keyfile needs a certfile"):
+        ReferenceServer(keyfile=tls_files["key"])
+    with pytest.raises(ValueError, match="server-side"):
+        ReferenceServer(ssl_context=ssl.create_default_context())
+    with pytest.raises(FileNotFoundError, match="No such file"):
+        ReferenceServer(certfile=tmp_path / "missing.pem")
+    with pytest.raises(ssl.SSLError):
+        ReferenceServer(certfile=tls_files["ca"])  # a certificate without its key
+
+
+@pytest.mark.filterwarnings("ignore::elasticsearch.exceptions.GeneralAvailabilityWarning")
+def test_official_client_over_https_with_an_api_key(
+    serve: Callable[..., tuple[ReferenceServer, Client]], ca: trustme.CA, tls_files: dict[str, str]
+) -> None:
+    from elasticsearch import AuthenticationException, AuthorizationException, Elasticsearch
+
+    server, _ = serve(ssl_context=server_context(ca))
+    clients = [
+        Elasticsearch(server.url, api_key=(ADMIN_KEY.id, ADMIN_KEY.secret), ca_certs=tls_files["ca"]),
+        Elasticsearch(server.url, api_key=READ_ONLY_KEY.encoded, ca_certs=tls_files["ca"]),
+        Elasticsearch(server.url, ca_certs=tls_files["ca"]),
+    ]
+    admin, read_only, anonymous = clients
+    try:
+        assert admin.info()["version"]["number"] == "9.1.0"
+        admin.connector.put(connector_id="py-tls", index_name="py-tls", name="Py")
+        assert admin.connector.update_status(connector_id="py-tls", status="error")["result"] == "updated"
+        assert read_only.connector.get(connector_id="py-tls")["status"] == "error"
+        with pytest.raises(AuthorizationException) as denied:
+            read_only.connector.update_status(connector_id="py-tls", status="configured")
+        assert denied.value.meta.status == 403
+        assert "granted by the cluster privileges [manage_connector,manage,all]" in str(denied.value)
+        with pytest.raises(AuthenticationException) as refused:
+            anonymous.info()
+        assert refused.value.meta.status == 401
+    finally:
+        for client in clients:
+            client.close()
