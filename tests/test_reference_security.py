@@ -1,4 +1,4 @@
-"""Security and HTTPS of the reference target and its server, over real loopback HTTP(S).
+"""Security and HTTPS of the reference target, its server and its CLI, over real loopback HTTP(S).
 
 What is pinned here is Elasticsearch 8.x/9.x behaviour read from its source (ClusterPrivilegeResolver,
 AuthorizationDenialMessages, DefaultAuthenticationFailureHandler, ApiKeyService, TransportAction): who gets
@@ -9,9 +9,13 @@ refusal happens. Certificates come from trustme, made fresh for each session: no
 from __future__ import annotations
 
 import base64
+import os
 import re
+import signal
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +26,8 @@ import pytest
 import requests
 import trustme
 
+import pytest_connector_contract
+from pytest_connector_contract import cli
 from pytest_connector_contract.reference import ReferenceTarget
 from pytest_connector_contract.reference_security import (
     ACTION_CONNECTOR_GET,
@@ -545,3 +551,83 @@ def test_official_client_over_https_with_an_api_key(
     finally:
         for client in clients:
             client.close()
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+
+def _cli_env(**extra: str) -> dict[str, str]:
+    root = str(Path(pytest_connector_contract.__file__).resolve().parent.parent)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_SERVE_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return {**env, **extra}
+
+
+def test_cli_serves_https_with_api_keys(tls_files: dict[str, str]) -> None:
+    command = [sys.executable, "-m", "pytest_connector_contract.cli", "serve", "--port", "0"]
+    command += ["--certfile", tls_files["cert"], "--keyfile", tls_files["key"]]
+    command += ["--readonly-api-key", f"{READ_ONLY_KEY.id}:{READ_ONLY_KEY.secret}"]
+    env = _cli_env(CONNECTOR_SERVE_API_KEY=ADMIN_KEY.encoded)  # the secret stays off the command line
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline().strip()
+            assert line.startswith(
+                "connector-contract reference target (Elasticsearch 9.1.0 emulation, security on: "
+                "API keys ci-key; read-only API keys ro) listening on https://127.0.0.1:"
+            ), line
+            client = Client(line.rsplit(" ", 1)[1], verify=tls_files["ca"])
+            try:
+                assert client.request("GET", "/").status_code == 401
+                create(client, "cli")
+                assert client.request("GET", "/_connector/cli", headers=READ_ONLY).status_code == 200
+                denied = client.request("PUT", "/_connector/cli/_status", json={"status": "error"}, headers=READ_ONLY)
+                assert denied.status_code == 403
+                updated = client.request("PUT", "/_connector/cli/_status", json={"status": "error"}, headers=ADMIN)
+                assert updated.json() == {"result": "updated"}
+            finally:
+                client.close()
+            process.send_signal(signal.SIGINT)
+            stdout, stderr = process.communicate(timeout=15)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 0, stderr
+    assert stderr == ""
+    for secret in (ADMIN_KEY.secret, ADMIN_KEY.encoded, READ_ONLY_KEY.secret):
+        assert secret not in line + stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["--api-key", "s3cr3t-without-colon"], {}, "an API key must be given as ID:KEY"),
+        (["--user", "s3cr3t-without-colon"], {}, "a user must be given as NAME:PASSWORD"),
+        ([], {"CONNECTOR_SERVE_READONLY_API_KEY": "s3cr3t-without-colon"}, "$CONNECTOR_SERVE_READONLY_API_KEY: an API"),
+        ([], {"CONNECTOR_SERVE_USER": "s3cr3t-without-colon"}, "$CONNECTOR_SERVE_USER: a user must be"),
+        (["--api-key", "a:s3cr3t", "--readonly-api-key", "a:s3cr3t2"], {}, "API key id [a] is given twice"),
+        (["--keyfile", "key.pem"], {}, "--keyfile needs --certfile"),
+        (["--certfile", "no-such-s3cr3t.pem"], {}, "cannot load the certificate: No such file or directory"),
+    ],
+)
+def test_cli_refuses_bad_security_settings_without_echoing_secrets(
+    argv: list[str],
+    env: dict[str, str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name in ("CONNECTOR_SERVE_API_KEY", "CONNECTOR_SERVE_READONLY_API_KEY", "CONNECTOR_SERVE_USER"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    try:
+        status = cli.main(["serve", "--port", "0", *argv])
+    except SystemExit as exc:  # argparse's usage error
+        status = int(exc.code or 0)
+    assert status == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert message in captured.err
+    assert "s3cr3t" not in captured.err.replace("no-such-s3cr3t.pem", "")
