@@ -10,12 +10,16 @@ into one :class:`Response`. ``server.py`` puts it behind a socket.
 
 The request pipeline follows Elasticsearch's ``RestController`` and ``BaseRestHandler``:
 
+0. authentication, when security is on (``ReferenceTarget(security=...)``, see ``reference_security``):
+   Elasticsearch authenticates on the HTTP headers alone, before routing -> 401 even for unknown paths
 1. media-type headers (``Accept`` / ``Content-Type`` syntax and ``compatible-with``) -> 400
 2. route lookup -> 400 ``no handler found`` / 405 ``Incorrect HTTP method`` / OPTIONS
 3. a body needs a JSON ``Content-Type`` -> 406
 4. the route handler: parse the body (strict parsers), *then* reject unknown query parameters
    (Elasticsearch parses the body in ``prepareRequest`` before it checks unconsumed parameters),
-   then validate the request, then read the connector (404), check the transition (400), write.
+   then validate the request, then authorize the route's action (403: ``TransportAction`` validates
+   the request before the security action filter runs), then read the connector (404), check the
+   transition (400), write.
 
 Statuses and transition tables come from :func:`pytest_connector_contract.spec.load_spec`, never from
 this module. Only JSON is spoken: YAML, CBOR and Smile bodies (which Elasticsearch also accepts) get 406.
@@ -24,17 +28,31 @@ this module. Only JSON is spoken: YAML, CBOR and Smile bodies (which Elasticsear
 from __future__ import annotations
 
 import copy
+import dataclasses
 import fnmatch
 import json
 import re
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus, urlencode
 
+from .reference_security import (
+    ACTION_CONNECTOR_DELETE,
+    ACTION_CONNECTOR_GET,
+    ACTION_CONNECTOR_LIST,
+    ACTION_CONNECTOR_POST,
+    ACTION_CONNECTOR_PUT,
+    ACTION_CONNECTOR_UPDATE_STATUS,
+    ACTION_MAIN,
+    AuthenticationFailed,
+    Principal,
+    Security,
+    granting_privileges,
+)
 from .spec import Profile, Spec, load_spec, parse_version
 
 __all__ = [
@@ -93,11 +111,13 @@ _LUCENE = {
 @dataclass
 class Response:
     """What the target answers. ``headers`` holds only what this response adds; base headers
-    (Content-Type, X-elastic-product) are merged in by :meth:`ReferenceTarget.finish`."""
+    (Content-Type, X-elastic-product) are merged in by :meth:`ReferenceTarget.finish`.
+    ``header_lists`` holds headers sent once per value, like the three ``WWW-Authenticate`` of a 401."""
 
     status: int
     headers: dict[str, str]
     body: bytes
+    header_lists: dict[str, list[str]] = field(default_factory=dict)
 
     def json(self) -> Any:
         """The decoded body (None when empty): a convenience for tests of the target itself."""
@@ -126,13 +146,18 @@ class Headers(Mapping[str, str]):
 
 @dataclass(frozen=True)
 class Request:
-    """One HTTP request as the target sees it; ``path`` is the raw (still percent-encoded) path."""
+    """One HTTP request as the target sees it; ``path`` is the raw (still percent-encoded) path.
+
+    ``principal`` is who it authenticated as (None while security is off); ``action`` is the
+    Elasticsearch transport action of the matched route, which authorization checks."""
 
     method: str
     path: str
     query: Mapping[str, list[str]]
     headers: Headers
     body: bytes
+    principal: Principal | None = None
+    action: str | None = None
 
     @property
     def uri(self) -> str:
@@ -156,14 +181,28 @@ class EsError(Exception):
 
     Raised from deep inside parsing so that the pipeline stays linear; every error body still goes
     through :meth:`ReferenceTarget.error`, which is what mutants override.
+
+    ``metadata`` (extra keys after ``reason``) and ``header`` (response headers, also echoed in the
+    body under ``header``) are what security exceptions carry.
     """
 
-    def __init__(self, status: int, type: str, reason: str | None, caused_by: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        type: str,
+        reason: str | None,
+        caused_by: Mapping[str, Any] | None = None,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        header: Mapping[str, list[str]] | None = None,
+    ) -> None:
         super().__init__(f"{status} {type}: {reason}")
         self.status = status
         self.type = type
         self.reason = reason
         self.caused_by = caused_by
+        self.metadata = dict(metadata or {})
+        self.header = {name: list(values) for name, values in (header or {}).items()}
 
 
 @dataclass(frozen=True)
@@ -182,10 +221,13 @@ class Field:
 @dataclass(frozen=True)
 class Route:
     """A path pattern (``{name}`` segments are path parameters) and the handler method name per HTTP
-    method. Names, not bound methods, so a subclass overriding a handler is picked up."""
+    method. Names, not bound methods, so a subclass overriding a handler is picked up. ``actions``
+    names the Elasticsearch transport action per HTTP method, for authorization (a method without
+    one is not authorized, only authenticated)."""
 
     pattern: str
     methods: Mapping[str, str]
+    actions: Mapping[str, str] = field(default_factory=dict)
 
     def match(self, segments: list[str]) -> dict[str, str] | None:
         parts = [p for p in self.pattern.split("/") if p]
@@ -218,12 +260,23 @@ class ReferenceTarget:
     - whole endpoints: :meth:`handle_update_status`, :meth:`handle_get_connector`, ... (see :meth:`routes`)
     - rendering: :meth:`error`, :meth:`simple_error`, :meth:`json_response`, :meth:`base_headers`,
       :meth:`connector_not_found`
+    - security (only when a :class:`~pytest_connector_contract.reference_security.Security` is given):
+      :meth:`authenticate`, :meth:`authentication_failed`, :meth:`www_authenticate`, :meth:`authorize`,
+      :meth:`is_authorized`, :meth:`unauthorized`
 
     Handlers run the read-check-write of a connector under :attr:`lock`; methods documented as
     "called with the lock held" must not block.
     """
 
-    def __init__(self, es_version: str = DEFAULT_ES_VERSION, *, build_flavor: str = "default") -> None:
+    def __init__(
+        self,
+        es_version: str = DEFAULT_ES_VERSION,
+        *,
+        build_flavor: str = "default",
+        security: Security | None = None,
+    ) -> None:
+        """``security``: the credentials to accept; None (the default) answers everyone, like a
+        cluster with security disabled."""
         spec = load_spec()
         parsed = parse_version(es_version)
         if parsed is None:
@@ -255,6 +308,7 @@ class ReferenceTarget:
         #: Stored documents by connector id (soft-deleted ones included, with ``deleted: true``).
         self.connectors: dict[str, Document] = {}
         self.cluster_uuid = secrets.token_urlsafe(16)
+        self.security = security
 
     # ----------------------------------------------------------------- facts about the emulated version
 
@@ -314,14 +368,29 @@ class ReferenceTarget:
         try:
             response = self.dispatch(request)
         except EsError as exc:
-            response = self.error(exc.status, exc.type, exc.reason, exc.caused_by)
+            response = self.render_error(exc)
         return self.finish(request, response)
 
+    def render_error(self, exc: EsError) -> Response:
+        """An :class:`EsError` as a response, its ``header`` sent as response headers too."""
+        if exc.metadata or exc.header:
+            response = self.error(
+                exc.status, exc.type, exc.reason, exc.caused_by, metadata=exc.metadata, header=exc.header
+            )
+        else:  # the four-argument call keeps overrides of error() written before security working
+            response = self.error(exc.status, exc.type, exc.reason, exc.caused_by)
+        response.header_lists.update(exc.header)
+        return response
+
     def dispatch(self, request: Request) -> Response:
-        """Steps 1-3 of the pipeline, then the route's handler."""
+        """Steps 0-3 of the pipeline, then the route's handler."""
+        principal = self.authenticate(request)
+        if principal is not None:
+            request = dataclasses.replace(request, principal=principal)
         self.check_media_types(request)
         segments = [s for s in request.path.split("/") if s]
         handlers: dict[str, str] = {}
+        actions: dict[str, str] = {}
         path_params: dict[str, str] = {}
         for route in self.routes():
             params = route.match(segments)
@@ -331,6 +400,8 @@ class ReferenceTarget:
                 path_params = params
             for verb, name in route.methods.items():
                 handlers.setdefault(verb, name)
+            for verb, action in route.actions.items():
+                actions.setdefault(verb, action)
         allowed = [m for m in _METHOD_ORDER if m in handlers]
         if request.method not in handlers:
             if request.method == "OPTIONS":
@@ -341,17 +412,21 @@ class ReferenceTarget:
         refused = self.check_content_type(request)
         if refused is not None:
             return refused
+        if request.method in actions:
+            request = dataclasses.replace(request, action=actions[request.method])
         handler: Callable[..., Response] = getattr(self, handlers[request.method])
         return handler(request, **path_params)
 
     def routes(self) -> list[Route]:
-        """The route table of the emulated version."""
+        """The route table of the emulated version, with the transport action each route runs."""
         collection = {"GET": "handle_list_connectors", "POST": "handle_post_connector"}
+        collection_actions = {"GET": ACTION_CONNECTOR_LIST, "POST": ACTION_CONNECTOR_POST}
         if self.put_without_id:
             collection["PUT"] = "handle_post_connector"
+            collection_actions["PUT"] = ACTION_CONNECTOR_PUT  # RestPutConnectorAction serves both paths
         return [
-            Route("/", {"GET": "handle_info", "HEAD": "handle_info"}),
-            Route("/_connector", collection),
+            Route("/", {"GET": "handle_info", "HEAD": "handle_info"}, {"GET": ACTION_MAIN, "HEAD": ACTION_MAIN}),
+            Route("/_connector", collection, collection_actions),
             Route(
                 "/_connector/{connector_id}",
                 {
@@ -359,9 +434,62 @@ class ReferenceTarget:
                     "PUT": "handle_put_connector",
                     "DELETE": "handle_delete_connector",
                 },
+                {"GET": ACTION_CONNECTOR_GET, "PUT": ACTION_CONNECTOR_PUT, "DELETE": ACTION_CONNECTOR_DELETE},
             ),
-            Route("/_connector/{connector_id}/_status", {"PUT": "handle_update_status"}),
+            Route(
+                "/_connector/{connector_id}/_status",
+                {"PUT": "handle_update_status"},
+                {"PUT": ACTION_CONNECTOR_UPDATE_STATUS},
+            ),
         ]
+
+    # -------------------------------------------------------------------------------- security
+
+    def authenticate(self, request: Request) -> Principal | None:
+        """Step 0: who the ``Authorization`` header stands for; None while security is off. Raises the
+        401 of :meth:`authentication_failed`."""
+        if self.security is None:
+            return None
+        try:
+            return self.security.authenticate(request.headers.get("Authorization"), request.uri)
+        except AuthenticationFailed as failure:
+            raise self.authentication_failed(failure) from None
+
+    def authentication_failed(self, failure: AuthenticationFailed) -> EsError:
+        """401 ``security_exception`` carrying the ``WWW-Authenticate`` challenges (as headers and in the
+        body's ``header`` object)."""
+        return EsError(
+            401,
+            "security_exception",
+            failure.reason,
+            failure.caused_by,
+            metadata=failure.metadata,
+            header={"WWW-Authenticate": self.www_authenticate()},
+        )
+
+    def www_authenticate(self) -> list[str]:
+        """The challenges of a cluster with the native realm, the token service and API keys enabled."""
+        return ['Basic realm="security", charset="UTF-8"', 'Bearer realm="security"', "ApiKey"]
+
+    def authorize(self, request: Request) -> None:
+        """Refuse (403) a principal whose privileges do not grant the route's action. Handlers call it
+        where Elasticsearch's security action filter runs: after parsing, parameters and validation,
+        before any connector is read."""
+        principal, action = request.principal, request.action
+        if principal is None or action is None:
+            return
+        if not self.is_authorized(principal, action):
+            raise self.unauthorized(principal, action)
+
+    def is_authorized(self, principal: Principal, action: str) -> bool:
+        return principal.may(action)
+
+    def unauthorized(self, principal: Principal, action: str) -> EsError:
+        reason = f"action [{action}] is unauthorized for {principal.describe()}"
+        granting = granting_privileges(action)
+        if granting:
+            reason += f", this action is granted by the cluster privileges [{','.join(granting)}]"
+        return EsError(403, "security_exception", reason)
 
     # ----------------------------------------------------------------------------- protocol checks
 
@@ -475,6 +603,7 @@ class ReferenceTarget:
     def handle_info(self, request: Request) -> Response:
         """``GET /``: where clients read the version that picks the profile."""
         self.check_params(request)
+        self.authorize(request)
         return self.json_response(200, self.info())
 
     def info(self) -> dict[str, Any]:
@@ -508,6 +637,7 @@ class ReferenceTarget:
         self.check_params(request, ("connector_id",), consumes_body=True)
         self.validate_status(status)
         assert status is not None
+        self.authorize(request)
         with self.lock:
             doc = self.get_connector(connector_id)
             if doc is None:
@@ -584,6 +714,7 @@ class ReferenceTarget:
         fields = self.parse_connector_body(request, "connector_put_request")
         self.check_params(request, ("connector_id",), consumes_body=True)
         self.validate_connector(fields, connector_id)
+        self.authorize(request)
         with self.lock:
             self.check_index_name_free(fields.get("index_name"), connector_id)
             existed = connector_id in self.connectors
@@ -597,6 +728,7 @@ class ReferenceTarget:
         fields = self.parse_connector_body(request, "connector_put_request")
         self.check_params(request, consumes_body=True)
         self.validate_connector(fields, None)
+        self.authorize(request)
         with self.lock:
             self.check_index_name_free(fields.get("index_name"), None)
             connector_id = secrets.token_urlsafe(15)
@@ -711,6 +843,7 @@ class ReferenceTarget:
         """``GET _connector/<id>``: the real-time read the suite verifies writes with."""
         include_deleted = self.soft_delete and _param_bool(request, "include_deleted", False)
         self.check_params(request, ("connector_id", "include_deleted") if self.soft_delete else ("connector_id",))
+        self.authorize(request)
         with self.lock:
             doc = self.get_connector(connector_id, include_deleted=include_deleted)
             rendered = None if doc is None else self.render_connector(connector_id, doc)
@@ -757,6 +890,7 @@ class ReferenceTarget:
                 "illegal_argument_exception",
                 "The sum of parameters [from] and [size] cannot be higher than 10000.",
             )
+        self.authorize(request)
 
         def wanted(doc: Document) -> bool:
             if doc.get("deleted") and not include_deleted:
@@ -787,6 +921,7 @@ class ReferenceTarget:
             hard = _param_bool(request, "hard", False)
             accepted.append("hard")
         self.check_params(request, accepted)
+        self.authorize(request)
         with self.lock:
             doc = self.get_connector(connector_id, include_deleted=hard)
             if doc is None:
@@ -813,15 +948,22 @@ class ReferenceTarget:
         type: str,
         reason: str | None,
         caused_by: Mapping[str, Any] | None = None,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        header: Mapping[str, list[str]] | None = None,
     ) -> Response:
-        """An Elasticsearch error body (doc section 5): ``root_cause`` never carries ``caused_by``."""
-        error: dict[str, Any] = {
-            "root_cause": [{"type": type, "reason": reason}],
-            "type": type,
-            "reason": reason,
-        }
+        """An Elasticsearch error body (doc section 5): ``root_cause`` never carries ``caused_by``.
+
+        Keys in ``ElasticsearchException``'s order: type, reason, metadata, caused_by, header; the root
+        cause (the exception itself) repeats metadata and header."""
+        cause: dict[str, Any] = {"type": type, "reason": reason, **(metadata or {})}
+        error: dict[str, Any] = {"root_cause": [dict(cause)], **cause}
         if caused_by is not None:
             error["caused_by"] = dict(caused_by)
+        if header:
+            rendered = {name: values[0] if len(values) == 1 else list(values) for name, values in header.items()}
+            error["root_cause"][0]["header"] = rendered
+            error["header"] = copy.deepcopy(rendered)
         return self.json_response(status, {"error": error, "status": status})
 
     def simple_error(self, status: int, message: str) -> Response:
@@ -882,7 +1024,7 @@ class ReferenceTarget:
                 if filter_path:
                     data = _filter(data, [f.strip() for f in filter_path.split(",") if f.strip()])
                 body = _dump(data, pretty=pretty not in (None, "false"))
-        return Response(response.status, headers, body)
+        return Response(response.status, headers, body, dict(response.header_lists))
 
     # -------------------------------------------------------------------------------- parsing
 

@@ -7,15 +7,21 @@ clients never wait on Nagle's algorithm. A bug inside the target becomes an Elas
 is recorded in :attr:`errors`, so that a test can fail on a server-side exception instead of on a
 confusing client-side symptom. ``stop()`` closes every connection it accepted: nothing leaks, even when a
 client still holds a keep-alive connection.
+
+Given a certificate (``certfile``/``keyfile``, or a ready ``ssl_context``) it speaks HTTPS instead. The TLS
+handshake runs on the connection's own thread, so a client that stalls or refuses the certificate never
+holds up the others; a failed handshake just closes that connection (it is not a target error).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import selectors
 import socket
 import socketserver
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +36,7 @@ from .reference import ReferenceTarget, Response
 __all__ = ["ReferenceServer", "ReferenceServerError"]
 
 _MAX_BODY = 100 * 1024 * 1024  # Elasticsearch's default http.max_content_length
+_HANDSHAKE_TIMEOUT = 10.0  # seconds a client gets to complete the TLS handshake
 
 
 class ReferenceServerError(AssertionError):
@@ -43,6 +50,10 @@ class ReferenceServer:
 
         with ReferenceServer() as server:
             requests.get(server.url + "/")
+
+    For HTTPS give ``certfile`` (PEM: the certificate, then any intermediates; it may hold the key too)
+    and ``keyfile``, or a server-side ``ssl_context`` you configured yourself; :attr:`url` then starts
+    with ``https://``. Certificate problems raise ``OSError`` (``ssl.SSLError``) from the constructor.
     """
 
     def __init__(
@@ -52,13 +63,28 @@ class ReferenceServer:
         host: str = "127.0.0.1",
         port: int = 0,
         latency_ms: float = 0,
+        certfile: str | os.PathLike[str] | None = None,
+        keyfile: str | os.PathLike[str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if latency_ms < 0:
             raise ValueError("latency_ms must not be negative")
+        if ssl_context is not None and (certfile is not None or keyfile is not None):
+            raise ValueError("give either ssl_context or certfile/keyfile, not both")
+        if keyfile is not None and certfile is None:
+            raise ValueError("keyfile needs a certfile")
+        if ssl_context is not None and ssl_context.protocol == ssl.PROTOCOL_TLS_CLIENT:
+            raise ValueError("ssl_context must be a server-side context (ssl.PROTOCOL_TLS_SERVER)")
+        if certfile is not None:
+            ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ssl_context.minimum_version = ssl.TLSVersion.TLSv1_2
+            ssl_context.load_cert_chain(certfile, keyfile)
         self._target = target if target is not None else ReferenceTarget()
         self.host = host
         self._requested_port = port
         self.latency_ms = latency_ms
+        #: The server-side TLS context, None for plain HTTP.
+        self.ssl_context = ssl_context
         #: Exceptions raised by the target while answering, oldest first.
         self.errors: list[BaseException] = []
         self._httpd: _Server | None = None
@@ -130,10 +156,14 @@ class ReferenceServer:
         return self._port
 
     @property
+    def scheme(self) -> str:
+        return "http" if self.ssl_context is None else "https"
+
+    @property
     def url(self) -> str:
-        """``http://host:port`` without a trailing slash."""
+        """``http://host:port`` (``https://`` with TLS) without a trailing slash."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     def check_errors(self) -> None:
         """Raise :class:`ReferenceServerError` (chained to the first one) if the target raised."""
@@ -218,6 +248,30 @@ class _Server(ThreadingHTTPServer):
             self._connections.add(request)
         super().process_request(request, client_address)
 
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """On the connection's thread: the TLS handshake (when serving HTTPS), then the handler."""
+        context = self.owner.ssl_context
+        if context is None:
+            super().finish_request(request, client_address)
+            return
+        # wrap_socket() detaches ``request``: from here on the TLS socket owns the file descriptor.
+        with context.wrap_socket(request, server_side=True, do_handshake_on_connect=False) as tls:
+            with self._connections_lock:
+                self._connections.discard(request)
+                if self._stopping:
+                    return
+                self._connections.add(tls)
+            try:
+                tls.settimeout(_HANDSHAKE_TIMEOUT)
+                tls.do_handshake()
+                tls.settimeout(None)
+                super().finish_request(tls, client_address)
+            except OSError:
+                pass  # refused certificate, plain HTTP on the TLS port, hang-up: only this connection ends
+            finally:
+                with self._connections_lock:
+                    self._connections.discard(tls)
+
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
             self._connections.discard(request)
@@ -229,7 +283,9 @@ class _Server(ThreadingHTTPServer):
             connections = list(self._connections)
         for connection in connections:
             with contextlib.suppress(OSError):  # already closed by the client
-                connection.shutdown(socket.SHUT_RDWR)
+                # socket.socket's own shutdown: SSLSocket.shutdown() would tear the TLS state down under
+                # the thread still reading from it; a plain TCP shutdown just hands that thread an EOF.
+                socket.socket.shutdown(connection, socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Connection-level trouble (a client hanging up, stop() closing a socket) is not news."""
@@ -328,6 +384,8 @@ class _Handler(BaseHTTPRequestHandler):
             if name.lower() == "connection" and value.lower() == "close":
                 self.close_connection = True
             lines.append(f"{name}: {value}\r\n")
+        for name, values in response.header_lists.items():
+            lines.extend(f"{name}: {value}\r\n" for value in values)
         lines.append(f"Content-Length: {len(response.body)}\r\n\r\n")
         head = "".join(lines).encode("latin-1", "replace")
         # HEAD answers carry the length of the body they do not send, like Elasticsearch.
