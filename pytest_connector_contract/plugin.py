@@ -61,7 +61,7 @@ class RunState:
             from .server import ReferenceServer
 
             version = self.settings.embedded_version or DEFAULT_ES_VERSION
-            self.server = ReferenceServer(ReferenceTarget(version))
+            self.server = ReferenceServer(ReferenceTarget(version, security=embedded_security(self.settings)))
             self.server.start()
             url = self.server.url
         assert url is not None
@@ -113,6 +113,19 @@ class RunState:
             "target": self.target.to_dict() if self.target else None,
             "target_url": self.target_url,
         }
+
+
+def embedded_security(settings: Settings) -> Any:
+    """The embedded target requires the credentials the run was given, so the auth path is exercised."""
+    from .reference_security import ApiKey, BearerToken, Security, User
+
+    if settings.api_key is not None:
+        return Security(api_keys=[ApiKey.parse(settings.api_key.reveal())])
+    if settings.user is not None and settings.password is not None:
+        return Security(users=[User(settings.user, settings.password.reveal())])
+    if settings.bearer_token is not None:
+        return Security(bearer_tokens=[BearerToken(settings.bearer_token.reveal(), user="connector-contract")])
+    return None
 
 
 STATE = pytest.StashKey[RunState]()

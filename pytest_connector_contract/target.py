@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote
 
-from .client import ConnectorClient, TargetUnreachable
+from .client import ApiResponse, ConnectorClient, TargetUnreachable
 from .spec import Spec, parse_version
 
 __all__ = ["PreflightError", "TargetInfo", "identify"]
@@ -57,12 +57,21 @@ def identify(client: ConnectorClient, spec: Spec, *, profile: str, probe_id: str
         root = client.request("GET", "/", retry=True)
     except TargetUnreachable as exc:
         raise PreflightError(
-            f"cannot reach the target {url}: {exc}. Check --connector-url and that the server is running."
+            f"cannot reach the target {url}: {exc}. "
+            + (
+                "Give the CA that signed its certificate with --connector-ca-certs (or, for a throw-away "
+                "cluster only, --connector-insecure)."
+                if "TLS failure" in str(exc)
+                else "Check --connector-url and that the server is running."
+            )
         ) from None
-    if root.status in (401, 403):
+    if root.status == 401:
+        raise PreflightError(_refused(url, "GET /", root, client.authenticated))
+    if root.status == 403 and profile == "auto":
         raise PreflightError(
-            f"the target {url} refused the request to GET / with HTTP {root.status}"
-            f" ({root.error_type or 'no error type'}): check the credentials."
+            f"the target {url} refused GET / (HTTP 403): the credentials lack the monitor privilege, so the "
+            f"version (and the profile) cannot be read. Grant monitor, or pass --connector-profile. "
+            f"{root.summary()}"
         )
     info: dict[str, Any] = root.json if root.status == 200 and isinstance(root.json, dict) else {}
     version_data: dict[str, Any] = info["version"] if isinstance(info.get("version"), dict) else {}
@@ -98,10 +107,7 @@ def identify(client: ConnectorClient, spec: Spec, *, profile: str, probe_id: str
     except TargetUnreachable as exc:
         raise PreflightError(f"the target {url} stopped answering: {exc}") from None
     if probe.status in (401, 403):
-        privilege = " (the API key needs the manage_connector cluster privilege)" if probe.status == 403 else ""
-        raise PreflightError(
-            f"the target {url} refused GET _connector/<id> with HTTP {probe.status}{privilege}: {probe.summary()}"
-        )
+        raise PreflightError(_refused(url, "GET _connector/<id>", probe, client.authenticated))
     if probe.status == 200:
         raise PreflightError(
             f"a connector with the run's probe id {probe_id!r} already exists on {url}; "
@@ -144,9 +150,28 @@ def _probe_status_endpoint(client: ConnectorClient, url: str, probe_id: str) -> 
         client.delete_connector(probe_id, hard=True)
         client.delete_connector(probe_id)
         return
+    if answer.status in (401, 403):
+        raise PreflightError(_refused(url, "PUT _connector/<id>/_status", answer, client.authenticated))
     no_handler = isinstance(answer.error, str) and "no handler found" in answer.error
     if no_handler or answer.status == 405:
         raise PreflightError(
             f"the target {url} has the connector API but no PUT _connector/<id>/_status endpoint (it appeared "
             f"in Elasticsearch 8.13): PUT /_connector/{quote(probe_id)}/_status answered {answer.summary()}."
         )
+
+
+def _refused(url: str, what: str, answer: ApiResponse, authenticated: bool) -> str:
+    """One message for a 401 or 403: what was refused and what to do about it."""
+    if answer.status == 401:
+        if authenticated:
+            advice = "the credentials were refused: check the API key, user and password, or bearer token"
+        else:
+            advice = (
+                "the target requires credentials: give --connector-api-key (or CONNECTOR_API_KEY), "
+                "--connector-user and --connector-password, or --connector-bearer-token"
+            )
+        return f"the target {url} answered {what} with HTTP 401: {advice}. {answer.summary()}"
+    return (
+        f"the target {url} answered {what} with HTTP 403: the credentials lack the manage_connector cluster "
+        f"privilege, which the suite needs to create, update and delete its connectors. {answer.summary()}"
+    )

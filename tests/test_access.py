@@ -1,0 +1,145 @@
+"""Access to secured clusters, run for real: HTTPS with a private CA (certificates from trustme), client
+certificates, API keys, basic auth and bearer tokens, and the one-message preflight for each refusal."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from pytest_connector_contract.reference import ReferenceTarget
+from pytest_connector_contract.reference_security import CONNECTOR_READ_ONLY, ApiKey, BearerToken, Security, User
+from pytest_connector_contract.server import ReferenceServer
+
+SECURITY = Security(
+    api_keys=[ApiKey("ci", "ci-secret-0001"), ApiKey("ro", "ro-secret-0002", privileges=CONNECTOR_READ_ONLY)],
+    users=[User("elastic", "elastic-pass-0003")],
+    bearer_tokens=[BearerToken("bearer-token-0004", user="svc")],
+)
+SELECTION = ("connector-contract::transition[connected->", "connector-contract::validation[unknown-field]")
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def pki(ca: trustme.CA, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    server_cert = ca.issue_cert("127.0.0.1", "localhost")
+    client_cert = ca.issue_cert("connector-contract-client")
+    files = {"ca_file": tmp_path / "ca.pem", "client_file": tmp_path / "client.pem"}
+    ca.cert_pem.write_to_path(files["ca_file"])
+    client_cert.private_key_and_cert_chain_pem.write_to_path(files["client_file"])
+    yield {"ca": ca, "server": server_cert, **files}
+
+
+def _tls_context(pki: dict[str, Any], *, require_client_cert: bool = False) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    pki["server"].configure_cert(context)
+    if require_client_cert:
+        pki["ca"].configure_trust(context)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def _run(pytester: pytest.Pytester, url: str, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("--connector-url", url, *args, *SELECTION)
+
+
+def _text(result: pytest.RunResult) -> str:
+    return result.stdout.str() + result.stderr.str()
+
+
+def test_https_with_a_private_ca(
+    pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer], pki: dict[str, Any]
+) -> None:
+    server = start_target(ReferenceTarget(), ssl_context=_tls_context(pki))
+    assert server.url.startswith("https://")
+    trusted = _run(pytester, server.url, "--connector-ca-certs", str(pki["ca_file"]))
+    assert trusted.ret == 0, _text(trusted)
+    untrusted = _run(pytester, server.url)
+    assert untrusted.ret == pytest.ExitCode.INTERRUPTED
+    assert "TLS failure" in _text(untrusted)
+    assert "--connector-ca-certs" in _text(untrusted)
+    assert "Traceback" not in _text(untrusted)
+    insecure = _run(pytester, server.url, "--connector-insecure")
+    assert insecure.ret == 0, _text(insecure)
+    assert "NOT verified" in _text(insecure)
+
+
+def test_client_certificate_authentication(
+    pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer], pki: dict[str, Any]
+) -> None:
+    server = start_target(ReferenceTarget(), ssl_context=_tls_context(pki, require_client_cert=True))
+    with_cert = _run(pytester, server.url, "--connector-ca-certs", str(pki["ca_file"]),
+                     "--connector-client-cert", str(pki["client_file"]))  # fmt: skip
+    assert with_cert.ret == 0, _text(with_cert)
+    without = _run(pytester, server.url, "--connector-ca-certs", str(pki["ca_file"]))
+    assert without.ret == pytest.ExitCode.INTERRUPTED
+    assert "cannot reach the target" in _text(without)
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        ((), {"CONNECTOR_API_KEY": "ci:ci-secret-0001"}),
+        ((), {"CONNECTOR_API_KEY": ApiKey("ci", "ci-secret-0001").encoded}),
+        (("--connector-user", "elastic"), {"CONNECTOR_PASSWORD": "elastic-pass-0003"}),
+        ((), {"CONNECTOR_BEARER_TOKEN": "bearer-token-0004"}),
+    ],
+    ids=["api-key-id-colon-key", "api-key-encoded", "basic", "bearer"],
+)
+def test_each_kind_of_credentials_is_accepted(
+    args: tuple[str, ...],
+    env: dict[str, str],
+    pytester: pytest.Pytester,
+    start_target: Callable[..., ReferenceServer],
+    pki: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    server = start_target(ReferenceTarget(security=SECURITY), ssl_context=_tls_context(pki))
+    result = _run(pytester, server.url, "--connector-ca-certs", str(pki["ca_file"]), *args)
+    assert result.ret == 0, _text(result)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "requires credentials: give --connector-api-key"),
+        ({"CONNECTOR_API_KEY": "ci:wrong-secret"}, "HTTP 401: the credentials were refused"),
+        ({"CONNECTOR_API_KEY": "ro:ro-secret-0002"}, "lack the manage_connector cluster privilege"),
+    ],
+    ids=["no-credentials", "wrong-key", "read-only-key"],
+)
+def test_refused_credentials_stop_the_run_with_one_message(
+    env: dict[str, str],
+    message: str,
+    pytester: pytest.Pytester,
+    start_target: Callable[..., ReferenceServer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    target = ReferenceTarget(security=SECURITY)
+    server = start_target(target)
+    result = _run(pytester, server.url)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    text = _text(result)
+    assert message in text
+    assert server.url in text
+    assert "secret" not in text
+    assert "Traceback" not in text
+    assert not target.connectors
+
+
+def test_embedded_target_requires_the_credentials_it_is_given(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--connector-url", "embedded", "--connector-api-key", "me:my-secret-1",
+                                           *SELECTION)  # fmt: skip
+    assert result.ret == 0, _text(result)
