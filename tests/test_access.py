@@ -4,7 +4,7 @@ certificates, API keys, basic auth and bearer tokens, and the one-message prefli
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +29,13 @@ def ca() -> trustme.CA:
 
 
 @pytest.fixture
-def pki(ca: trustme.CA, tmp_path: Path) -> Iterator[dict[str, Any]]:
+def pki(ca: trustme.CA, tmp_path: Path) -> dict[str, Any]:
     server_cert = ca.issue_cert("127.0.0.1", "localhost")
     client_cert = ca.issue_cert("connector-contract-client")
     files = {"ca_file": tmp_path / "ca.pem", "client_file": tmp_path / "client.pem"}
     ca.cert_pem.write_to_path(files["ca_file"])
     client_cert.private_key_and_cert_chain_pem.write_to_path(files["client_file"])
-    yield {"ca": ca, "server": server_cert, **files}
+    return {"ca": ca, "server": server_cert, **files}
 
 
 def _tls_context(pki: dict[str, Any], *, require_client_cert: bool = False) -> ssl.SSLContext:
