@@ -24,6 +24,7 @@ from . import sweep
 from .reference import DEFAULT_ES_VERSION, ReferenceTarget
 from .reference_security import CONNECTOR_ADMIN, CONNECTOR_READ_ONLY, ApiKey, Security, User
 from .server import ReferenceServer
+from .settings import parse_number
 
 __all__ = ["main"]
 
@@ -46,13 +47,7 @@ def _port(text: str) -> int:
 
 
 def _latency(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of milliseconds: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"latency must not be negative, got {text}")
-    return value
+    return parse_number(text, "milliseconds", minimum=0, maximum=60_000, exclusive=False)
 
 
 def _api_key(text: str) -> ApiKey:

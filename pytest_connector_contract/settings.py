@@ -66,14 +66,21 @@ def parse_profile(value: str) -> str:
     return value
 
 
-def parse_timeout(value: str) -> float:
+def parse_number(value: str, unit: str, *, minimum: float, maximum: float, exclusive: bool = True) -> float:
+    """A float within ``(minimum, maximum]`` (or ``[minimum, maximum]`` when not ``exclusive``)."""
     try:
-        seconds = float(value)
+        number = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
-    if not 0 < seconds <= 3600:
-        raise argparse.ArgumentTypeError(f"{value!r}: a timeout must be more than 0 and at most 3600 s")
-    return seconds
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of {unit}") from None
+    low_ok = number > minimum if exclusive else number >= minimum
+    if not (low_ok and number <= maximum):
+        bound = "more than" if exclusive else "at least"
+        raise argparse.ArgumentTypeError(f"{value!r}: {unit} must be {bound} {minimum:g} and at most {maximum:g}")
+    return number
+
+
+def parse_timeout(value: str) -> float:
+    return parse_number(value, "seconds", minimum=0, maximum=3600)
 
 
 _PREFIX = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -153,13 +160,7 @@ def parse_file(value: str) -> Path:
 
 
 def parse_rate(value: str) -> float:
-    try:
-        rate = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of requests per second") from None
-    if not 0 < rate <= 100_000:
-        raise argparse.ArgumentTypeError(f"{value!r}: a rate must be more than 0")
-    return rate
+    return parse_number(value, "requests per second", minimum=0, maximum=100_000)
 
 
 def parse_user(value: str) -> str:

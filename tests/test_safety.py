@@ -325,7 +325,7 @@ def test_cloud_id_becomes_the_target(pytester: pytest.Pytester) -> None:
         (("--connector-client-key", "{file}"), "--connector-client-key needs --connector-client-cert"),
         (("--connector-ca-certs", "/nonexistent/ca.pem"), "no such file"),
         (("--connector-insecure", "--connector-ca-certs", "{file}"), "contradict"),
-        (("--connector-max-rps", "0"), "a rate must be more than 0"),
+        (("--connector-max-rps", "0"), "requests per second must be more than 0"),
     ],
 )
 def test_access_options_are_validated(pytester: pytest.Pytester, args: tuple[str, ...], message: str) -> None:

@@ -38,7 +38,7 @@ def test_precedence_is_command_line_then_environment_then_ini_then_default(
     [
         (["--connector-url", "ftp://x"], {}, "is not a target"),
         (["--connector-url", "embedded", "--connector-profile", "7.17"], {}, "is not a profile"),
-        (["--connector-url", "embedded", "--connector-timeout", "-1"], {}, "a timeout must be more than 0"),
+        (["--connector-url", "embedded", "--connector-timeout", "-1"], {}, "seconds must be more than 0"),
         (["--connector-url", "embedded", "--connector-id-prefix", "Has Space"], {}, "is not an id prefix"),
         (["--connector-url", "embedded", "--connector-embedded-version", "8.12.0"], {}, "8.13.0 or newer"),
         (["--connector-url", "embedded"], {"CONNECTOR_TIMEOUT": "soon"}, "environment variable CONNECTOR_TIMEOUT"),
