@@ -199,6 +199,34 @@ OPTIONS: tuple[Option, ...] = (
         parse_es_version,
         metavar="VERSION",
     ),
+    Option(
+        "baseline",
+        "--connector-baseline",
+        "CONNECTOR_BASELINE",
+        "connector_baseline",
+        "TOML file of known deviations accepted for now: a listed check that fails is an expected failure; "
+        "one that passes, or an expired entry, fails the run.",
+        parse_path,
+        metavar="FILE",
+    ),
+    Option(
+        "baseline_write",
+        "--connector-baseline-write",
+        "CONNECTOR_BASELINE_WRITE",
+        "connector_baseline_write",
+        "Write a baseline listing the checks that failed in this run (each with a reason to fill in).",
+        parse_path,
+        metavar="FILE",
+    ),
+    Option(
+        "compare",
+        "--connector-compare",
+        "CONNECTOR_COMPARE",
+        "connector_compare",
+        "A previous --connector-json report: list regressions, fixes, and checks new or gone since then.",
+        parse_path,
+        metavar="PREVIOUS.json",
+    ),
 )
 
 
@@ -211,6 +239,9 @@ class Settings:
     id_prefix: str = DEFAULT_ID_PREFIX
     keep: bool = False
     embedded_version: str | None = None
+    baseline: Path | None = None
+    baseline_write: Path | None = None
+    compare: Path | None = None
     #: where each value came from (``cli``, ``env``, ``ini``, ``default``), for provenance in reports
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -228,6 +259,9 @@ class Settings:
             "id_prefix": self.id_prefix,
             "keep": self.keep,
             "embedded_version": self.embedded_version,
+            "baseline": str(self.baseline) if self.baseline else None,
+            "baseline_write": str(self.baseline_write) if self.baseline_write else None,
+            "compare": str(self.compare) if self.compare else None,
         }
         return {key: {"value": value, "source": self.sources.get(key, "default")} for key, value in values.items()}
 
