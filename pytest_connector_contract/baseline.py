@@ -186,12 +186,14 @@ def _entry_lines(lines: Sequence[str]) -> list[int]:
 
 def _line_of(lines: Sequence[str], location: Sequence[Any], message: str) -> int:
     """Best-effort line of a schema error: the entry's header, or the line of the offending key."""
+    unexpected = re.search(r"'([^']+)' (?:was|were) unexpected", message)
     if len(location) >= 2 and location[0] == TABLE and isinstance(location[1], int):
         headers = _entry_lines(lines)
         if location[1] < len(headers):
             start = headers[location[1]]
-            if len(location) >= 3:
-                key = re.compile(rf"^\s*{re.escape(str(location[2]))}\s*=")
+            name = location[2] if len(location) >= 3 else (unexpected.group(1) if unexpected else None)
+            if name is not None:
+                key = re.compile(rf"^\s*{re.escape(str(name))}\s*=")
                 for number in range(start + 1, len(lines) + 1):
                     text = lines[number - 1]
                     if re.match(r"^\s*\[", text):
@@ -199,7 +201,6 @@ def _line_of(lines: Sequence[str], location: Sequence[Any], message: str) -> int
                     if key.match(text):
                         return number
             return start
-    unexpected = re.search(r"'([^']+)' (?:was|were) unexpected", message)
     names = [unexpected.group(1)] if unexpected else [str(p) for p in location[:1]]
     for name in names:
         pattern = re.compile(rf"^\s*(\[+\s*{re.escape(name)}\b|{re.escape(name)}\s*=)")
@@ -231,7 +232,9 @@ def _toml_string(value: str) -> str:
 
 
 def _comment(text: str) -> str:
-    return " ".join(text.split())  # one line: a newline would end the comment
+    """One line (a newline would end the comment) without the control characters TOML forbids in comments."""
+    text = " ".join(text.split())
+    return "".join(f"\\x{ord(c):02x}" if ord(c) < 0x20 or ord(c) == 0x7F else c for c in text)
 
 
 def render(entries: Iterable[Mapping[str, Any]], *, header: str | None = None) -> str:
