@@ -233,7 +233,7 @@ def matrix_html(document: Mapping[str, Any]) -> str:
 
 
 # -- the state machine as a picture ----------------------------------------------------------------
-_NODE_RX, _NODE_RY = 78.0, 22.0
+_NODE_RX, _NODE_RY = 86.0, 24.0
 _LAYOUT = {
     "created": (100.0, 110.0),
     "needs_configuration": (295.0, 110.0),
@@ -356,13 +356,13 @@ def state_machine_svg(document: Mapping[str, Any]) -> str:
             )
     nodes = "".join(
         f'<g class="cc-node" data-status="{status}"><ellipse cx="{x}" cy="{y}" rx="{_NODE_RX}" ry="{_NODE_RY}"/>'
-        f'<text x="{x}" y="{y + 4}" text-anchor="middle">{escape(status)}</text></g>'
+        f'<text x="{x}" y="{y + 5}" text-anchor="middle">{escape(status)}</text></g>'
         for status, (x, y) in _LAYOUT.items()
         if status in matrix
     )
     return (
         '<svg id="cc-state-machine" class="cc-state-machine" xmlns="http://www.w3.org/2000/svg" '
-        'viewBox="0 0 790 420" width="620" height="330" role="img" '
+        'viewBox="0 0 790 420" width="560" height="298" role="img" '
         'aria-label="Status state machine: expected transitions and what the target did">'
         f"<defs>{markers}</defs>{''.join(edges)}{nodes}{''.join(labels)}</svg>"
     )
@@ -466,6 +466,13 @@ def evidence_html(data: Mapping[str, Any]) -> str:
     check_id = str(data.get("id"))
     exchanges: Sequence[Mapping[str, Any]] = data.get("exchanges") or []
     parts = ['<div class="cc-evidence">']
+    problems = data.get("problems") or []
+    if problems:
+        parts.append(
+            '<h4>Where the target departs from Elasticsearch</h4><ul class="cc-departures">'
+            + "".join(f"<li>{escape(str(p))}</li>" for p in problems)
+            + "</ul>"
+        )
     if data.get("blocked_by"):
         parts.append(f"<p>Blocked by {_a(str(data['blocked_by']), escape(str(data['blocked_by'])))}.</p>")
     script = reproduction(check_id, exchanges)
@@ -497,6 +504,7 @@ body > * { flex: none; }
 #title { order: -3; }
 #title + p { order: -2; }
 body > .summary { order: -1; flex-wrap: wrap; }
+.additional-summary.postfix { flex: 1 1 100%; }
 #environment { align-self: flex-start; }
 #cc-summary { width: 720px; margin: 4px 0 12px; }
 .cc-verdict { display: inline-block; font-size: 26px; font-weight: bold; padding: 8px 22px; border-radius: 6px;
@@ -510,6 +518,8 @@ body > .summary { order: -1; flex-wrap: wrap; }
 .cc-identity th { text-align: left; padding: 2px 12px 2px 0; color: #57606a; font-weight: normal; vertical-align: top; }
 .cc-identity td { padding: 2px 0; font-family: monospace; word-break: break-all; }
 .cc-problems { color: #cf222e; font-weight: bold; font-size: 13px; }
+.cc-departures { color: #82071e; font-size: 12px; }
+li.cc-chip.cc-xfailed { background: #fff8c5; border-color: #d4a72c; color: #7d4e00; }
 #cc-transitions { width: 100%; color: #24292f; }
 .cc-hint { color: #57606a; }
 .cc-transitions { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
@@ -520,7 +530,7 @@ body > .summary { order: -1; flex-wrap: wrap; }
 .cc-cell { width: 112px; height: 64px; padding: 0; border: 2px solid transparent; border-radius: 4px;
   vertical-align: top; font-size: 11px; }
 .cc-cell-link { display: block; height: 100%; padding: 4px 6px; color: inherit; text-decoration: none; }
-.cc-cell-line { display: block; }
+.cc-cell-line { display: block; white-space: nowrap; }
 .cc-cell-outcome { display: block; font-weight: bold; font-size: 12px; }
 .cc-passed { background: #dafbe1; border-color: #4ac26b; color: #116329; }
 .cc-failed { background: #ffebe9; border-color: #cf222e; color: #82071e; }
@@ -533,16 +543,16 @@ body > .summary { order: -1; flex-wrap: wrap; }
 .cc-xfailed-es { background: #fff8c5; border-color: #d4a72c; color: #7d4e00; }
 .cc-skipped, .cc-not_run { background: #f6f8fa; border: 2px dotted #d0d7de; color: #8c959f; }
 li.cc-chip.cc-passed, li.cc-chip.cc-failed, li.cc-chip.cc-error, li.cc-chip.cc-xpassed { border-width: 1px; }
-.cc-figure { margin: 0; }
+.cc-figure { margin: 0; width: 560px; }
 .cc-state-machine .cc-node ellipse { fill: #f6f8fa; stroke: #24292f; stroke-width: 1.5; }
-.cc-state-machine .cc-node text { font: bold 12px Helvetica, Arial, sans-serif; fill: #24292f; }
+.cc-state-machine .cc-node text { font: bold 14px Helvetica, Arial, sans-serif; fill: #24292f; }
 .cc-state-machine path { stroke-width: 2; }
 .cc-edge--untested path { stroke-dasharray: 2 4; }
 .cc-edge--wrongly-accepted path { stroke-width: 4.5; }
 .cc-edge--wrongly-refused path { stroke-width: 4.5; stroke-dasharray: 9 5; }
 .cc-edge--failed path { stroke-width: 3.5; }
 .cc-edge--xfail path { stroke-width: 3; stroke-dasharray: 6 3; }
-.cc-edge-label { font: bold 12px Helvetica, Arial, sans-serif; paint-order: stroke; stroke: #fff; stroke-width: 4px; }
+.cc-edge-label { font: bold 15px Helvetica, Arial, sans-serif; paint-order: stroke; stroke: #fff; stroke-width: 4px; }
 .cc-edge-label--wrongly-accepted, .cc-edge-label--wrongly-refused { fill: #cf222e; }
 .cc-edge-label--failed { fill: #bc4c00; }
 .cc-edge-label--xfail { fill: #7d4e00; }
