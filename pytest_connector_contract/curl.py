@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .client import _EVIDENCE_BODY_LIMIT as _BODY_LIMIT
 from .client import REDACTED
 
 __all__ = ["AUTH_VARIABLE", "URL_VARIABLE", "reproduction"]
@@ -77,6 +78,9 @@ def reproduction(check_id: str, exchanges: Sequence[Mapping[str, Any]] | None) -
         else:
             answered = f"got no answer ({exchange.get('error') or 'no response'})"
         commands.append(f"# {number}. {request['method']} {request['path']}: {answered} in the run")
+        body = request.get("body")
+        if isinstance(body, str) and len(body) > _BODY_LIMIT:
+            commands.append(f"# The record keeps only the first {_BODY_LIMIT} characters of this body.")
         command, variables = _command(request)
         commands.append(command)
         needed += [v for v in variables if v not in needed]

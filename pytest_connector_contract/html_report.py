@@ -31,8 +31,8 @@ _EVIDENCE_OUTCOMES = frozenset({"failed", "error", "blocked", "xfailed"})
 
 def configure(config: pytest.Config, state: RunState) -> None:
     """Register the pytest-html hooks when pytest-html will write a report from this process."""
-    if hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("html"):
-        return
+    if hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("html") or not state.suite:
+        return  # a report of the user's own tests gets no conformance columns
     if not getattr(config.option, "htmlpath", None):
         return
     config.pluginmanager.register(HtmlReportHooks(config, state), "connector_contract_html")

@@ -166,3 +166,11 @@ def test_with_credentials_the_script_asks_for_them_and_never_holds_them(
     assert b"CONNECTOR_AUTH" in missing.stderr
     output = run_script(script, server.url, CONNECTOR_AUTH="Basic ZWxhc3RpYzpzM2NyM3Q=")
     assert re.findall(r"^HTTP/[\d.]+ (\d{3})", output, flags=re.M)[4] == "400"
+
+
+def test_a_truncated_body_is_said_to_be_truncated() -> None:
+    body = '{"status":"' + "x" * 5000 + '"}'
+    headers = {"Content-Type": "application/json"}
+    script = reproduction("x[y]", [_exchange("PUT", "/_connector/a/_status", headers, body[:4096] + "...")])
+    assert script is not None
+    assert "# The record keeps only the first 4096 characters of this body." in script

@@ -182,3 +182,13 @@ def test_summary_names_target_profile_suite_and_time(
     assert "spec_sha256" in provenance
     assert "config.url" in provenance
     assert "s3cr3t-pa55" not in run.html.read_text(encoding="utf-8")
+
+
+def test_a_report_of_the_users_own_tests_gets_no_conformance_block(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_mine="def test_one(connector_target):\n    assert connector_target.version\n")
+    html = pytester.path / "mine.html"
+    result = pytester.runpytest_subprocess("--html", str(html), "--self-contained-html")
+    assert result.ret == 0
+    text = html.read_text(encoding="utf-8")
+    assert "col-checkId" not in text
+    assert "cc-verdict" not in text
