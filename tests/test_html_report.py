@@ -192,3 +192,22 @@ def test_a_report_of_the_users_own_tests_gets_no_conformance_block(pytester: pyt
     text = html.read_text(encoding="utf-8")
     assert "col-checkId" not in text
     assert "cc-verdict" not in text
+
+
+def test_a_baseline_expected_failure_is_amber_in_the_grid_and_the_picture(
+    start_target: Callable[..., ReferenceServer], run_html: Callable[..., HtmlRun], tmp_path: Path
+) -> None:
+    from mutants import RefusesAllowedTransition
+
+    server = start_target(RefusesAllowedTransition())
+    baseline = tmp_path / "baseline.toml"
+    baseline.write_text(f'[[expected_failure]]\ncheck = "{CELL}"\nreason = "our proxy; INFRA-123"\n', encoding="utf-8")
+    run = run_html(server.url, "--connector-baseline", str(baseline))
+    assert run.result.ret == 0
+    page = run.page
+    assert page.find(id="cc-verdict").words() == "CONFORMANT"
+    assert _kind(_cells(page)["needs_configuration", "error"]) == "cc-xfailed-baseline"
+    (edge,) = page.find_all("g", data_from="needs_configuration", data_to="error")
+    assert edge.attrs["data-kind"] == "xfail"
+    assert not page.find_all("g", cls="cc-edge--wrongly-refused")
+    assert "1 entries, 1 expected failures this run" in page.find("section", id="cc-summary").words()
