@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["HtmlReportHooks", "configure", "evidence_html", "matrix_html", "state_machine_svg", "summary_html"]
 
 TITLE = "Connector status API conformance"
-_EVIDENCE_OUTCOMES = frozenset({"failed", "error", "blocked", "xfailed"})
 
 
 def configure(config: pytest.Config, state: RunState) -> None:
