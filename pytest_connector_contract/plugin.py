@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from . import gate, html_report, junit
 from . import report as reports
 from .checks import CheckFailed, Run
 from .client import ConnectorClient, TargetUnreachable, client_for
@@ -173,6 +174,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(ConformanceRecorder(state, Conformance(spec)), "connector_contract_recorder")
     config.stash[STATE] = state
     config.add_cleanup(state.close)
+    gate.configure(config, state)  # baseline and comparison
+    html_report.configure(config, state)
+    junit.configure(config, state)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(state), "connector_contract_xdist")
 

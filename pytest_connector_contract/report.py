@@ -67,6 +67,42 @@ def terminal_lines(document: dict[str, Any]) -> list[tuple[str, dict[str, bool]]
             )
     for leftover in document.get("leftovers") or []:
         lines.append((f"NOT DELETED {leftover}", {"red": True}))
+    lines += _baseline_lines(document.get("baseline"))
+    lines += _comparison_lines(document.get("comparison"))
+    return lines
+
+
+def _baseline_lines(baseline: dict[str, Any] | None) -> list[tuple[str, dict[str, bool]]]:
+    if not baseline:
+        return []
+    lines: list[tuple[str, dict[str, bool]]] = [
+        (
+            f"baseline: {baseline['path']}: {baseline['entries']} entries, "
+            f"{len(baseline['expected_failures'])} expected failures in this run",
+            {},
+        )
+    ]
+    lines += [(f"BASELINE {problem['message']}", {"red": True}) for problem in baseline["problems"]]
+    return lines
+
+
+def _comparison_lines(comparison: dict[str, Any] | None) -> list[tuple[str, dict[str, bool]]]:
+    if not comparison:
+        return []
+    previous = comparison["previous"]
+    counts = ", ".join(f"{len(comparison[key])} {key}" for key in ("regressions", "fixes", "new", "gone"))
+    lines: list[tuple[str, dict[str, bool]]] = [
+        (f"compared with {previous['path']} ({previous.get('generated_at')}): {counts}", {"bold": True})
+    ]
+    for label, key, markup in (
+        ("REGRESSION", "regressions", {"red": True}),
+        ("FIXED", "fixes", {"green": True}),
+        ("NEW", "new", {}),
+        ("GONE", "gone", {}),
+    ):
+        for item in comparison[key]:
+            change = f"{item.get('before', 'absent')} -> {item.get('now', 'absent')}"
+            lines.append((f"{label:10} {item['id']}: {change}", markup))
     return lines
 
 

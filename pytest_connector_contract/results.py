@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
-from . import __version__
-from .schemas import digest as schema_digest
+from . import __version__, provenance
+from .baseline import Baseline
+from .compare import compare
+from .curl import reproduction
 from .spec import Spec
 from .target import TargetInfo
 
@@ -25,6 +27,9 @@ _EXECUTED = frozenset({"passed", "failed", "error", "blocked", "xfailed", "xpass
 #: outcomes that keep a run conformant
 _CONFORMANT = frozenset({"passed", "xfailed", "skipped"})
 _EVIDENCE_KEYS = ("expected", "observed", "problems", "blocked_by", "deviation", "matrix", "exchanges")
+#: outcomes whose evidence (exchanges and a curl reproduction) the reports show
+_SHOW_EVIDENCE = frozenset({"failed", "error", "blocked", "xfailed"})
+_XPASS_STRICT = "[XPASS(strict)]"
 
 
 class Conformance:
@@ -35,6 +40,10 @@ class Conformance:
         self.checks: dict[str, dict[str, Any]] = {}
         self.started = _dt.datetime.now(_dt.UTC)
         self.leftovers: list[str] = []
+        #: the team's accepted deviations (--connector-baseline), set on the process that aggregates
+        self.baseline: Baseline | None = None
+        #: a previous report to compare with (--connector-compare): its path as given, and its data
+        self.previous: tuple[str, dict[str, Any]] | None = None
 
     def add(self, report: pytest.TestReport) -> None:
         data = getattr(report, "connector_check", None)
@@ -58,6 +67,8 @@ class Conformance:
             if data.get(key) not in (None, []):
                 entry[key] = data[key]
         outcome, message = _outcome(report, data)
+        if outcome == "xpassed" and self.baseline is not None:
+            message = self._stale_message(data["id"]) or message
         if report.when == "teardown":
             if outcome == "error" and entry["outcome"] in ("passed", None):
                 entry["outcome"], entry["message"] = "error", f"teardown: {message}"
@@ -77,16 +88,55 @@ class Conformance:
     def executed(self) -> int:
         return sum(1 for e in self.checks.values() if e["outcome"] in _EXECUTED)
 
+    def xfailed_by_baseline(self) -> int:
+        """Expected failures the team accepted (as opposed to where stock Elasticsearch itself deviates)."""
+        return sum(1 for e in self.checks.values() if e["outcome"] == "xfailed" and not e.get("deviation"))
+
     def score(self) -> float:
+        """The share of executed checks where the target behaves as Elasticsearch does.
+
+        A check xfailed because stock Elasticsearch of that version deviates counts as conforming; one
+        xfailed by the team's baseline does not (the baseline keeps the verdict, not the score).
+        """
         executed = self.executed()
         if not executed:
             return 0.0
         good = sum(1 for e in self.checks.values() if e["outcome"] in ("passed", "xfailed"))
-        return round(good / executed, 6)
+        return round((good - self.xfailed_by_baseline()) / executed, 6)
+
+    def baseline_problems(self) -> list[dict[str, str]]:
+        """Baseline entries that fail the run: expired ones, and ones whose check now passes."""
+        if self.baseline is None:
+            return []
+        problems = [
+            {
+                "check": entry.check,
+                "kind": "expired",
+                "message": f"baseline entry {entry.check} expired on {entry.expires} (reason: {entry.reason}); "
+                "fix the deviation or renew the entry",
+            }
+            for entry in self.baseline.expired()
+        ]
+        for check_id in self.baseline.applied():
+            if (self.checks.get(check_id) or {}).get("outcome") == "xpassed":
+                problems.append({"check": check_id, "kind": "passes", "message": self._stale_message(check_id) or ""})
+        return problems
+
+    def _stale_message(self, check_id: str) -> str | None:
+        if self.baseline is None or self.baseline.entry(check_id) is None:
+            return None
+        return (
+            f"baseline entry {check_id} no longer fails: the check passes now; "
+            f"remove the entry from {self.baseline.path} (the baseline must shrink)"
+        )
 
     def conformant(self) -> bool:
-        """Every check that ran passed, or failed only as stock Elasticsearch of that version does."""
-        return self.executed() > 0 and all(e["outcome"] in _CONFORMANT for e in self.checks.values())
+        """Every check that ran passed, or failed only as stock Elasticsearch or the team's baseline expects."""
+        return (
+            self.executed() > 0
+            and all(e["outcome"] in _CONFORMANT for e in self.checks.values())
+            and not any(p["kind"] == "expired" for p in self.baseline_problems())
+        )
 
     def matrix(self, profile: str) -> dict[str, dict[str, dict[str, Any]]]:
         table = self.spec.profiles[profile]
@@ -94,9 +144,11 @@ class Conformance:
         for current in self.spec.statuses:
             row = grid.setdefault(current, {})
             for requested in self.spec.statuses:
-                entry = self.checks.get(f"transition[{current}->{requested}]")
+                check_id = f"transition[{current}->{requested}]"
+                entry = self.checks.get(check_id)
                 cell = (entry or {}).get("matrix") or {}
                 row[requested] = {
+                    "check": check_id,
                     "expected": "accepted" if table.allows(current, requested) else "refused",
                     "observed": cell.get("observed"),
                     "outcome": entry["outcome"] if entry and entry["outcome"] else "not_run",
@@ -113,10 +165,17 @@ class Conformance:
             if entry is None or entry["outcome"] is None:
                 continue
             item = dict(entry)
-            if item["outcome"] == "passed":
+            if item["outcome"] not in _SHOW_EVIDENCE:
                 item["exchanges"] = None  # evidence is for what needs looking at; keeps the file small
             item["problems"] = item["problems"] or []
+            item["reproduction"] = (
+                reproduction(item["id"], item["exchanges"]) if item["outcome"] in _SHOW_EVIDENCE else None
+            )
+            listed = self.baseline.entry(item["id"]) if self.baseline is not None else None
+            item["baseline"] = listed.to_dict() if listed is not None else None
             checks.append(item)
+        finished = _dt.datetime.now(_dt.UTC)
+        profile = target.profile if target else None
         return {
             "schema_version": 1,
             "tool": {"name": "pytest-connector-contract", "version": __version__},
@@ -124,16 +183,33 @@ class Conformance:
             "profile": target.profile if target else None,
             "target": _target_dict(target),
             "configuration": configuration,
-            "provenance": {"schemas_sha256": schema_digest(), "spec_sha256": self.spec.digest},
+            "provenance": provenance.section(self.spec, profile, self.started, finished),
             "summary": {
                 "conformant": self.conformant(),
                 "score": self.score(),
                 "executed": self.executed(),
                 **counts,
+                "xfailed_baseline": self.xfailed_by_baseline(),
             },
             "checks": checks,
             "matrix": self.matrix(target.profile) if target else None,
             "leftovers": list(self.leftovers),
+            "baseline": self._baseline_section(),
+            "comparison": compare(self.previous[1], checks, path=self.previous[0]) if self.previous else None,
+        }
+
+    def _baseline_section(self) -> dict[str, Any] | None:
+        if self.baseline is None:
+            return None
+        return {
+            "path": self.baseline.path,
+            "entries": len(self.baseline.entries),
+            "expected_failures": [
+                check_id
+                for check_id in self.baseline.applied()
+                if (self.checks.get(check_id) or {}).get("outcome") == "xfailed"
+            ],
+            "problems": self.baseline_problems(),
         }
 
 
@@ -147,6 +223,7 @@ def _target_dict(target: TargetInfo | None) -> dict[str, Any] | None:
         "build_flavor": target.build_flavor,
         "embedded": target.embedded,
         "profile_source": target.profile_source,
+        "build_hash": target.build_hash,
     }
 
 
@@ -167,6 +244,9 @@ def _outcome(report: pytest.TestReport, data: dict[str, Any]) -> tuple[str | Non
     # failed
     if report.when == "call" and data.get("failure") == "check":
         return "failed", message
+    longrepr = report.longrepr
+    if report.when == "call" and isinstance(longrepr, str) and longrepr.startswith(_XPASS_STRICT):
+        return "xpassed", longrepr  # a check the baseline expects to fail passed: the strict xfail failed it
     return "error", message
 
 

@@ -19,6 +19,7 @@ SCHEMA_NAMES = (
     "connector",
     "conformance-report",
     "spec",
+    "baseline",
 )
 
 

@@ -369,6 +369,34 @@ OPTIONS: tuple[Option, ...] = (
         parse_rate,
         metavar="N",
     ),
+    Option(
+        "baseline",
+        "--connector-baseline",
+        "CONNECTOR_BASELINE",
+        "connector_baseline",
+        "TOML file of known deviations accepted for now: a listed check that fails is an expected failure; "
+        "one that passes, or an expired entry, fails the run.",
+        parse_path,
+        metavar="FILE",
+    ),
+    Option(
+        "baseline_write",
+        "--connector-baseline-write",
+        "CONNECTOR_BASELINE_WRITE",
+        "connector_baseline_write",
+        "Write a baseline listing the checks that failed in this run (each with a reason to fill in).",
+        parse_path,
+        metavar="FILE",
+    ),
+    Option(
+        "compare",
+        "--connector-compare",
+        "CONNECTOR_COMPARE",
+        "connector_compare",
+        "A previous --connector-json report: list regressions, fixes, and checks new or gone since then.",
+        parse_path,
+        metavar="PREVIOUS.json",
+    ),
 )
 
 
@@ -391,6 +419,9 @@ class Settings:
     client_key: Path | None = None
     insecure: bool = False
     max_rps: float | None = None
+    baseline: Path | None = None
+    baseline_write: Path | None = None
+    compare: Path | None = None
     #: where each value came from (``cli``, ``env``, ``ini``, ``default``), for provenance in reports
     sources: Mapping[str, str] = field(default_factory=dict)
 

@@ -29,6 +29,7 @@ class TargetInfo:
     profile: str
     profile_source: str  # "version", "serverless", "option"
     embedded: bool = False
+    build_hash: str | None = None
 
     @property
     def version_tuple(self) -> tuple[int, int, int] | None:
@@ -135,6 +136,7 @@ def identify(client: ConnectorClient, spec: Spec, *, profile: str, probe_id: str
         profile=chosen,
         profile_source=source,
         embedded=embedded,
+        build_hash=version_data.get("build_hash") if isinstance(version_data.get("build_hash"), str) else None,
     )
 
 

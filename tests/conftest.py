@@ -78,3 +78,14 @@ def run_suite(pytester: pytest.Pytester) -> Callable[..., SuiteRun]:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def chromium() -> Any:
+    """Headless Chromium (Debian's ``chromium`` package, which .ci/run installs); skips only where it is absent."""
+    from browser import Chromium, find_chromium
+
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip("headless Chromium is not installed (apt-get install -y chromium; .ci/run does)")
+    return Chromium(executable)

@@ -1,0 +1,303 @@
+"""The baseline: accepted deviations keep a run green, and the baseline can only shrink."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_connector_contract import schemas
+from pytest_connector_contract.baseline import REASON_TO_FILL, BaselineError, parse, render
+from pytest_connector_contract.server import ReferenceServer
+from pytest_connector_contract.spec import load_spec
+
+SPEC = load_spec()
+CELL = "transition[needs_configuration->error]"
+PASSING = "transition[created->error]"
+TODAY = dt.date(2026, 6, 1)
+
+
+def _parse(text: str) -> Any:
+    return parse(text, SPEC, path="b.toml", today=TODAY)
+
+
+def _error(text: str) -> str:
+    with pytest.raises(BaselineError) as info:
+        _parse(text)
+    return str(info.value)
+
+
+# -- reading ---------------------------------------------------------------------------------------
+def test_a_full_entry_is_read_with_its_date() -> None:
+    baseline = _parse(
+        f"""
+        [[expected_failure]]
+        check = "{CELL}"   # a check id
+        reason = "our proxy forbids this; INFRA-123"
+        link = "https://tracker.example/INFRA-123"
+        expires = 2027-03-01
+
+        [[expected_failure]]
+        check = "{PASSING}"
+        reason = "another"
+        """
+    )
+    first, second = baseline.entries
+    assert (first.check, first.reason, first.link, first.expires) == (
+        CELL,
+        "our proxy forbids this; INFRA-123",
+        "https://tracker.example/INFRA-123",
+        dt.date(2027, 3, 1),
+    )
+    assert (second.link, second.expires) == (None, None)
+    assert set(baseline.applied()) == {CELL, PASSING}
+    assert first.line == 2
+
+
+def test_an_empty_file_is_an_empty_baseline() -> None:
+    assert _parse("").entries == ()
+
+
+def test_an_entry_expires_on_its_date() -> None:
+    text = f'[[expected_failure]]\ncheck = "{CELL}"\nreason = "r"\nexpires = {{}}\n'
+    assert _parse(text.format("2026-06-02")).expired() == []
+    assert [e.check for e in _parse(text.format("2026-06-01")).expired()] == [CELL]
+    assert _parse(text.format("2026-06-01")).applied() == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            f'\n\n[[expected_failure]]\ncheck = "{CELL}"\n',
+            f"b.toml:3: expected_failure[0] ({CELL}): 'reason' is a required",
+        ),
+        (
+            f'[[expected_failure]]\ncheck = "{CELL}"\nreason = "r"\n\n[[expected_failure]]\ncheck = "{PASSING}"\n'
+            'reason = "  "\n',
+            f"b.toml:7: expected_failure[1] ({PASSING}): reason must say why",
+        ),
+        (
+            f'[[expected_failure]]\ncheck = "{CELL}"\nreason = "r"\nowner = "me"\n',
+            "b.toml:4: expected_failure[0] (transition[needs_configuration->error]): Additional properties",
+        ),
+        (
+            f'[[expected_failure]]\ncheck = "{CELL}"\nreason = "r"\nexpires = 2027-03-01T10:00:00\n',
+            "b.toml:4: expected_failure[0] (transition[needs_configuration->error]): expires must be a date",
+        ),
+        (f'[[expected_failure]]\ncheck = "{CELL}"\nreason = "r"\nexpires = "2027-13-01"\n', "b.toml:4:"),
+        ('[[expected_failure]]\ncheck = "created->error"\nreason = "r"\n', "b.toml:2: expected_failure[0]"),
+        ('title = "x"\n\n[[expected_failures]]\ncheck = "a[b]"\n', "b.toml:1: Additional properties"),
+        ('[[expected_failure]]\ncheck = "a[b]\nreason = "r"\n', "b.toml:2: not valid TOML"),
+        (
+            '[[expected_failure]]\ncheck = "transition[created->paused]"\nreason = "r"\n',
+            "b.toml:1: expected_failure[0] names 'transition[created->paused]', which is not a check of the suite",
+        ),
+        (
+            f'[[expected_failure]]\ncheck = "{CELL}"\nreason = "r"\n'
+            f'[[expected_failure]]\ncheck = "{CELL}"\nreason = "s"\n',
+            f"b.toml:4: '{CELL}' is listed twice (first on line 1)",
+        ),
+    ],
+    ids=[
+        "no-reason",
+        "blank-reason",
+        "unknown-key",
+        "date-time",
+        "bad-date",
+        "not-an-id",
+        "unknown-table",
+        "bad-toml",
+        "unknown-check",
+        "duplicate",
+    ],
+)
+def test_a_bad_baseline_names_the_file_and_line(text: str, message: str) -> None:
+    assert message in _error(text)
+
+
+# -- writing ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "reason",
+    ["plain", 'quote " and backslash \\ and # hash', "new\nline\ttab", "control \x01\x1f\x7f", "unicode é ✓ 🚀", "'"],
+)
+def test_what_is_written_parses_back_and_validates(reason: str) -> None:
+    entries = [
+        {"check": CELL, "reason": reason, "link": "https://t.example/1?a=b#c", "expires": "2027-03-01", "note": reason},
+        {"check": PASSING, "note": "failed: HTTP 400\nsecond line"},
+    ]
+    text = render(entries, header="from a run\nwith two lines")
+    data = tomllib.loads(text)
+    instance = json.loads(json.dumps(data, default=str))
+    assert schemas.problems("baseline", instance) == []
+    assert data["expected_failure"][0] == {
+        "check": CELL,
+        "reason": reason,
+        "link": "https://t.example/1?a=b#c",
+        "expires": dt.date(2027, 3, 1),
+    }
+    assert data["expected_failure"][1] == {"check": PASSING, "reason": REASON_TO_FILL}
+    assert [e.check for e in _parse(text).entries] == [CELL, PASSING]
+
+
+# -- the gate, run as users run it -----------------------------------------------------------------
+def _write(path: Path, *entries: str) -> Path:
+    path.write_text("".join(entries), encoding="utf-8")
+    return path
+
+
+def _entry(check: str, reason: str = "our proxy forbids this; INFRA-123", extra: str = "") -> str:
+    return f'[[expected_failure]]\ncheck = "{check}"\nreason = "{reason}"\n{extra}\n'
+
+
+@pytest.mark.parametrize("parallel", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_a_baseline_listing_the_failing_cell_makes_the_run_green(
+    start_target: Callable[..., ReferenceServer],
+    run_suite: Callable[..., Any],
+    tmp_path: Path,
+    parallel: tuple[str, ...],
+) -> None:
+    from mutants import RefusesAllowedTransition
+
+    server = start_target(RefusesAllowedTransition())
+    baseline = _write(tmp_path / "baseline.toml", _entry(CELL, extra='link = "https://tracker.example/INFRA-123"'))
+    run = run_suite(server.url, "--connector-baseline", str(baseline), *parallel)
+    assert run.ret == 0, run.result.stdout.str()
+    assert schemas.problems("conformance-report", run.report) == []
+    assert run.not_passed() == {CELL: "xfailed"}
+    check = run.check(CELL)
+    assert check["baseline"] == {
+        "check": CELL,
+        "reason": "our proxy forbids this; INFRA-123",
+        "link": "https://tracker.example/INFRA-123",
+        "expires": None,
+    }
+    assert check["reproduction"]  # the evidence stays on an accepted deviation
+    summary = run.report["summary"]
+    assert summary["conformant"] is True
+    assert (summary["xfailed"], summary["xfailed_baseline"]) == (1, 1)
+    assert summary["score"] == round(54 / 55, 6)  # accepted, but still not conformance
+    assert run.report["baseline"]["expected_failures"] == [CELL]
+    run.result.stdout.fnmatch_lines(["*54 passed, 1 xfailed*"])
+    run.result.stdout.fnmatch_lines(["XFAIL    transition?needs_configuration->error?: baseline: our proxy forbids*"])
+
+
+@pytest.mark.parametrize("target", ["mutant", "embedded"])
+def test_a_baseline_listing_a_passing_check_fails_the_run(
+    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any], tmp_path: Path, target: str
+) -> None:
+    from mutants import RefusesAllowedTransition
+
+    url = start_target(RefusesAllowedTransition()).url if target == "mutant" else "embedded"
+    entries = [_entry(PASSING, "was broken once")] + ([_entry(CELL)] if target == "mutant" else [])
+    baseline = _write(tmp_path / "baseline.toml", *entries)
+    parallel = ("-n", "2") if target == "mutant" else ()
+    run = run_suite(url, "--connector-baseline", str(baseline), *parallel)
+    assert run.ret == 1, run.result.stdout.str()
+    assert run.outcome(PASSING) == "xpassed"
+    assert run.report["summary"]["conformant"] is False
+    (problem,) = run.report["baseline"]["problems"]
+    assert problem["check"] == PASSING
+    assert problem["kind"] == "passes"
+    assert "remove the entry" in problem["message"]
+    run.result.stdout.fnmatch_lines(
+        ["BASELINE baseline entry transition?created->error? no longer fails: the check passes now; remove the entry *"]
+    )
+
+
+def test_an_expired_entry_no_longer_applies_and_fails_the_run(
+    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any], tmp_path: Path
+) -> None:
+    from mutants import RefusesAllowedTransition
+
+    server = start_target(RefusesAllowedTransition())
+    baseline = _write(tmp_path / "baseline.toml", _entry(CELL, extra="expires = 2020-01-01"))
+    run = run_suite(server.url, "--connector-baseline", str(baseline))
+    assert run.ret == 1
+    assert run.outcome(CELL) == "failed"
+    run.result.stdout.fnmatch_lines(
+        ["BASELINE baseline entry transition?needs_configuration->error? expired on 2020-01-01 (reason: our proxy*"]
+    )
+
+
+def test_an_expired_entry_fails_even_a_run_where_everything_passes(
+    run_suite: Callable[..., Any], tmp_path: Path
+) -> None:
+    baseline = _write(tmp_path / "baseline.toml", _entry(CELL, extra="expires = 2020-01-01"))
+    run = run_suite("embedded", "--connector-baseline", str(baseline))
+    assert run.ret == 1
+    assert run.not_passed() == {}
+    assert [p["kind"] for p in run.report["baseline"]["problems"]] == ["expired"]
+
+
+def test_an_entry_not_yet_expired_applies(
+    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any], tmp_path: Path
+) -> None:
+    from mutants import RefusesAllowedTransition
+
+    server = start_target(RefusesAllowedTransition())
+    baseline = _write(tmp_path / "baseline.toml", _entry(CELL, extra="expires = 2999-01-01"))
+    run = run_suite(server.url, "--connector-baseline", str(baseline))
+    assert run.ret == 0
+    assert run.check(CELL)["baseline"]["expires"] == "2999-01-01"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            _entry("transition[created->paused]"),
+            "baseline.toml:1: expected_failure?0? names 'transition?created->paused?'",
+        ),
+        ('[[expected_failure]]\ncheck = "transition[created->error]"\n', "baseline.toml:1: *'reason' is a required"),
+        (None, "no such baseline file"),
+    ],
+    ids=["unknown-check", "schema", "missing-file"],
+)
+def test_an_unusable_baseline_is_a_usage_error(
+    pytester: pytest.Pytester, tmp_path: Path, content: str | None, message: str
+) -> None:
+    path = tmp_path / "baseline.toml"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    result = pytester.runpytest_subprocess("--connector-url", "embedded", "--connector-baseline", str(path))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: --connector-baseline: *{message}*"])
+
+
+def test_the_baseline_can_come_from_the_environment(
+    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any], tmp_path: Path, monkeypatch: Any
+) -> None:
+    from mutants import RefusesAllowedTransition
+
+    server = start_target(RefusesAllowedTransition())
+    monkeypatch.setenv("CONNECTOR_BASELINE", str(_write(tmp_path / "b.toml", _entry(CELL))))
+    run = run_suite(server.url)
+    assert run.ret == 0
+    assert run.report["configuration"]["baseline"] == {"value": str(tmp_path / "b.toml"), "source": "env"}
+
+
+def test_a_written_baseline_lists_the_failures_and_turns_the_same_run_green(
+    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any], tmp_path: Path
+) -> None:
+    from mutants import RefusesAllowedTransition
+
+    server = start_target(RefusesAllowedTransition())
+    written = tmp_path / "new-baseline.toml"
+    first = run_suite(server.url, "--connector-baseline-write", str(written))
+    assert first.ret == 1
+    first.result.stdout.fnmatch_lines([f"baseline written: {written} (1 entries; write the reason for each*"])
+    text = written.read_text(encoding="utf-8")
+    assert tomllib.loads(text) == {"expected_failure": [{"check": CELL, "reason": REASON_TO_FILL}]}
+    assert "# failed: expected HTTP 200, got HTTP 400 status_exception" in text
+    second = run_suite(server.url, "--connector-baseline", str(written))
+    assert second.ret == 0
+    # Writing again from a run with the baseline keeps the entry and its reason.
+    third = run_suite(server.url, "--connector-baseline", str(written), "--connector-baseline-write", str(written))
+    assert third.ret == 0
+    assert tomllib.loads(written.read_text(encoding="utf-8"))["expected_failure"][0]["reason"] == REASON_TO_FILL
