@@ -7,14 +7,15 @@ so the same aggregation works for serial and parallel runs.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pytest
 
 from . import __version__
+from .extended import document_sections
 from .schemas import digest as schema_digest
-from .spec import Spec
+from .spec import Check, Spec
 from .target import TargetInfo
 
 __all__ = ["OUTCOMES", "Conformance"]
@@ -24,14 +25,26 @@ OUTCOMES = ("passed", "failed", "error", "blocked", "skipped", "xfailed", "xpass
 _EXECUTED = frozenset({"passed", "failed", "error", "blocked", "xfailed", "xpassed"})
 #: outcomes that keep a run conformant
 _CONFORMANT = frozenset({"passed", "xfailed", "skipped"})
-_EVIDENCE_KEYS = ("expected", "observed", "problems", "blocked_by", "deviation", "matrix", "exchanges")
+_EVIDENCE_KEYS = (
+    "expected",
+    "observed",
+    "problems",
+    "blocked_by",
+    "deviation",
+    "matrix",
+    "exchanges",
+    "explore",
+    "race",
+)
 
 
 class Conformance:
     """Everything the reports need, built from test reports as they arrive."""
 
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: Spec, extra: Sequence[Check] = ()) -> None:
         self.spec = spec
+        #: the checks beyond the default suite that this run collects (exploration, races, privileges)
+        self.extra = tuple(extra)
         self.checks: dict[str, dict[str, Any]] = {}
         self.started = _dt.datetime.now(_dt.UTC)
         self.leftovers: list[str] = []
@@ -108,7 +121,7 @@ class Conformance:
         """The JSON conformance report (shape fixed by schemas/conformance-report.schema.json)."""
         counts = self.counts()
         checks = []
-        for check in self.spec.checks:  # catalogue order, not completion order
+        for check in (*self.spec.checks, *self.extra):  # catalogue order, not completion order
             entry = self.checks.get(check.id)
             if entry is None or entry["outcome"] is None:
                 continue
@@ -134,6 +147,7 @@ class Conformance:
             "checks": checks,
             "matrix": self.matrix(target.profile) if target else None,
             "leftovers": list(self.leftovers),
+            **document_sections(checks),
         }
 
 
