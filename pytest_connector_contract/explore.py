@@ -159,9 +159,9 @@ class Walk:
         self.budget = run.settings.explore_budget
         self.sequences_per_walk: int = raw["sequences_per_walk"]
         self.max_sequences: int = raw["max_sequences_per_walk"]
-        # Hypothesis may spend half the sequences on generating and shrinking; the final pass that drops
-        # single steps (minimise) has the rest.
-        self.hypothesis_sequences = self.max_sequences // 2
+        # Hypothesis may spend a quarter of the sequences on generating and shrinking; the final pass
+        # that drops single steps (minimise) has the rest.
+        self.hypothesis_sequences = self.max_sequences // 4
         self.started = time.monotonic()
         self.first_request = run.client.request_count
         self.sequences = 0
@@ -183,25 +183,33 @@ class Walk:
     def out_of_budget(self, limit: int) -> str | None:
         if self.sequences >= limit:
             return f"after {self.sequences} sequences (the walk's limit)"
-        if time.monotonic() - self.started > self.budget:
+        if self.sequences and time.monotonic() - self.started > self.budget:  # at least one sequence runs
             return f"after {self.budget:g} s (--connector-explore-budget)"
         return None
 
     # -- one sequence inside Hypothesis (called by the machine) -------------------------------------
-    def begin(self) -> Connector:
-        if self.aborted is not None:
-            reject()
-        if not getattr(current_build_context(), "is_final", False):  # Hypothesis' replay of the result runs
+    def begin(self) -> Connector | None:
+        """A new connector for the sequence Hypothesis starts, or None to run it dry.
+
+        Once the walk is out of budget (or the harness failed) sequences still draw their steps but send
+        nothing, so they pass at once: Hypothesis then finishes quickly, keeping the shortest departure
+        it has. Turning sequences away instead (``reject()``) would look to Hypothesis like data
+        generation that depends on external state. Hypothesis' final replay of its result always runs.
+        """
+        if not getattr(current_build_context(), "is_final", False):
+            if self.aborted is not None:
+                return None
             exhausted = self.out_of_budget(self.hypothesis_sequences)
             if exhausted:
                 # Hypothesis' share is spent; minimise() finishes shrinking. Only the clock is news.
                 if "explore-budget" in exhausted:
                     self.stopped = self.stopped or exhausted
-                reject()
+                return None
         try:
             return self.new_connector()
         except (SetupError, TargetUnreachable) as exc:
-            self.abort(exc)
+            self.aborted = self.aborted or exc
+            return None
 
     def abort(self, exc: BaseException) -> NoReturn:
         """The harness, not the target, failed: stop the walk without making Hypothesis shrink it."""
@@ -453,7 +461,8 @@ def _machine(walk: Walk) -> type[RuleBasedStateMachine]:
             self._do(Action("bad-input", case=case))
 
         def _do(self, action: Action) -> None:
-            assert self.connector is not None
+            if self.connector is None:  # a dry run: see Walk.begin
+                return
             try:
                 step = walk.perform(self.connector, self.model, action)
             except TargetUnreachable as exc:
@@ -514,12 +523,10 @@ def explore(run: Run) -> None:
     except Departure:
         pass
     except (Unsatisfiable, Flaky):
-        # Unsatisfiable: every sequence was turned away (the harness failed, or the budget ran out at once);
-        # Flaky: the shortest sequence did not depart again when Hypothesis replayed it.
+        # The harness failed in the middle of a sequence (reported below), or the shortest sequence did
+        # not depart again when Hypothesis replayed it (a flaky target: reported as such).
         flaky = walk.failing is not None and walk.aborted is None
         if not flaky and walk.aborted is None:
-            if walk.stopped:
-                raise SetupError(f"the walk ran no sequence: it stopped {walk.stopped}") from None
             raise
     if walk.failing is not None and walk.aborted is None:
         try:

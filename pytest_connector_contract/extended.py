@@ -37,7 +37,7 @@ CATEGORIES = ("explore", "race", "privileges")
 def check_settings(settings: Settings) -> None:
     """Usage errors for the options of this module, before anything runs."""
     # find_spec looks Hypothesis up without importing it: a run that does not explore never pays for it.
-    if settings.explore and importlib.util.find_spec("hypothesis") is None:
+    if settings.explore and not _installed("hypothesis"):
         raise pytest.UsageError(
             "--connector-explore needs Hypothesis: pip install 'pytest-connector-contract[explore]'"
         )
@@ -47,6 +47,13 @@ def check_settings(settings: Settings) -> None:
             "--connector-readonly-api-key with the embedded target needs the run's own credentials too "
             "(for example --connector-api-key ID:KEY): only a secured target can refuse a read-only key"
         )
+
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def run_seed(settings: Settings) -> int | None:
