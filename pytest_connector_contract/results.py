@@ -36,6 +36,7 @@ _EVIDENCE_KEYS = (
     "explore",
     "race",
 )
+_OPTIONAL_EVIDENCE_KEYS = ("explore", "race")
 
 
 class Conformance:
@@ -129,6 +130,9 @@ class Conformance:
             if item["outcome"] == "passed":
                 item["exchanges"] = None  # evidence is for what needs looking at; keeps the file small
             item["problems"] = item["problems"] or []
+            for key in _OPTIONAL_EVIDENCE_KEYS:  # only the checks beyond the matrix carry these
+                if item.get(key) is None:
+                    item.pop(key, None)
             checks.append(item)
         return {
             "schema_version": 1,

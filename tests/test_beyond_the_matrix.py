@@ -6,6 +6,8 @@ nothing else fails; the faithful reference still scores 1.0 with every option on
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
 import shutil
@@ -63,9 +65,11 @@ def test_faithful_reference_scores_1_with_every_new_option_on(
     assert all(len(r["rounds"]) == 10 for r in report["race"]["results"])
     assert report["privileges"]["results"][0]["outcome"] == "passed"
     assert "403 security_exception" in run.check("privileges[readonly-status]")["observed"]
-    text = run.result.stdout.str()
-    assert ADMIN_KEY.partition(":")[2] not in text
-    assert READONLY_KEY.partition(":")[2] not in text
+    text = run.result.stdout.str() + json.dumps(report)
+    for key in (ADMIN_KEY, READONLY_KEY):
+        assert key.partition(":")[2] not in text
+        assert base64.b64encode(key.encode()).decode() not in text
+    assert report["configuration"]["readonly_api_key"]["value"] == "<redacted>"
     run.result.stdout.fnmatch_lines(
         [
             "connector-contract: exploration seed 20240611; reproduce with: pytest --connector-url * "
