@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from . import schemas
-from .client import ApiResponse, ConnectorClient
+from .client import ApiResponse, ConnectorClient, TargetUnreachable
 from .connectors import ConnectorFactory, SetupError
+from .settings import Settings
 from .spec import Check, Profile, Spec
 from .target import TargetInfo
 
@@ -38,6 +39,9 @@ class Run:
         target: TargetInfo,
         client: ConnectorClient,
         factory: ConnectorFactory,
+        settings: Settings | None = None,
+        new_client: Callable[[], ConnectorClient] | None = None,
+        readonly_client: Callable[[], ConnectorClient | None] | None = None,
     ) -> None:
         self.check = check
         self.spec = spec
@@ -51,6 +55,15 @@ class Run:
         self.blocked_by: str | None = None
         self.deviation: str | None = None
         self.matrix: dict[str, Any] | None = None
+        #: the run's settings (the checks beyond the default suite read their options from it)
+        self.settings = settings or Settings()
+        #: another client with the run's credentials and its own connection (for concurrent requests)
+        self.new_client = new_client
+        #: a client authenticated with --connector-readonly-api-key; None when no such key was given
+        self.readonly_client = readonly_client
+        #: evidence of the kinds beyond the default suite (see explore.py and race.py)
+        self.explore: dict[str, Any] | None = None
+        self.race: dict[str, Any] | None = None
 
     # -- evidence ---------------------------------------------------------------------------------
     def evidence(self) -> dict[str, Any]:
@@ -65,6 +78,8 @@ class Run:
             "blocked_by": self.blocked_by,
             "deviation": self.deviation,
             "matrix": self.matrix,
+            "explore": self.explore,
+            "race": self.race,
             "exchanges": [exchange.to_dict() for exchange in self.client.exchanges],
         }
 
@@ -374,9 +389,61 @@ def check_response(run: Run) -> None:
     run.finish()
 
 
+def check_privileges(run: Run) -> None:
+    """A key with only ``monitor_connector`` may read a connector but never change its status."""
+    params = run.check.params
+    expect = run.spec.raw["privileges"]["expect"]
+    run.expected = f"HTTP {expect['http']} {expect['error_type']} for the read-only key; connector unchanged"
+    readonly = run.readonly_client() if run.readonly_client is not None else None
+    if readonly is None:
+        pytest.skip("no read-only API key: give --connector-readonly-api-key (a key with only monitor_connector)")
+    connector = run.factory(status=params["from"])
+    try:
+        readonly.start_recording()
+        try:
+            # The key must at least authenticate and read, or a 403 below would prove nothing.
+            can_read = readonly.get_connector(connector.id)
+            if can_read.status != 200:
+                raise SetupError(
+                    f"the read-only API key cannot read the connector: GET _connector/{connector.id} answered "
+                    f"{can_read.summary()}; give a key that holds monitor_connector"
+                )
+            answer = readonly.update_status(connector.id, params["to"])
+        except TargetUnreachable as exc:
+            raise SetupError(str(exc)) from None
+        finally:
+            run.client.exchanges.extend(readonly.exchanges)
+    finally:
+        readonly.close()
+    run.observed = answer.summary()
+    run.require_error(answer, http=expect["http"], error_type=expect["error_type"])
+    after = run.read(connector.id)
+    if after.get("status") != connector.status:
+        run.problems.append(
+            f"the read-only key changed the status from {connector.status!r} to {after.get('status')!r}"
+        )
+    run.require_unchanged(connector.document, after, ignore=frozenset({"status"}))
+    run.finish()
+
+
+def check_explore(run: Run) -> None:
+    from .explore import explore  # imports Hypothesis: only runs that explore pay for it
+
+    explore(run)
+
+
+def check_race(run: Run) -> None:
+    from .race import race
+
+    race(run)
+
+
 KINDS: dict[str, Callable[[Run], None]] = {
     "transition": check_transition,
     "validation": check_validation,
     "not_found": check_not_found,
     "response": check_response,
+    "explore": check_explore,
+    "race": check_race,
+    "privileges": check_privileges,
 }

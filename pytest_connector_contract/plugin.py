@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from . import gate, html_report, junit
+from . import extended, gate, html_report, junit
 from . import report as reports
 from .checks import CheckFailed, Run
 from .client import ConnectorClient, TargetUnreachable, client_for
 from .connectors import ConnectorFactory, Ledger
 from .results import Conformance
 from .settings import Settings, add_options, resolve
-from .spec import Spec, load_spec
+from .spec import Check, Spec, load_spec
 from .suite import CheckItem, collect_suite, parse_selection
 from .target import PreflightError, TargetInfo, identify
 
@@ -45,6 +45,10 @@ class RunState:
     rate_share: int = 1
     #: connectors this process (or, on the controller, a worker) could not delete
     leftovers: list[str] = field(default_factory=list)
+    #: seed of the exploration walks (chosen once, on the controller, and handed to every worker)
+    seed: int | None = None
+    #: checks beyond the default suite enabled by the run's options (extended.py)
+    extra_checks: list[Check] = field(default_factory=list)
 
     @property
     def id_prefix(self) -> str:
@@ -85,6 +89,15 @@ class RunState:
         assert self.target_url is not None
         return client_for(self.settings, self.target_url, rate_share=self.rate_share)
 
+    def readonly_client(self) -> ConnectorClient | None:
+        """A client that authenticates with --connector-readonly-api-key (None without one)."""
+        authorization = self.settings.readonly_authorization()
+        if authorization is None:
+            return None
+        client = self.client()
+        client.session.headers["Authorization"] = authorization.reveal()
+        return client
+
     def delete_leftovers(self) -> None:
         """Last line of the safety net: delete what this process created and still holds (also after
         Ctrl-C, when fixture teardown may not have run)."""
@@ -113,19 +126,28 @@ class RunState:
             "selection": self.selection,
             "target": self.target.to_dict() if self.target else None,
             "target_url": self.target_url,
+            "seed": self.seed,
         }
 
 
 def embedded_security(settings: Settings) -> Any:
     """The embedded target requires the credentials the run was given, so the auth path is exercised."""
-    from .reference_security import ApiKey, BearerToken, Security, User
+    from .reference_security import CONNECTOR_READ_ONLY, ApiKey, BearerToken, Security, User
 
+    # --connector-readonly-api-key: the embedded target knows it as a key holding only monitor_connector
+    readonly = (
+        [ApiKey.parse(settings.readonly_api_key.reveal(), privileges=CONNECTOR_READ_ONLY)]
+        if settings.readonly_api_key is not None
+        else []
+    )
     if settings.api_key is not None:
-        return Security(api_keys=[ApiKey.parse(settings.api_key.reveal())])
+        return Security(api_keys=[ApiKey.parse(settings.api_key.reveal()), *readonly])
     if settings.user is not None and settings.password is not None:
-        return Security(users=[User(settings.user, settings.password.reveal())])
+        return Security(users=[User(settings.user, settings.password.reveal())], api_keys=readonly)
     if settings.bearer_token is not None:
-        return Security(bearer_tokens=[BearerToken(settings.bearer_token.reveal(), user="connector-contract")])
+        return Security(
+            bearer_tokens=[BearerToken(settings.bearer_token.reveal(), user="connector-contract")], api_keys=readonly
+        )
     return None
 
 
@@ -139,6 +161,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     settings = resolve(config)
+    extended.check_settings(settings)
     worker_input = getattr(config, "workerinput", None)
     spec = load_spec()
     if worker_input is not None and _WORKER_KEY in worker_input:
@@ -153,6 +176,7 @@ def pytest_configure(config: pytest.Config) -> None:
             target=TargetInfo.from_dict(shared["target"]) if shared["target"] else None,
             target_url=shared["target_url"],
             rate_share=int(worker_input.get("workercount", 1)),
+            seed=shared.get("seed"),
         )
     else:
         selection = parse_selection(config.args)
@@ -170,8 +194,12 @@ def pytest_configure(config: pytest.Config) -> None:
             worker_id=None,
             suite=suite,
             selection=selection,
+            seed=extended.run_seed(settings),
         )
-        config.pluginmanager.register(ConformanceRecorder(state, Conformance(spec)), "connector_contract_recorder")
+    state.extra_checks = extended.enabled_checks(spec, settings, state.selection, state.seed)
+    if worker_input is None or _WORKER_KEY not in worker_input:
+        recorder = ConformanceRecorder(state, Conformance(spec, state.extra_checks))
+        config.pluginmanager.register(recorder, "connector_contract_recorder")
     config.stash[STATE] = state
     config.add_cleanup(state.close)
     gate.configure(config, state)  # baseline and comparison
@@ -209,6 +237,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
     if state.settings.insecure:
         lines.append("connector-contract: WARNING: TLS certificate verification is OFF (--connector-insecure)")
+    lines.extend(extended.header_lines(state.settings, target, state.seed))
     return lines
 
 
@@ -255,7 +284,7 @@ def pytest_collection(session: pytest.Session) -> bool | None:
     state = session.config.stash[STATE]
     if not state.suite:
         return None
-    items = collect_suite(session, state.spec, state.selection)
+    items = collect_suite(session, state.spec, state.selection, state.extra_checks)
     session.items = items
     session.config.hook.pytest_collection_modifyitems(session=session, config=session.config, items=items)
     session.config.hook.pytest_collection_finish(session=session)
@@ -383,12 +412,16 @@ def _connector_run(
     item = request.node
     assert isinstance(item, CheckItem), "_connector_run serves the bundled suite's items only"
     connector_client.start_recording()
+    state = request.config.stash[STATE]
     run = Run(
         item.check,
-        spec=request.config.stash[STATE].spec,
+        spec=state.spec,
         target=connector_target,
         client=connector_client,
         factory=connector_factory,
+        settings=state.settings,
+        new_client=state.client,
+        readonly_client=state.readonly_client,
     )
     item._connector_run_obj = run  # type: ignore[attr-defined]
     return run

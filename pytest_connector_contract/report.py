@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import schemas
+from . import extended, schemas
 from .results import OUTCOMES
 
 __all__ = ["terminal_lines", "write_json"]
@@ -65,6 +65,7 @@ def terminal_lines(document: dict[str, Any]) -> list[tuple[str, dict[str, bool]]
             lines.append(
                 (f"XFAIL    {check['id']}: {check.get('deviation') or check.get('message')}", {"yellow": True})
             )
+    lines.extend(extended.terminal_lines(document))
     for leftover in document.get("leftovers") or []:
         lines.append((f"NOT DELETED {leftover}", {"red": True}))
     lines += _baseline_lines(document.get("baseline"))

@@ -7,7 +7,7 @@ so the same aggregation works for serial and parallel runs.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pytest
@@ -16,7 +16,8 @@ from . import __version__, provenance
 from .baseline import Baseline
 from .compare import compare
 from .curl import reproduction
-from .spec import Spec
+from .extended import document_sections
+from .spec import Check, Spec
 from .target import TargetInfo
 
 __all__ = ["OUTCOMES", "Conformance"]
@@ -26,17 +27,30 @@ OUTCOMES = ("passed", "failed", "error", "blocked", "skipped", "xfailed", "xpass
 _EXECUTED = frozenset({"passed", "failed", "error", "blocked", "xfailed", "xpassed"})
 #: outcomes that keep a run conformant
 _CONFORMANT = frozenset({"passed", "xfailed", "skipped"})
-_EVIDENCE_KEYS = ("expected", "observed", "problems", "blocked_by", "deviation", "matrix", "exchanges")
 #: outcomes whose evidence (exchanges and a curl reproduction) the reports show
 _SHOW_EVIDENCE = frozenset({"failed", "error", "blocked", "xfailed"})
 _XPASS_STRICT = "[XPASS(strict)]"
+_EVIDENCE_KEYS = (
+    "expected",
+    "observed",
+    "problems",
+    "blocked_by",
+    "deviation",
+    "matrix",
+    "exchanges",
+    "explore",
+    "race",
+)
+_OPTIONAL_EVIDENCE_KEYS = ("explore", "race")
 
 
 class Conformance:
     """Everything the reports need, built from test reports as they arrive."""
 
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: Spec, extra: Sequence[Check] = ()) -> None:
         self.spec = spec
+        #: the checks beyond the default suite that this run collects (exploration, races, privileges)
+        self.extra = tuple(extra)
         self.checks: dict[str, dict[str, Any]] = {}
         self.started = _dt.datetime.now(_dt.UTC)
         self.leftovers: list[str] = []
@@ -160,7 +174,7 @@ class Conformance:
         """The JSON conformance report (shape fixed by schemas/conformance-report.schema.json)."""
         counts = self.counts()
         checks = []
-        for check in self.spec.checks:  # catalogue order, not completion order
+        for check in (*self.spec.checks, *self.extra):  # catalogue order, not completion order
             entry = self.checks.get(check.id)
             if entry is None or entry["outcome"] is None:
                 continue
@@ -173,6 +187,9 @@ class Conformance:
             )
             listed = self.baseline.entry(item["id"]) if self.baseline is not None else None
             item["baseline"] = listed.to_dict() if listed is not None else None
+            for key in _OPTIONAL_EVIDENCE_KEYS:  # only the checks beyond the matrix carry these
+                if item.get(key) is None:
+                    item.pop(key, None)
             checks.append(item)
         finished = _dt.datetime.now(_dt.UTC)
         profile = target.profile if target else None
@@ -196,6 +213,7 @@ class Conformance:
             "leftovers": list(self.leftovers),
             "baseline": self._baseline_section(),
             "comparison": compare(self.previous[1], checks, path=self.previous[0]) if self.previous else None,
+            **document_sections(checks),
         }
 
     def _baseline_section(self) -> dict[str, Any] | None:

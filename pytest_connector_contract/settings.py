@@ -189,6 +189,42 @@ def parse_cloud_id(value: str) -> str:
     return value.strip()
 
 
+def _parse_int(value: str, what: str, low: int, high: int) -> int:
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not {what}") from None
+    if not low <= number <= high:
+        raise argparse.ArgumentTypeError(f"{value!r}: {what} must be from {low} to {high}")
+    return number
+
+
+def parse_walks(value: str) -> int:
+    return _parse_int(value, "a number of walks", 0, 10_000)
+
+
+def parse_seed(value: str) -> int:
+    return _parse_int(value, "a seed (a whole number)", 0, 2**64 - 1)
+
+
+def parse_steps(value: str) -> int:
+    return _parse_int(value, "a number of steps", 1, 1_000)
+
+
+def parse_rounds(value: str) -> int:
+    return _parse_int(value, "a number of rounds", 1, 10_000)
+
+
+def parse_budget(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not 0 < seconds <= 86_400:
+        raise argparse.ArgumentTypeError(f"{value!r}: a time budget must be more than 0 s")
+    return seconds
+
+
 @dataclass(frozen=True)
 class Option:
     """One setting, as a command-line flag, an environment variable and an ini key."""
@@ -397,6 +433,79 @@ OPTIONS: tuple[Option, ...] = (
         parse_path,
         metavar="PREVIOUS.json",
     ),
+    Option(
+        "explore",
+        "--connector-explore",
+        "CONNECTOR_EXPLORE",
+        "connector_explore",
+        "Add N random walks (explore[1]..explore[N]): sequences of valid, invalid and malformed _status "
+        "requests on one connector, checked step by step against the profile's state machine "
+        "(needs pip install 'pytest-connector-contract[explore]').",
+        parse_walks,
+        default=0,
+        metavar="N",
+    ),
+    Option(
+        "seed",
+        "--connector-seed",
+        "CONNECTOR_SEED",
+        "connector_seed",
+        "Seed of the exploration walks; the same seed against the same target gives the same walks. "
+        "Default: a new random seed, printed in the report header.",
+        parse_seed,
+        metavar="SEED",
+    ),
+    Option(
+        "explore_steps",
+        "--connector-explore-steps",
+        "CONNECTOR_EXPLORE_STEPS",
+        "connector_explore_steps",
+        "At most this many _status requests in one sequence of a walk.",
+        parse_steps,
+        default=20,
+        metavar="N",
+    ),
+    Option(
+        "explore_budget",
+        "--connector-explore-budget",
+        "CONNECTOR_EXPLORE_BUDGET",
+        "connector_explore_budget",
+        "Seconds one walk may take, shrinking included; a walk that runs out stops early.",
+        parse_budget,
+        default=60.0,
+        metavar="SECONDS",
+    ),
+    Option(
+        "race",
+        "--connector-race",
+        "CONNECTOR_RACE",
+        "connector_race",
+        "Add the race[...] checks: conflicting _status requests for one connector sent at the same moment.",
+        parse_bool,
+        default=False,
+        is_flag=True,
+    ),
+    Option(
+        "race_rounds",
+        "--connector-race-rounds",
+        "CONNECTOR_RACE_ROUNDS",
+        "connector_race_rounds",
+        "Rounds of each race check, each on a fresh connector.",
+        parse_rounds,
+        default=10,
+        metavar="N",
+    ),
+    Option(
+        "readonly_api_key",
+        "--connector-readonly-api-key",
+        "CONNECTOR_READONLY_API_KEY",
+        "connector_readonly_api_key",
+        "An API key holding only monitor_connector (encoded, or id:api_key): adds privileges[readonly-status], "
+        "which requires _status to refuse it with 403.",
+        parse_secret,
+        metavar="KEY",
+        secret=True,
+    ),
 )
 
 
@@ -422,6 +531,13 @@ class Settings:
     baseline: Path | None = None
     baseline_write: Path | None = None
     compare: Path | None = None
+    explore: int = 0
+    seed: int | None = None
+    explore_steps: int = 20
+    explore_budget: float = 60.0
+    race: bool = False
+    race_rounds: int = 10
+    readonly_api_key: Secret | None = None
     #: where each value came from (``cli``, ``env``, ``ini``, ``default``), for provenance in reports
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -446,15 +562,26 @@ class Settings:
     def secrets(self) -> list[str]:
         """Every form in which a configured credential could appear in text, for redaction."""
         found: list[str] = []
-        for secret in (self.api_key, self.password, self.bearer_token):
+        for secret in (self.api_key, self.password, self.bearer_token, self.readonly_api_key):
             if secret is not None:
                 found.append(secret.reveal())
         auth = self.authorization()
         if auth is not None:
             found.append(auth.reveal().partition(" ")[2])
-        if self.api_key is not None and ":" in self.api_key.reveal():
-            found.append(self.api_key.reveal().partition(":")[2])
+        for key in (self.api_key, self.readonly_api_key):
+            if key is not None and ":" in key.reveal():
+                found.append(key.reveal().partition(":")[2])
+                found.append(base64.b64encode(key.reveal().encode()).decode())
         return [s for s in found if len(s) >= 4]
+
+    def readonly_authorization(self) -> Secret | None:
+        """The ``Authorization`` header value for ``--connector-readonly-api-key``, if given."""
+        if self.readonly_api_key is None:
+            return None
+        key = self.readonly_api_key.reveal()
+        if ":" in key:
+            key = base64.b64encode(key.encode()).decode()
+        return Secret(f"ApiKey {key}")
 
     def describe(self) -> dict[str, Any]:
         """The effective configuration, safe to print: every secret is shown as ``<redacted>``."""
@@ -567,6 +694,8 @@ def _combine(values: dict[str, Any], sources: dict[str, str]) -> None:
         raise pytest.UsageError("--connector-client-key needs --connector-client-cert")
     if values["insecure"] and values["ca_certs"] is not None:
         raise pytest.UsageError("--connector-insecure and --connector-ca-certs contradict each other")
+    if values["readonly_api_key"] is not None and values["readonly_api_key"] == values["api_key"]:
+        raise pytest.UsageError("--connector-readonly-api-key must be another key than --connector-api-key")
 
 
 def _rank(source: str) -> int:

@@ -93,7 +93,7 @@ class Check:
     """One entry of the catalogue: a stable id, what it requires and where the requirement comes from."""
 
     id: str
-    kind: str  # transition | validation | not_found | response
+    kind: str  # transition | validation | not_found | response | explore | race | privileges
     category: str
     statement: str
     source: str
@@ -113,6 +113,9 @@ class Spec:
     checks: tuple[Check, ...]
     #: sha256 of spec.json, for provenance in reports
     digest: str = ""
+    #: checks beyond the default suite, collected only under the option that enables them (``race``,
+    #: ``privileges``); the exploration walks are numbered per run, see :meth:`explore_checks`
+    optional_checks: tuple[Check, ...] = ()
 
     def profile_for_version(self, version: tuple[int, int, int]) -> Profile | None:
         """The profile whose range holds ``version``; None when it is older than every profile."""
@@ -122,10 +125,25 @@ class Spec:
         return None
 
     def check(self, check_id: str) -> Check:
-        for check in self.checks:
+        for check in (*self.checks, *self.optional_checks):
             if check.id == check_id:
                 return check
         raise KeyError(check_id)
+
+    def explore_checks(self, walks: int, seed: int) -> tuple[Check, ...]:
+        """``explore[1]`` .. ``explore[walks]``: one random walk each, all derived from the run's ``seed``."""
+        section = self.raw["explore"]
+        return tuple(
+            Check(
+                id=f"explore[{walk}]",
+                kind="explore",
+                category=section["category"],
+                statement=section["statement"],
+                source=section["source"],
+                params={"walk": walk, "seed": seed},
+            )
+            for walk in range(1, walks + 1)
+        )
 
     def deviation_for(self, check_id: str, version: tuple[int, int, int] | None) -> KnownDeviation | None:
         for deviation in self.known_deviations:
@@ -184,6 +202,37 @@ def _build_checks(raw: dict[str, Any], statuses: tuple[str, ...]) -> tuple[Check
     return tuple(checks)
 
 
+def _build_optional_checks(raw: dict[str, Any]) -> tuple[Check, ...]:
+    checks: list[Check] = []
+    race = raw["race"]
+    for case in race["cases"]:
+        checks.append(
+            Check(
+                id=f"race[{case['id']}]",
+                kind="race",
+                category=race["category"],
+                statement=race["statement_template"].format(
+                    **{"from": repr(case["from"]), "to": " and ".join(repr(s) for s in case["to"])}
+                ),
+                source=race["source"],
+                params={"case": case["id"], "from": case["from"], "to": list(case["to"])},
+            )
+        )
+    privileges = raw["privileges"]
+    for case in privileges["cases"]:
+        checks.append(
+            Check(
+                id=f"privileges[{case['id']}]",
+                kind="privileges",
+                category=privileges["category"],
+                statement=case["statement"],
+                source=privileges["source"],
+                params={"case": case["id"], "from": case["from"], "to": case["to"]},
+            )
+        )
+    return tuple(checks)
+
+
 @cache
 def load_spec() -> Spec:
     """Load and index the packaged ``spec.json`` (once per process)."""
@@ -223,4 +272,5 @@ def load_spec() -> Spec:
         ),
         checks=_build_checks(raw, statuses),
         digest=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        optional_checks=_build_optional_checks(raw),
     )

@@ -54,7 +54,9 @@ class CheckItem(pytest.Function):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         if isinstance(excinfo.value, CheckFailed):
             lines = str(excinfo.value).splitlines()
-            return "\n".join([f"{self.check.id}: {self.check.statement}", *(f"  - {line}" for line in lines)])
+            details = getattr(excinfo.value, "details", None)  # e.g. a walk's shortest sequence and replay
+            shown = [f"{self.check.id}: {self.check.statement}", *(f"  - {line}" for line in lines)]
+            return "\n".join([*shown, details] if details else shown)
         if isinstance(excinfo.value, SetupError | TargetUnreachable):
             return f"{self.check.id} could not run: {excinfo.value}"
         return super().repr_failure(excinfo)
@@ -65,9 +67,11 @@ class SuiteCollector(pytest.Collector):
 
     spec: Spec
     selection: Sequence[str] | None
+    #: checks beyond the default suite that the run's options enable (see extended.py)
+    extra: Sequence[Check] = ()
 
     def collect(self) -> Iterable[pytest.Item]:
-        for check in _selected(self.spec.checks, self.selection):
+        for check in _selected((*self.spec.checks, *self.extra), self.selection):
             item = CheckItem.from_parent(
                 self, name=check.id, callobj=run_check, keywords={check.category: True, check.kind: True}
             )
@@ -92,21 +96,30 @@ def parse_selection(args: Sequence[str]) -> list[str] | None:
     return [] if "" in selection else selection
 
 
-def collect_suite(session: pytest.Session, spec: Spec, selection: Sequence[str] | None) -> list[pytest.Item]:
+def collect_suite(
+    session: pytest.Session, spec: Spec, selection: Sequence[str] | None, extra: Sequence[Check] = ()
+) -> list[pytest.Item]:
     """Collect the suite through the public collection hooks, as Session.perform_collect would."""
     hook = session.config.hook
     collector = SuiteCollector.from_parent(session, name=SUITE_NODE, nodeid=SUITE_NODE)
     collector.spec = spec
     collector.selection = selection or None
+    collector.extra = tuple(extra)
     hook.pytest_collectstart(collector=collector)
     report = hook.pytest_make_collect_report(collector=collector)
     hook.pytest_collectreport(report=report)
     items = [node for node in report.result if isinstance(node, pytest.Item)] if report.passed else []
     if selection:
-        unknown = [s for s in selection if not any(c.id == s or c.id.startswith(s) for c in spec.checks)]
+        known = (*spec.checks, *extra)
+        unknown = [s for s in selection if not any(c.id == s or c.id.startswith(s) for c in known)]
         if unknown:
+            hint = (
+                " (exploration walks need --connector-explore N)"
+                if any(u.startswith("explore") for u in unknown)
+                else ""
+            )
             raise pytest.UsageError(
-                f"no check of the suite matches {', '.join(repr(u) for u in unknown)}; "
+                f"no check of the suite matches {', '.join(repr(u) for u in unknown)}{hint}; "
                 f"see 'pytest --connector-url embedded --collect-only -q' for the ids"
             )
     return items

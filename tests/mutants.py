@@ -7,17 +7,27 @@ Mutants live here, with the tests, never in the shipped reference target.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pytest_connector_contract.reference import (
+    DEFAULT_ES_VERSION,
     Document,
     EsError,
     Field,
     ReferenceTarget,
     Request,
     Response,
+)
+from pytest_connector_contract.reference_security import (
+    ACTION_CONNECTOR_UPDATE_STATUS,
+    CONNECTOR_READ_ONLY,
+    ApiKey,
+    Principal,
+    Security,
 )
 
 
@@ -28,6 +38,8 @@ class Mutant:
     caught_by: str
     because: str  # a phrase the failing check's report must contain
     es_version: str = "9.1.0"
+    #: options the run needs for the catching check to be collected (the checks beyond the matrix)
+    args: tuple[str, ...] = ()
 
     @property
     def description(self) -> str:
@@ -260,6 +272,76 @@ class SoftDeletedStillUpdatable(ReferenceTarget):
         return super().handle_update_status(request, connector_id)
 
 
+# -- beyond the matrix: history, concurrency, privileges --------------------------------------------
+class RefusesReconnectAfterError(ReferenceTarget):
+    """Refuses configured -> connected once the connector has been in error before (history the matrix never builds)."""
+
+    def __init__(self, es_version: str = DEFAULT_ES_VERSION, **kwargs: Any) -> None:
+        super().__init__(es_version, **kwargs)
+        self.been_in_error: set[str] = set()
+
+    def handle_update_status(self, request: Request, connector_id: str) -> Response:
+        with self.lock:
+            doc = self.get_connector(connector_id)
+            if doc is not None and doc["status"] == "configured" and connector_id in self.been_in_error:
+                try:
+                    requested = self.parse_status_body(request)
+                except EsError:
+                    requested = None
+                if requested == "connected":
+                    return self.reject_transition(doc, "configured", "connected")
+            response = super().handle_update_status(request, connector_id)
+            doc = self.get_connector(connector_id)
+            if doc is not None and doc["status"] == "error":
+                self.been_in_error.add(connector_id)
+            return response
+
+
+class CrashesOnOverlappingUpdates(ReferenceTarget):
+    """Answers 500 when two _status requests for one connector overlap (a per-connector "in flight" flag)."""
+
+    def __init__(self, es_version: str = DEFAULT_ES_VERSION, **kwargs: Any) -> None:
+        super().__init__(es_version, **kwargs)
+        self.in_flight: set[str] = set()
+        self.flight_lock = threading.Lock()
+
+    def handle_update_status(self, request: Request, connector_id: str) -> Response:
+        with self.flight_lock:
+            if connector_id in self.in_flight:
+                raise EsError(500, "illegal_state_exception", f"connector [{connector_id}] is being updated")
+            self.in_flight.add(connector_id)
+        try:
+            time.sleep(0.01)  # widens the window a real read-modify-write has
+            return super().handle_update_status(request, connector_id)
+        finally:
+            with self.flight_lock:
+                self.in_flight.discard(connector_id)
+
+
+#: the keys the privilege mutant accepts (test values, not secrets)
+ADMIN_KEY = "ci:ci-key-for-tests"
+READONLY_KEY = "ro:ro-key-for-tests"
+
+
+def secured_with_readonly_key() -> Security:
+    return Security(api_keys=[ApiKey.parse(ADMIN_KEY), ApiKey.parse(READONLY_KEY, privileges=CONNECTOR_READ_ONLY)])
+
+
+class ReadOnlyKeyCanWrite(ReferenceTarget):
+    """Lets a key holding only monitor_connector update a connector's status (a missing privilege check)."""
+
+    def __init__(self, es_version: str = DEFAULT_ES_VERSION, **kwargs: Any) -> None:
+        kwargs.setdefault("security", secured_with_readonly_key())
+        super().__init__(es_version, **kwargs)
+
+    def is_authorized(self, principal: Principal, action: str) -> bool:
+        return action == ACTION_CONNECTOR_UPDATE_STATUS or super().is_authorized(principal, action)
+
+
+#: how the history mutant is explored in the mutant table (one walk, a fixed seed)
+EXPLORE_ARGS = ("--connector-explore", "1", "--connector-seed", "1")
+
+
 MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "accepts-forbidden-transition",
@@ -357,5 +439,26 @@ MUTANTS: tuple[Mutant, ...] = (
         SoftDeletedStillUpdatable,
         "not_found[deleted-connector]",
         "expected HTTP 404, got HTTP 200",
+    ),
+    Mutant(
+        "refuses-reconnect-after-error",
+        RefusesReconnectAfterError,
+        "explore[1]",
+        "after 2 earlier step(s), step 3 (PUT _status 'connected' on a connector in 'configured') departs",
+        args=EXPLORE_ARGS,
+    ),
+    Mutant(
+        "500-on-overlapping-updates",
+        CrashesOnOverlappingUpdates,
+        "race[configured->connected|error]",
+        "answered HTTP 500 illegal_state_exception",
+        args=("--connector-race",),
+    ),
+    Mutant(
+        "read-only-key-can-write",
+        ReadOnlyKeyCanWrite,
+        "privileges[readonly-status]",
+        "the read-only key changed the status",
+        args=("--connector-api-key", ADMIN_KEY, "--connector-readonly-api-key", READONLY_KEY),
     ),
 )
