@@ -72,6 +72,7 @@ class HtmlReportHooks:
         prefix.append(f"<style>{_CSS}</style>")
         prefix.append(summary_html(document))
         postfix.append(matrix_section_html(document))
+        postfix.append(beyond_html(document))
         if document.get("comparison"):
             postfix.append(comparison_html(document["comparison"]))
         postfix.append(provenance_html(document))
@@ -393,6 +394,63 @@ def matrix_section_html(document: Mapping[str, Any]) -> str:
         f'<div class="cc-transitions">{matrix_html(document)}<figure class="cc-figure">'
         f"{state_machine_svg(document)}<figcaption>{_legend_html()}</figcaption></figure></div></section>"
     )
+
+
+# -- beyond the matrix: exploration, racing clients, privileges -----------------------------------
+def beyond_html(document: Mapping[str, Any]) -> str:
+    """Sections for the checks the options add, next to the grid; empty when none ran."""
+    parts: list[str] = []
+    explore = document.get("explore")
+    if explore:
+        rows = []
+        for walk in explore["results"]:
+            stopped = escape(str(walk.get("stopped") or ""))
+            rows.append(
+                f'<tr><td>{_a(walk["id"], escape(walk["id"]))}</td><td class="cc-out-{escape(walk["outcome"])}">'
+                f"{escape(walk['outcome'])}</td><td>{walk.get('sequences')}</td><td>{walk.get('requests')}</td>"
+                f"<td>{stopped}</td></tr>"
+            )
+            if walk.get("sequence"):
+                steps = "".join(
+                    f"<li>{escape(str(step.get('label')))}: expected {escape(str(step.get('expected')))}, "
+                    f"observed {escape(str(step.get('observed')))}</li>"
+                    for step in walk["sequence"]
+                )
+                rows.append(
+                    f'<tr><td colspan="5"><p>Shortest failing sequence ({len(walk["sequence"])} steps):</p>'
+                    f"<ol>{steps}</ol><pre>{escape(str(walk.get('replay') or ''))}</pre></td></tr>"
+                )
+        parts.append(
+            '<section id="cc-explore"><h2>Exploration</h2>'
+            f'<p class="cc-hint">seed {escape(str(explore.get("seed")))}; reproduce with '
+            f"<code>{escape(str(explore.get('reproduce')))}</code></p>"
+            "<table><tr><th>walk</th><th>outcome</th><th>sequences</th><th>requests</th><th>stopped</th></tr>"
+            f"{''.join(rows)}</table></section>"
+        )
+    race = document.get("race")
+    if race:
+        rows = [
+            f'<tr><td>{_a(r["id"], escape(r["id"]))}</td><td class="cc-out-{escape(r["outcome"])}">'
+            f"{escape(r['outcome'])}</td><td>{len(r.get('rounds') or [])} of {r.get('rounds_planned')}</td></tr>"
+            for r in race["results"]
+        ]
+        parts.append(
+            '<section id="cc-race"><h2>Racing clients</h2><p class="cc-hint">Conflicting _status requests for one '
+            "connector sent at the same moment; Elasticsearch does not promise that exactly one wins.</p>"
+            f"<table><tr><th>check</th><th>outcome</th><th>rounds run</th></tr>{''.join(rows)}</table></section>"
+        )
+    privileges = document.get("privileges")
+    if privileges:
+        rows = [
+            f'<tr><td>{_a(r["id"], escape(r["id"]))}</td><td class="cc-out-{escape(r["outcome"])}">'
+            f"{escape(r['outcome'])}</td><td>{escape(str(r.get('observed') or r.get('message') or ''))}</td></tr>"
+            for r in privileges["results"]
+        ]
+        parts.append(
+            '<section id="cc-privileges"><h2>Privileges</h2>'
+            f"<table><tr><th>check</th><th>outcome</th><th>observed</th></tr>{''.join(rows)}</table></section>"
+        )
+    return "".join(parts)
 
 
 # -- comparison and provenance ---------------------------------------------------------------------

@@ -304,3 +304,20 @@ def test_bad_values_of_the_new_options_are_usage_errors(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert message in result.stderr.str()
     assert not re.search(r"ro-key-for-tests|ci-key-for-tests", result.stdout.str() + result.stderr.str())
+
+
+def test_html_report_has_a_section_for_each_check_beyond_the_matrix(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("hypothesis")
+    result = pytester.runpytest_subprocess(
+        "--connector-url", "embedded", "--connector-api-key", "main:main-secret-1",
+        "--connector-readonly-api-key", "ro:ro-secret-2", "--connector-explore", "1", "--connector-seed", "7",
+        "--connector-explore-budget", "20", "--connector-race", "--connector-race-rounds", "2",
+        "--html", "r.html", "--self-contained-html", "-k", "explore or race or privileges",
+    )  # fmt: skip
+    assert result.ret == 0, result.stdout.str()
+    page = (pytester.path / "r.html").read_text(encoding="utf-8")
+    for section in ('id="cc-explore"', 'id="cc-race"', 'id="cc-privileges"'):
+        assert section in page
+    assert "--connector-seed 7" in page
+    assert "main-secret-1" not in page
+    assert "ro-secret-2" not in page
