@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 import requests
 from requests.structures import CaseInsensitiveDict
 
+from .requestlog import RequestLog
 from .settings import Secret, Settings, redact_url
 
 __all__ = ["ApiResponse", "ConnectorClient", "Exchange", "RateLimiter", "Redactor", "TargetUnreachable", "client_for"]
@@ -212,14 +213,21 @@ class ConnectorClient:
         self.redact = redactor or Redactor()
         self.limiter = RateLimiter(max_rps)
         self.exchanges: list[Exchange] = []
-        #: every exchange of the process, in order (for the benchmark's request log)
+        #: how many requests this client has sent
         self.request_count = 0
+        #: where every request is logged (``--connector-request-log``), and the check they are logged for
+        self.request_log: RequestLog | None = None
+        self.label: str | None = None
 
     def close(self) -> None:
         self.session.close()
+        if self.request_log is not None:
+            self.request_log.close()
 
-    def start_recording(self) -> None:
+    def start_recording(self, label: str | None = None) -> None:
+        """Start a new evidence record; ``label`` (a check id) names the requests in the request log."""
         self.exchanges = []
+        self.label = label
 
     def request(
         self,
@@ -291,11 +299,14 @@ class ConnectorClient:
         self.exchanges.append(exchange)
         self.request_count += 1
         self.limiter.wait()
+        started, clock = time.time(), time.perf_counter()
         try:
             raw = self.session.send(prepared, timeout=self.timeout, allow_redirects=False)
         except requests.RequestException as exc:
             exchange.error = self.redact(_describe(exc))
+            self._log(method, full_path, headers, body, None, exchange.error, started, clock)
             raise TargetUnreachable(f"{method} {self.display_url}{full_path}: {exchange.error}") from None
+        self._log(method, full_path, headers, body, raw.status_code, None, started, clock)
         content = raw.content
         if self.redact.secrets:
             # A target that echoes a credential back must not carry it into any message or report: the
@@ -308,6 +319,37 @@ class ConnectorClient:
         exchange.response_body = _text(content)
         exchange.elapsed_ms = round(raw.elapsed.total_seconds() * 1000, 3)
         return response
+
+    def _log(
+        self,
+        method: str,
+        full_path: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        status: int | None,
+        error: str | None,
+        started: float,
+        clock: float,
+    ) -> None:
+        if self.request_log is None:
+            return
+        elapsed_ms = (time.perf_counter() - clock) * 1000
+        if body is not None and self.redact.secrets:
+            body = self.redact(body.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+        path, _, query = full_path.partition("?")
+        self.request_log.write(
+            check=self.label,
+            method=method,
+            path=self.redact(path),
+            query=self.redact(query),
+            content_type=headers.get("Content-Type"),
+            accept=headers.get("Accept"),
+            body=body,
+            status=status,
+            error=error,
+            start=started,
+            elapsed_ms=elapsed_ms,
+        )
 
     def _shown(self, body: bytes | None) -> str | None:
         text = _text(body)
@@ -335,8 +377,9 @@ class ConnectorClient:
         return self.request("PUT", self.status_path(connector_id), json_body={"status": status}, retry=retry)
 
 
-def client_for(settings: Settings, url: str, *, rate_share: int = 1) -> ConnectorClient:
-    """A client for ``url`` with the run's credentials, TLS settings, rate limit and redaction."""
+def client_for(settings: Settings, url: str, *, rate_share: int = 1, worker: str | None = None) -> ConnectorClient:
+    """A client for ``url`` with the run's credentials, TLS settings, rate limit, redaction and request log
+    (``worker``: the xdist worker id the log names)."""
     verify: bool | str = str(settings.ca_certs) if settings.ca_certs else not settings.insecure
     cert: str | tuple[str, str] | None = None
     if settings.client_cert is not None:
@@ -345,7 +388,7 @@ def client_for(settings: Settings, url: str, *, rate_share: int = 1) -> Connecto
             if settings.client_key is None
             else (str(settings.client_cert), str(settings.client_key))
         )
-    return ConnectorClient(
+    client = ConnectorClient(
         url,
         timeout=settings.timeout,
         authorization=settings.authorization(),
@@ -354,6 +397,9 @@ def client_for(settings: Settings, url: str, *, rate_share: int = 1) -> Connecto
         max_rps=settings.max_rps / max(rate_share, 1) if settings.max_rps else None,
         redactor=Redactor(settings.secrets()),
     )
+    if settings.request_log is not None:
+        client.request_log = RequestLog(settings.request_log, worker=worker)
+    return client
 
 
 def _describe(exc: requests.RequestException) -> str:

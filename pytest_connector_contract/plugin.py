@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from . import report as reports
+from . import requestlog
 from .checks import CheckFailed, Run
 from .client import ConnectorClient, TargetUnreachable, client_for
 from .connectors import ConnectorFactory, Ledger
@@ -82,7 +83,7 @@ class RunState:
     def client(self) -> ConnectorClient:
         """A new client for the target, with the run's credentials, TLS settings and rate limit."""
         assert self.target_url is not None
-        return client_for(self.settings, self.target_url, rate_share=self.rate_share)
+        return client_for(self.settings, self.target_url, rate_share=self.rate_share, worker=self.worker_id)
 
     def delete_leftovers(self) -> None:
         """Last line of the safety net: delete what this process created and still holds (also after
@@ -162,6 +163,8 @@ def pytest_configure(config: pytest.Config) -> None:
         if suite:
             # The suite is not collected from paths: nothing from testpaths or the invocation dir.
             config.args = []
+        if settings.request_log is not None:
+            requestlog.reset(settings.request_log)  # before any worker starts appending
         state = RunState(
             settings=settings,
             spec=spec,
@@ -378,7 +381,7 @@ def _connector_run(
 ) -> Run:
     item = request.node
     assert isinstance(item, CheckItem), "_connector_run serves the bundled suite's items only"
-    connector_client.start_recording()
+    connector_client.start_recording(item.check.id)
     run = Run(
         item.check,
         spec=request.config.stash[STATE].spec,

@@ -368,6 +368,16 @@ OPTIONS: tuple[Option, ...] = (
         parse_rate,
         metavar="N",
     ),
+    Option(
+        "request_log",
+        "--connector-request-log",
+        "CONNECTOR_REQUEST_LOG",
+        "connector_request_log",
+        "Write one JSON line per HTTP request the run sends (check, method, path, body, status, timing; "
+        "never credentials) to this file, from every process of the run.",
+        parse_path,
+        metavar="PATH",
+    ),
 )
 
 
@@ -390,6 +400,7 @@ class Settings:
     client_key: Path | None = None
     insecure: bool = False
     max_rps: float | None = None
+    request_log: Path | None = None
     #: where each value came from (``cli``, ``env``, ``ini``, ``default``), for provenance in reports
     sources: Mapping[str, str] = field(default_factory=dict)
 
