@@ -113,10 +113,12 @@ class ConnectorFactory:
         # index_name (required on 8.13). The index itself is never created by the API.
         body = {"index_name": connector_id, "name": connector_id, "is_native": False}
         body.update(fields)
+        # Owned from before the PUT is sent: if the run is interrupted after the target created it but
+        # before the answer arrived, clean-up still deletes it. The id was just proven unused and carries
+        # the run's prefix, so a DELETE can only meet what this PUT created (or answer 404).
+        self.created.append(connector_id)
+        self.ledger.add(connector_id)
         answer = self._setup_request(self.client.put_connector, connector_id, body, retry=True)
-        if answer.status in (200, 201):
-            self.created.append(connector_id)
-            self.ledger.add(connector_id)
         # 200 after a retry: the first attempt created it and its answer was lost; the id is still ours.
         if not (answer.status == 201 or (answer.status == 200 and answer.attempts > 1)):
             raise SetupError(f"PUT _connector/{connector_id} answered {answer.summary()}, expected 201 created")
