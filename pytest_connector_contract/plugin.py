@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import secrets
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from . import report as reports
-from . import requestlog
+from . import requestlog, schemas
 from .checks import CheckFailed, Run
 from .client import ConnectorClient, TargetUnreachable, client_for
 from .connectors import ConnectorFactory, Ledger
@@ -176,6 +177,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(ConformanceRecorder(state, Conformance(spec)), "connector_contract_recorder")
     config.stash[STATE] = state
     config.add_cleanup(state.close)
+    if state.suite and _needs_target_now(config) and getattr(config.option, "dist", "no") == "no":
+        # This process runs checks (serially, or as an xdist worker): compile the schemas now, with the
+        # rest of start-up, rather than in the middle of the first check. An xdist controller never does.
+        schemas.prepare()
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(state), "connector_contract_xdist")
 
@@ -259,6 +264,10 @@ def pytest_collection(session: pytest.Session) -> bool | None:
     session.config.hook.pytest_collection_modifyitems(session=session, config=session.config, items=items)
     session.config.hook.pytest_collection_finish(session=session)
     session.testscollected = len(items)
+    # What exists now (every module, the items) lives until the process exits: keep it out of the cyclic
+    # collector's way, which pytest runs at exit in every process (xdist workers too) and which otherwise
+    # walks all of it.
+    gc.freeze()
     return True
 
 

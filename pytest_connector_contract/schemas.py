@@ -6,11 +6,12 @@ import hashlib
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
-__all__ = ["SCHEMA_NAMES", "digest", "load", "problems", "validator"]
+__all__ = ["CHECK_SCHEMAS", "SCHEMA_NAMES", "digest", "load", "prepare", "problems", "validator"]
 
 SCHEMA_NAMES = (
     "status-request",
@@ -20,6 +21,10 @@ SCHEMA_NAMES = (
     "conformance-report",
     "spec",
 )
+
+
+#: the schemas the checks validate answers against
+CHECK_SCHEMAS = ("status-response", "error", "connector")
 
 
 def _files() -> Any:
@@ -37,7 +42,16 @@ def load(name: str) -> dict[str, Any]:
 
 @cache
 def validator(name: str) -> Draft202012Validator:
+    # Imported on first use: an xdist controller or a --collect-only run never validates anything.
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(load(name))
+
+
+def prepare(names: tuple[str, ...] = CHECK_SCHEMAS) -> None:
+    """Import jsonschema and compile ``names`` (each compiled once per process, on first use otherwise)."""
+    for name in names:
+        validator(name).is_valid(None)
 
 
 def problems(name: str, instance: Any) -> list[str]:
