@@ -8,6 +8,8 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from .fastschema import Predicate, compile_schema
+
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
 
@@ -42,20 +44,32 @@ def load(name: str) -> dict[str, Any]:
 
 @cache
 def validator(name: str) -> Draft202012Validator:
-    # Imported on first use: an xdist controller or a --collect-only run never validates anything.
+    # Imported on first use: only for a schema beyond fastschema, or to say what is wrong with an instance.
     from jsonschema import Draft202012Validator
 
     return Draft202012Validator(load(name))
 
 
+@cache
+def _predicate(name: str) -> Predicate | None:
+    return compile_schema(load(name))
+
+
 def prepare(names: tuple[str, ...] = CHECK_SCHEMAS) -> None:
-    """Import jsonschema and compile ``names`` (each compiled once per process, on first use otherwise)."""
+    """Compile ``names`` now (each is compiled once per process, on first use otherwise)."""
     for name in names:
-        validator(name).is_valid(None)
+        if _predicate(name) is None:
+            validator(name)
 
 
 def problems(name: str, instance: Any) -> list[str]:
-    """Every way ``instance`` breaks schema ``name``, one readable line each (empty when valid)."""
+    """Every way ``instance`` breaks schema ``name``, one readable line each (empty when valid).
+
+    A valid instance is recognised without jsonschema where :mod:`.fastschema` can (the checks' schemas);
+    jsonschema judges everything else, and writes the messages."""
+    predicate = _predicate(name)
+    if predicate is not None and predicate(instance):
+        return []
     lines = []
     for error in sorted(validator(name).iter_errors(instance), key=lambda e: list(e.absolute_path)):
         where = "/".join(str(part) for part in error.absolute_path) or "(root)"
