@@ -3,7 +3,7 @@
 parallel scaling, and the reference target under load.
 
     python bench/run.py                 # the full benchmark (a few minutes), writes bench/results.json
-    python bench/run.py --quick         # a smoke run: few repeats, tiny sizes
+    python bench/run.py --quick         # a smoke run: few repeats, tiny sizes (bench/results-quick.json)
     python bench/run.py --only startup,requests
 
 It prints a table and writes it as JSON (shape: docs/performance.md). Every figure is the median of
@@ -44,6 +44,8 @@ from pytest_connector_contract.spec import Spec, load_spec, parse_version
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = ROOT / "bench" / "results.json"
+#: where --quick writes unless told otherwise: a smoke run never replaces the published figures
+QUICK_OUTPUT = ROOT / "bench" / "results-quick.json"
 SCHEMA_VERSION = 1
 SECTIONS = ("startup", "requests", "overhead", "scaling", "load")
 
@@ -759,6 +761,8 @@ def table(result: dict[str, Any]) -> str:
                 row(f"reference, {n} client(s): latency {q} (ms)", level["latency_ms"][q])
             row(f"reference, {n} client(s): errors + model violations", level["errors"], "0")
     lines.append("")
+    if result["quick"]:
+        lines.append("quick run: tiny sizes and one repeat, so the verdicts below say nothing about the targets")
     for verdict in result["targets"]:
         mark = "met" if verdict["met"] else "NOT MET"
         lines.append(f"target {verdict['name']}: {verdict['measured']} {verdict['op']} {verdict['target']}: {mark}")
@@ -771,7 +775,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=None, help="repeats of each timed figure (default 5, quick 1)")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {', '.join(SECTIONS)}")
     parser.add_argument(
-        "--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the JSON (default %(default)s)"
+        "--output",
+        type=Path,
+        default=None,
+        help="where to write the JSON (default bench/results.json; bench/results-quick.json with --quick)",
     )
     args = parser.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -819,10 +826,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sections": sections,
     }
     result["targets"] = verdicts(sections)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    output: Path = args.output or (QUICK_OUTPUT if args.quick else DEFAULT_OUTPUT)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(table(result))
-    print(f"\nJSON: {args.output}")
+    print(f"\nJSON: {output}")
     return 0
 
 
