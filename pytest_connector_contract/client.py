@@ -1,4 +1,4 @@
-"""HTTP client bound to one target: one keep-alive session, timeouts, and a redacted record of every exchange.
+"""HTTP client bound to one target: one keep-alive connection, timeouts, and a redacted record of every exchange.
 
 The record is the evidence a failing check shows (and what the benchmark replays); it never holds a
 credential: the target URL is shown without user info and authentication headers are replaced.
@@ -6,6 +6,7 @@ credential: the target URL is shown without user info and authentication headers
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 import time
@@ -15,10 +16,9 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import requests
-from requests.structures import CaseInsensitiveDict
-
+from .requestlog import RequestLog
 from .settings import Secret, Settings, redact_url
+from .transport import Headers, Transport, describe_error
 
 __all__ = ["ApiResponse", "ConnectorClient", "Exchange", "RateLimiter", "Redactor", "TargetUnreachable", "client_for"]
 
@@ -120,7 +120,7 @@ class ApiResponse:
         self.status = status
         #: how many times the request was sent (more than 1 only for retried setup/teardown requests)
         self.attempts = 1
-        self.headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(headers)
+        self.headers = Headers(headers)
         self.body = body
 
     @cached_property
@@ -174,7 +174,7 @@ class ApiResponse:
 
 
 class ConnectorClient:
-    """Speaks to one target over a single keep-alive session.
+    """Speaks to one target over a single keep-alive connection.
 
     ``exchanges`` keeps a redacted record of requests since the last ``start_recording()``; the plugin
     resets it for every check so each check's evidence is its own.
@@ -190,36 +190,34 @@ class ConnectorClient:
         cert: str | tuple[str, str] | None = None,
         max_rps: float | None = None,
         redactor: Redactor | None = None,
-        session: requests.Session | None = None,
+        transport: Transport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.display_url = redact_url(self.base_url)
         self.timeout = timeout
-        self.session = session or requests.Session()
-        # requests would otherwise read ~/.netrc and proxy variables; a conformance run talks to the
-        # target it was given and nothing else.
-        self.session.trust_env = False
-        self.session.verify = verify
-        self.session.cert = cert
-        if verify is False:
-            # The run already warned once, loudly; a warning per request would bury everything else.
-            import urllib3
-
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-        if authorization is not None:
-            self.session.headers["Authorization"] = authorization.reveal()
+        # One keep-alive connection; no proxies or ~/.netrc: a conformance run talks to the target it
+        # was given and nothing else.
+        self.transport = transport or Transport(self.base_url, timeout=timeout, verify=verify, cert=cert)
+        self._authorization = authorization
         self.authenticated = authorization is not None
         self.redact = redactor or Redactor()
         self.limiter = RateLimiter(max_rps)
         self.exchanges: list[Exchange] = []
-        #: every exchange of the process, in order (for the benchmark's request log)
+        #: how many requests this client has sent
         self.request_count = 0
+        #: where every request is logged (``--connector-request-log``), and the check they are logged for
+        self.request_log: RequestLog | None = None
+        self.label: str | None = None
 
     def close(self) -> None:
-        self.session.close()
+        self.transport.close()
+        if self.request_log is not None:
+            self.request_log.close()
 
-    def start_recording(self) -> None:
+    def start_recording(self, label: str | None = None) -> None:
+        """Start a new evidence record; ``label`` (a check id) names the requests in the request log."""
         self.exchanges = []
+        self.label = label
 
     def request(
         self,
@@ -278,36 +276,70 @@ class ConnectorClient:
             headers["Content-Type"] = content_type
         if accept is not None:
             headers["Accept"] = accept
+        if self._authorization is not None:
+            headers["Authorization"] = self._authorization.reveal()
         full_path = path + (f"?{urlencode(params)}" if params else "")
-        prepared = self.session.prepare_request(
-            requests.Request(method, self.base_url + full_path, data=body, headers=headers)
-        )
+        sent_headers = self.transport.headers_for(headers, body, method)
         exchange = Exchange(
             method=method,
             path=full_path,
-            request_headers=_safe_headers(prepared.headers),
+            request_headers=_safe_headers(sent_headers),
             request_body=self._shown(body),
         )
         self.exchanges.append(exchange)
         self.request_count += 1
         self.limiter.wait()
+        started, clock = time.time(), time.perf_counter()
         try:
-            raw = self.session.send(prepared, timeout=self.timeout, allow_redirects=False)
-        except requests.RequestException as exc:
-            exchange.error = self.redact(_describe(exc))
+            status, raw_headers, content = self.transport.send(method, full_path, sent_headers, body)
+        except (OSError, http.client.HTTPException) as exc:
+            exchange.error = self.redact(describe_error(exc))
+            self._log(method, full_path, headers, body, None, exchange.error, started, clock)
             raise TargetUnreachable(f"{method} {self.display_url}{full_path}: {exchange.error}") from None
-        content = raw.content
+        elapsed_ms = round((time.perf_counter() - clock) * 1000, 3)
+        self._log(method, full_path, headers, body, status, None, started, clock)
         if self.redact.secrets:
             # A target that echoes a credential back must not carry it into any message or report: the
             # body is redacted before anything reads it (a conformant server never echoes one).
             content = self.redact(content.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
-        headers = {k: self.redact(v) for k, v in raw.headers.items()}
-        response = ApiResponse(raw.status_code, headers, content)
-        exchange.status = raw.status_code
+        headers = {k: self.redact(v) for k, v in raw_headers.items()}
+        response = ApiResponse(status, headers, content)
+        exchange.status = status
         exchange.response_headers = _safe_headers(headers)
         exchange.response_body = _text(content)
-        exchange.elapsed_ms = round(raw.elapsed.total_seconds() * 1000, 3)
+        exchange.elapsed_ms = elapsed_ms
         return response
+
+    def _log(
+        self,
+        method: str,
+        full_path: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        status: int | None,
+        error: str | None,
+        started: float,
+        clock: float,
+    ) -> None:
+        if self.request_log is None:
+            return
+        elapsed_ms = (time.perf_counter() - clock) * 1000
+        if body is not None and self.redact.secrets:
+            body = self.redact(body.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+        path, _, query = full_path.partition("?")
+        self.request_log.write(
+            check=self.label,
+            method=method,
+            path=self.redact(path),
+            query=self.redact(query),
+            content_type=headers.get("Content-Type"),
+            accept=headers.get("Accept"),
+            body=body,
+            status=status,
+            error=error,
+            start=started,
+            elapsed_ms=elapsed_ms,
+        )
 
     def _shown(self, body: bytes | None) -> str | None:
         text = _text(body)
@@ -335,8 +367,16 @@ class ConnectorClient:
         return self.request("PUT", self.status_path(connector_id), json_body={"status": status}, retry=retry)
 
 
-def client_for(settings: Settings, url: str, *, rate_share: int = 1) -> ConnectorClient:
-    """A client for ``url`` with the run's credentials, TLS settings, rate limit and redaction."""
+def client_for(
+    settings: Settings,
+    url: str,
+    *,
+    rate_share: int = 1,
+    worker: str | None = None,
+    authorization: Secret | None = None,
+) -> ConnectorClient:
+    """A client for ``url`` with the run's credentials (or ``authorization`` instead), TLS settings, rate
+    limit, redaction and request log (``worker``: the xdist worker id the log names)."""
     verify: bool | str = str(settings.ca_certs) if settings.ca_certs else not settings.insecure
     cert: str | tuple[str, str] | None = None
     if settings.client_cert is not None:
@@ -345,27 +385,15 @@ def client_for(settings: Settings, url: str, *, rate_share: int = 1) -> Connecto
             if settings.client_key is None
             else (str(settings.client_cert), str(settings.client_key))
         )
-    return ConnectorClient(
+    client = ConnectorClient(
         url,
         timeout=settings.timeout,
-        authorization=settings.authorization(),
+        authorization=authorization or settings.authorization(),
         verify=verify,
         cert=cert,
         max_rps=settings.max_rps / max(rate_share, 1) if settings.max_rps else None,
         redactor=Redactor(settings.secrets()),
     )
-
-
-def _describe(exc: requests.RequestException) -> str:
-    """The OS-level reason, without the URL (which the caller adds in its redacted form)."""
-    reason: BaseException = exc
-    while reason.__context__ is not None or reason.__cause__ is not None:
-        nxt = reason.__cause__ or reason.__context__
-        assert nxt is not None
-        reason = nxt
-    if isinstance(exc, requests.Timeout):
-        return f"timed out ({type(exc).__name__})"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return f"TLS failure: {reason}"
-    text = str(reason) or type(reason).__name__
-    return f"{type(exc).__name__}: {text}"
+    if settings.request_log is not None:
+        client.request_log = RequestLog(settings.request_log, worker=worker)
+    return client

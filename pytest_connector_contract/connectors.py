@@ -113,9 +113,9 @@ class ConnectorFactory:
         # index_name (required on 8.13). The index itself is never created by the API.
         body = {"index_name": connector_id, "name": connector_id, "is_native": False}
         body.update(fields)
-        # Owned before the PUT is sent: an interruption (Ctrl-C) between the target creating it and the
-        # answer arriving must not leave it unrecorded. The id was just confirmed free and carries the run
-        # prefix, so deleting it later is safe whether or not the PUT got through.
+        # Owned from before the PUT is sent: if the run is interrupted after the target created it but
+        # before the answer arrived, clean-up still deletes it. The id was just proven unused and carries
+        # the run's prefix, so a DELETE can only meet what this PUT created (or answer 404).
         self.created.append(connector_id)
         self.ledger.add(connector_id)
         answer = self._setup_request(self.client.put_connector, connector_id, body, retry=True)

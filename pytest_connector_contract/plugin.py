@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import secrets
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ import pytest
 
 from . import extended, gate, html_report, junit
 from . import report as reports
+from . import requestlog, schemas
 from .checks import CheckFailed, Run
 from .client import ConnectorClient, TargetUnreachable, client_for
 from .connectors import ConnectorFactory, Ledger
@@ -87,16 +89,17 @@ class RunState:
     def client(self) -> ConnectorClient:
         """A new client for the target, with the run's credentials, TLS settings and rate limit."""
         assert self.target_url is not None
-        return client_for(self.settings, self.target_url, rate_share=self.rate_share)
+        return client_for(self.settings, self.target_url, rate_share=self.rate_share, worker=self.worker_id)
 
     def readonly_client(self) -> ConnectorClient | None:
         """A client that authenticates with --connector-readonly-api-key (None without one)."""
         authorization = self.settings.readonly_authorization()
         if authorization is None:
             return None
-        client = self.client()
-        client.session.headers["Authorization"] = authorization.reveal()
-        return client
+        assert self.target_url is not None
+        return client_for(
+            self.settings, self.target_url, rate_share=self.rate_share, worker=self.worker_id, authorization=authorization
+        )
 
     def delete_leftovers(self) -> None:
         """Last line of the safety net: delete what this process created and still holds (also after
@@ -187,6 +190,8 @@ def pytest_configure(config: pytest.Config) -> None:
         if suite:
             # The suite is not collected from paths: nothing from testpaths or the invocation dir.
             config.args = []
+        if settings.request_log is not None:
+            requestlog.reset(settings.request_log)  # before any worker starts appending
         state = RunState(
             settings=settings,
             spec=spec,
@@ -205,6 +210,10 @@ def pytest_configure(config: pytest.Config) -> None:
     gate.configure(config, state)  # baseline and comparison
     html_report.configure(config, state)
     junit.configure(config, state)
+    if state.suite and _needs_target_now(config) and getattr(config.option, "dist", "no") == "no":
+        # This process runs checks (serially, or as an xdist worker): compile the schemas now, with the
+        # rest of start-up, rather than in the middle of the first check. An xdist controller never does.
+        schemas.prepare()
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(state), "connector_contract_xdist")
 
@@ -289,6 +298,10 @@ def pytest_collection(session: pytest.Session) -> bool | None:
     session.config.hook.pytest_collection_modifyitems(session=session, config=session.config, items=items)
     session.config.hook.pytest_collection_finish(session=session)
     session.testscollected = len(items)
+    # What exists now (every module, the items) lives until the process exits: keep it out of the cyclic
+    # collector's way, which pytest runs at exit in every process (xdist workers too) and which otherwise
+    # walks all of it.
+    gc.freeze()
     return True
 
 
@@ -411,7 +424,7 @@ def _connector_run(
 ) -> Run:
     item = request.node
     assert isinstance(item, CheckItem), "_connector_run serves the bundled suite's items only"
-    connector_client.start_recording()
+    connector_client.start_recording(item.check.id)
     state = request.config.stash[STATE]
     run = Run(
         item.check,

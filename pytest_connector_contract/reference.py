@@ -861,7 +861,7 @@ class ReferenceTarget:
 
     def render_connector(self, connector_id: str, doc: Document) -> dict[str, Any]:
         """The flat API shape: ``id`` then every stored field. Returns a copy."""
-        return {"id": connector_id, **copy.deepcopy(doc)}
+        return {"id": connector_id, **_copy_json(doc)}
 
     def connector_not_found(self, connector_id: str) -> Response:
         return self.error(404, "resource_not_found_exception", f"connector [{connector_id}] not found")
@@ -938,7 +938,7 @@ class ReferenceTarget:
         """A copy of the stored document (soft-deleted ones included), or None."""
         with self.lock:
             doc = self.connectors.get(connector_id)
-            return None if doc is None else copy.deepcopy(doc)
+            return None if doc is None else _copy_json(doc)
 
     # ------------------------------------------------------------------------------- rendering
 
@@ -1240,6 +1240,18 @@ class _Reader:
 
 
 # ------------------------------------------------------------------------------------ helpers
+
+
+def _copy_json(value: Any) -> Any:
+    """A deep copy of JSON-shaped data: several times cheaper than ``copy.deepcopy``, which was a third of
+    the target's time per request (every GET renders a copy of the stored document)."""
+    if isinstance(value, dict):
+        return {key: _copy_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(item) for item in value]
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return copy.deepcopy(value)
 
 
 def _dump(data: Any, *, pretty: bool = False) -> bytes:

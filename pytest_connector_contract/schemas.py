@@ -6,11 +6,14 @@ import hashlib
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
+from .fastschema import Predicate, compile_schema
 
-__all__ = ["SCHEMA_NAMES", "digest", "load", "problems", "validator"]
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+
+__all__ = ["CHECK_SCHEMAS", "SCHEMA_NAMES", "digest", "load", "prepare", "problems", "validator"]
 
 SCHEMA_NAMES = (
     "status-request",
@@ -21,6 +24,10 @@ SCHEMA_NAMES = (
     "spec",
     "baseline",
 )
+
+
+#: the schemas the checks validate answers against
+CHECK_SCHEMAS = ("status-response", "error", "connector")
 
 
 def _files() -> Any:
@@ -38,11 +45,32 @@ def load(name: str) -> dict[str, Any]:
 
 @cache
 def validator(name: str) -> Draft202012Validator:
+    # Imported on first use: only for a schema beyond fastschema, or to say what is wrong with an instance.
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(load(name))
 
 
+@cache
+def _predicate(name: str) -> Predicate | None:
+    return compile_schema(load(name))
+
+
+def prepare(names: tuple[str, ...] = CHECK_SCHEMAS) -> None:
+    """Compile ``names`` now (each is compiled once per process, on first use otherwise)."""
+    for name in names:
+        if _predicate(name) is None:
+            validator(name)
+
+
 def problems(name: str, instance: Any) -> list[str]:
-    """Every way ``instance`` breaks schema ``name``, one readable line each (empty when valid)."""
+    """Every way ``instance`` breaks schema ``name``, one readable line each (empty when valid).
+
+    A valid instance is recognised without jsonschema where :mod:`.fastschema` can (the checks' schemas);
+    jsonschema judges everything else, and writes the messages."""
+    predicate = _predicate(name)
+    if predicate is not None and predicate(instance):
+        return []
     lines = []
     for error in sorted(validator(name).iter_errors(instance), key=lambda e: list(e.absolute_path)):
         where = "/".join(str(part) for part in error.absolute_path) or "(root)"

@@ -506,6 +506,16 @@ OPTIONS: tuple[Option, ...] = (
         metavar="KEY",
         secret=True,
     ),
+    Option(
+        "request_log",
+        "--connector-request-log",
+        "CONNECTOR_REQUEST_LOG",
+        "connector_request_log",
+        "Write one JSON line per HTTP request the run sends (check, method, path, body, status, timing; "
+        "never credentials) to this file, from every process of the run.",
+        parse_path,
+        metavar="PATH",
+    ),
 )
 
 
@@ -538,6 +548,7 @@ class Settings:
     race: bool = False
     race_rounds: int = 10
     readonly_api_key: Secret | None = None
+    request_log: Path | None = None
     #: where each value came from (``cli``, ``env``, ``ini``, ``default``), for provenance in reports
     sources: Mapping[str, str] = field(default_factory=dict)
 
