@@ -10,7 +10,7 @@ import http.client
 import json
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -54,10 +54,22 @@ class Redactor:
 
 
 class RateLimiter:
-    """Spaces request starts at least ``1 / rate`` seconds apart (thread-safe)."""
+    """Schedules request starts ``1 / rate`` seconds apart (thread-safe).
 
-    def __init__(self, rate: float | None) -> None:
+    The schedule, not the last actual start, sets the next slot: a late wake-up is not made up for by
+    going faster later than the rate, and over any window the run sends at most ``rate * window + 1``.
+    """
+
+    def __init__(
+        self,
+        rate: float | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.interval = 1.0 / rate if rate else 0.0
+        self._clock = clock
+        self._sleep = sleep
         self._lock = threading.Lock()
         self._next = 0.0
 
@@ -65,11 +77,11 @@ class RateLimiter:
         if not self.interval:
             return
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             start = max(now, self._next)
             self._next = start + self.interval
         if start > now:
-            time.sleep(start - now)
+            self._sleep(start - now)
 
 
 @dataclass

@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from . import extended, gate, html_report, junit
+from . import extended, gate, html_report, junit, requestlog, schemas
 from . import report as reports
-from . import requestlog, schemas
 from .checks import CheckFailed, Run
 from .client import ConnectorClient, TargetUnreachable, client_for
 from .connectors import ConnectorFactory, Ledger
@@ -98,7 +97,11 @@ class RunState:
             return None
         assert self.target_url is not None
         return client_for(
-            self.settings, self.target_url, rate_share=self.rate_share, worker=self.worker_id, authorization=authorization
+            self.settings,
+            self.target_url,
+            rate_share=self.rate_share,
+            worker=self.worker_id,
+            authorization=authorization,
         )
 
     def delete_leftovers(self) -> None:

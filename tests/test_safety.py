@@ -4,7 +4,6 @@ robust setup requests. Real runs over real HTTP against the reference target."""
 from __future__ import annotations
 
 import base64
-import itertools
 import json
 import os
 import signal
@@ -278,14 +277,30 @@ def test_the_request_under_test_is_never_retried(
     assert "got HTTP 503" in run.check("transition[configured->connected]")["problems"][0]
 
 
-def test_rate_limiter_spaces_request_starts() -> None:
-    limiter = RateLimiter(4.0)  # 4 requests a second: 0.25 s apart
-    starts = []
-    for _ in range(5):
+class FakeClock:
+    """Time that moves only when slept, with an optional oversleep to imitate a loaded machine."""
+
+    def __init__(self, oversleep: float = 0.0) -> None:
+        self.now = 100.0
+        self.oversleep = oversleep
+        self.starts: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds + self.oversleep
+
+
+@pytest.mark.parametrize("oversleep", [0.0, 0.09])
+def test_rate_limiter_keeps_request_starts_on_schedule(oversleep: float) -> None:
+    clock = FakeClock(oversleep)
+    limiter = RateLimiter(4.0, clock=lambda: clock.now, sleep=clock.sleep)  # 4 a second: a slot every 0.25 s
+    for _ in range(9):
         limiter.wait()
-        starts.append(time.monotonic())
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert all(gap >= 0.24 for gap in gaps), gaps
+        clock.starts.append(clock.now)
+    first = clock.starts[0]
+    for index, start in enumerate(clock.starts):
+        assert start >= first + index * 0.25 - 1e-9  # never ahead of the schedule
+    # within any window of one second at most rate * window + 1 starts
+    assert all(sum(1 for t in clock.starts if s <= t < s + 1.0) <= 5 for s in clock.starts)
 
 
 def test_no_rate_limit_means_no_waiting() -> None:
