@@ -7,7 +7,7 @@ so the same aggregation works for serial and parallel runs.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -273,7 +273,3 @@ def _skip_reason(report: pytest.TestReport) -> str | None:
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
         return str(longrepr[2]).removeprefix("Skipped: ")
     return str(longrepr) if longrepr else None
-
-
-def outcome_counts_line(counts: dict[str, int], order: Iterable[str] = OUTCOMES) -> str:
-    return ", ".join(f"{counts[o]} {o}" for o in order if counts.get(o))
