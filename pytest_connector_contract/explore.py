@@ -47,21 +47,20 @@ CASINGS = ("lower", "upper", "title")
 _SPEC = load_spec()
 
 
-def bad_inputs(spec: Spec) -> tuple[ValidationCase, ...]:
-    """The bad-input cases that are refused whatever the connector's status, on every version.
+def bad_inputs(spec: Spec, release: tuple[int, int, int]) -> tuple[ValidationCase, ...]:
+    """The bad-input cases that ``release`` refuses whatever the connector's status.
 
-    Cases that store a status (letter case, vendor media type) are covered by the status rule's casing,
-    and cases where a stock release departs from the documentation (a known deviation) are left out.
+    Cases that store a status (letter case, vendor media type) are covered by the status rule's casing;
+    cases that do not apply to the release, and cases where the release departs from the documentation (a
+    known deviation), are left out.
     """
-    deviating = {d.check for d in spec.known_deviations}
     return tuple(
         case
         for case in spec.validation_cases
-        if "stored_status" not in case.expect and f"validation[{case.id}]" not in deviating
+        if case.applies(release)
+        and "stored_status" not in case.expect_for(release)
+        and spec.deviation_for(f"validation[{case.id}]", release) is None
     )
-
-
-_BAD_INPUTS = bad_inputs(_SPEC)
 
 
 class Departure(AssertionError):
@@ -155,6 +154,7 @@ class Walk:
         self.client: ConnectorClient = run.client
         self.factory: ConnectorFactory = run.factory
         self.profile = run.profile
+        self.release = run.release
         self.steps = run.settings.explore_steps
         self.budget = run.settings.explore_budget
         self.sequences_per_walk: int = raw["sequences_per_walk"]
@@ -349,7 +349,7 @@ class Walk:
                 expected_status=status if allowed else before,
             )
         assert action.case is not None
-        request, expect = action.case.request, action.case.expect
+        request, expect = action.case.request, action.case.expect_for(self.release)
         body: str | None = None
         if "json" in request:
             body = _json(request["json"])
@@ -397,7 +397,7 @@ class Walk:
             )
             return
         assert action.case is not None
-        expect = action.case.expect
+        expect = action.case.expect_for(self.release)
         if "error_type" in expect:
             _require(
                 step,
@@ -442,6 +442,7 @@ def _cased(status: str, casing: str) -> str:
 
 def _machine(walk: Walk) -> type[RuleBasedStateMachine]:
     statuses = list(_SPEC.statuses)
+    cases = bad_inputs(_SPEC, walk.release)
 
     class StatusWalk(RuleBasedStateMachine):
         """One sequence: a fresh connector, then status updates and bad inputs, each checked at once."""
@@ -456,7 +457,7 @@ def _machine(walk: Walk) -> type[RuleBasedStateMachine]:
         def set_status(self, status: str, casing: str) -> None:
             self._do(Action("status", status, casing))
 
-        @rule(case=st.sampled_from(_BAD_INPUTS))
+        @rule(case=st.sampled_from(cases))
         def bad_input(self, case: ValidationCase) -> None:
             self._do(Action("bad-input", case=case))
 

@@ -75,6 +75,7 @@ class HtmlReportHooks:
         postfix.append(beyond_html(document))
         if document.get("comparison"):
             postfix.append(comparison_html(document["comparison"]))
+        postfix.append(expectations_html(document))
         postfix.append(provenance_html(document))
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
@@ -90,7 +91,7 @@ class HtmlReportHooks:
         observed = str(data.get("observed") or "")
         short = observed if len(observed) <= 160 else observed[:157] + "..."
         cells[2:2] = [
-            f'<td class="col-checkId">{escape(str(data.get("id") or ""))}</td>',
+            f'<td class="col-checkId" title="{escape(_check_title(data))}">{escape(str(data.get("id") or ""))}</td>',
             f'<td class="col-category">{escape(str(data.get("category") or ""))}</td>',
             f'<td class="col-expected">{escape(str(data.get("expected") or ""))}</td>',
             f'<td class="col-observed" title="{escape(observed)}">{escape(short)}</td>',
@@ -491,6 +492,58 @@ def provenance_html(document: Mapping[str, Any]) -> str:
     )
 
 
+def source_url(entry: Mapping[str, Any]) -> str | None:
+    """The file at its commit on GitHub, for a source or test entry; None for a derived one."""
+    if entry.get("kind") == "derived" or not entry.get("repo"):
+        return None
+    return f"https://github.com/{entry['repo']}/blob/{entry['commit']}/{entry['path']}"
+
+
+def sources_html(provenance: Sequence[Mapping[str, Any]]) -> str:
+    """One item per provenance entry: a link to the file at its commit (or the derivation), what it
+    establishes, and the releases it backs."""
+    items = []
+    for entry in provenance:
+        url = source_url(entry)
+        releases = (
+            f' <span class="cc-releases">[{escape(str(entry["releases"]))}]</span>' if entry.get("releases") else ""
+        )
+        if url is None:
+            head = "<b>derived</b>"
+        else:
+            kind = "Elastic test " if entry.get("kind") == "test" else ""
+            label = f"{entry['path'].rsplit('/', 1)[-1]}@{str(entry['commit'])[:8]}"
+            head = f'{kind}<a href="{escape(url)}">{escape(label)}</a> ({escape(str(entry["repo"]))})'
+        items.append(f"<li>{head}: {escape(str(entry.get('what') or ''))}{releases}</li>")
+    return f'<ul class="cc-sources">{"".join(items)}</ul>'
+
+
+def _check_title(data: Mapping[str, Any]) -> str:
+    """The hover text of a check's id: its statement, then where each expectation comes from."""
+    lines = [str(data.get("statement") or "")]
+    for entry in data.get("provenance") or []:
+        where = source_url(entry) or "derived"
+        releases = f" [{entry['releases']}]" if entry.get("releases") else ""
+        lines.append(f"{where}: {entry.get('what')}{releases}")
+    return "\n".join(line for line in lines if line)
+
+
+def expectations_html(document: Mapping[str, Any]) -> str:
+    """Every check of the run with its statement and provenance, so a reader can judge a verdict."""
+    rows = []
+    for check in document.get("checks") or []:
+        rows.append(
+            f"<tr><td>{_a(str(check['id']), escape(str(check['id'])))}</td>"
+            f"<td>{escape(str(check.get('statement') or ''))}</td>"
+            f"<td>{sources_html(check.get('provenance') or [])}</td></tr>"
+        )
+    return (
+        '<details id="cc-expectations"><summary>Expectations: what each check asserts and where it comes from'
+        '</summary><table class="cc-expectations"><tr><th>check</th><th>statement</th><th>provenance</th></tr>'
+        f"{''.join(rows)}</table></details>"
+    )
+
+
 # -- evidence on a row that did not pass -----------------------------------------------------------
 def _pretty(body: str | None) -> str:
     if body is None:
@@ -523,6 +576,10 @@ def evidence_html(data: Mapping[str, Any]) -> str:
     check_id = str(data.get("id"))
     exchanges: Sequence[Mapping[str, Any]] = data.get("exchanges") or []
     parts = ['<div class="cc-evidence">']
+    if data.get("statement"):
+        parts.append(f'<p class="cc-statement">{escape(str(data["statement"]))}</p>')
+    if data.get("provenance"):
+        parts.append(f"<h4>Where this expectation comes from</h4>{sources_html(data['provenance'])}")
     problems = data.get("problems") or []
     if problems:
         parts.append(
@@ -626,7 +683,11 @@ li.cc-chip.cc-passed, li.cc-chip.cc-failed, li.cc-chip.cc-error, li.cc-chip.cc-x
 .cc-compare h3 { font-size: 13px; margin: 8px 0 2px; }
 .cc-compare--regressions li { color: #cf222e; font-weight: bold; }
 .cc-compare--fixes li { color: #1a7f37; }
-#cc-provenance { width: 100%; margin: 10px 0; color: #24292f; }
+#cc-provenance, #cc-expectations { width: 100%; margin: 10px 0; color: #24292f; }
+#cc-expectations summary { cursor: pointer; font-weight: bold; }
+.cc-expectations td { vertical-align: top; padding: 2px 8px; }
+.cc-sources { margin: 2px 0; padding-left: 18px; }
+.cc-releases { color: #57606a; }
 #cc-provenance summary { cursor: pointer; font-weight: bold; }
 .cc-evidence { color: #24292f; padding: 4px 0; }
 .cc-evidence h4 { margin: 8px 0 4px; }

@@ -321,6 +321,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 "category": item.check.category,
                 "statement": item.check.statement,
                 "source": item.check.source,
+                "provenance": [dict(entry) for entry in item.check.provenance],
             }
         )
         if call.excinfo is not None and not call.excinfo.errisinstance((pytest.skip.Exception, pytest.xfail.Exception)):

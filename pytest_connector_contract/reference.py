@@ -332,9 +332,16 @@ class ReferenceTarget:
         return self.version < (8, 14, 0)
 
     @property
-    def empty_status_body_crashes(self) -> bool:
-        """8.13/8.14 answer 500 null_pointer_exception to a body-less _status without Content-Type."""
+    def old_status_handler(self) -> bool:
+        """8.13/8.14 parse a _status body with ``Request.fromXContentBytes`` (detect the content from the raw
+        bytes, wrap an IOException in parse_exception); 8.15 brought the handler of elastic/elasticsearch#109965."""
         return self.version < (8, 15, 0)
+
+    @property
+    def eof_escapes(self) -> bool:
+        """8.15.0/8.15.1: end of input is an IOException that the new handler lets escape as a 500
+        (elastic/elasticsearch#111548, in 8.15.2, made it a parse error)."""
+        return (8, 15, 0) <= self.version < (8, 15, 2)
 
     @property
     def put_without_id(self) -> bool:
@@ -652,16 +659,33 @@ class ReferenceTarget:
         """The requested status from the body, via the strict ``connector_update_status_request``
         parser; None when the body has no ``status`` (validation refuses that next)."""
         if not request.body:
-            if self.empty_status_body_crashes and "Content-Type" not in request.headers:
+            if self.old_status_handler and "Content-Type" not in request.headers:
                 # 8.13/8.14 build a parser for a null XContentType: a NullPointerException.
                 raise EsError(500, "null_pointer_exception", None)
-            if not self.empty_status_body_crashes:
+            if not self.old_status_handler:
                 raise EsError(400, "parse_exception", "request body is required")
-        fields = self.read_object(
-            request.body,
-            "connector_update_status_request",
-            {"status": Field(frozenset({VALUE_STRING}), self.parse_status)},
-        )
+        if self.old_status_handler and not _looks_like_json(request.body):
+            # XContentHelper.createParser asks CompressorFactory first, which refuses bytes it cannot detect.
+            raise EsError(
+                500,
+                "not_x_content_exception",
+                "Compressor detection can only be called on some xcontent bytes or compressed xcontent bytes",
+            )
+        try:
+            fields = self.read_object(
+                request.body,
+                "connector_update_status_request",
+                {"status": Field(frozenset({VALUE_STRING}), self.parse_status)},
+            )
+        except EsError as exc:
+            if exc.type != "x_content_e_o_f_exception" or not (self.old_status_handler or self.eof_escapes):
+                raise
+            jackson = (exc.caused_by or {}).get("reason")
+            eof = {"type": "x_content_e_o_f_exception", "reason": f"{_JACKSON_EOF}: {jackson}"}
+            if self.old_status_handler:
+                body = request.body.decode("utf-8", "replace")
+                raise EsError(400, "parse_exception", f"Failed to parse: {body}", eof) from None
+            raise EsError(500, eof["type"], eof["reason"], exc.caused_by) from None
         status: str | None = fields.get("status")
         return status
 
@@ -1240,6 +1264,22 @@ class _Reader:
 
 
 # ------------------------------------------------------------------------------------ helpers
+
+
+_JACKSON_EOF = "com.fasterxml.jackson.core.io.JsonEOFException"
+#: the bytes Java's Character.isWhitespace accepts before the ``{`` of a JSON object (XContentFactory)
+_JAVA_WHITESPACE = frozenset(b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f")
+
+
+def _looks_like_json(body: bytes) -> bool:
+    """``XContentFactory.xContentType`` for JSON: an optional UTF-8 BOM, white space, then ``{``."""
+    body = body.removeprefix(b"\xef\xbb\xbf")
+    for byte in body:
+        if byte == ord("{"):
+            return True
+        if byte not in _JAVA_WHITESPACE:
+            return False
+    return False
 
 
 def _copy_json(value: Any) -> Any:

@@ -70,6 +70,7 @@ class Conformance:
                 "category": data["category"],
                 "statement": data["statement"],
                 "source": data["source"],
+                "provenance": data.get("provenance") or [],
                 "outcome": None,
                 "message": None,
                 "duration": 0.0,

@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 __all__ = [
+    "NEWEST",
     "Check",
     "KnownDeviation",
     "Profile",
@@ -22,7 +23,15 @@ __all__ = [
     "ValidationCase",
     "load_spec",
     "parse_version",
+    "provenance_text",
 ]
+
+#: The release a target counts as when it runs the newest code whatever number it reports (Serverless).
+NEWEST: tuple[int, int, int] = (1_000_000, 0, 0)
+
+#: One provenance entry, resolved: ``kind`` (source | test | derived), ``what``, and for source and test
+#: entries ``repo``, ``path`` and ``commit``; ``releases`` where it backs a release-specific expectation.
+Provenance = tuple[dict[str, str], ...]
 
 
 def parse_version(text: str) -> tuple[int, int, int] | None:
@@ -48,6 +57,14 @@ class VersionRange:
             below=parse_version(data["below"]) if "below" in data else None,
         )
 
+    def text(self) -> str:
+        """``8.13.0 to before 8.15.0``; ``8.15.2 and later``; ``before 8.15.0``."""
+        low = ".".join(map(str, self.min)) if self.min else None
+        high = ".".join(map(str, self.below)) if self.below else None
+        if low and high:
+            return f"{low} to before {high}"
+        return f"{low} and later" if low else f"before {high}"
+
     def __contains__(self, version: object) -> bool:
         if not isinstance(version, tuple):
             return False
@@ -62,9 +79,9 @@ class Profile:
 
     name: str
     description: str
-    source: str
     applies_to: VersionRange
     transitions: dict[str, frozenset[str]]
+    provenance: Provenance = ()
 
     def allows(self, current: str, requested: str) -> bool:
         return requested in self.transitions.get(current, frozenset())
@@ -78,6 +95,16 @@ class KnownDeviation:
     applies_to: VersionRange
     observed_http: int
     reason: str
+    provenance: Provenance = ()
+
+
+@dataclass(frozen=True)
+class ReleaseExpectation:
+    """What a range of releases answers instead of the case's newest expectation."""
+
+    applies_to: VersionRange
+    expect: dict[str, Any]
+    provenance: Provenance
 
 
 @dataclass(frozen=True)
@@ -85,7 +112,27 @@ class ValidationCase:
     id: str
     statement: str
     request: dict[str, Any]
+    #: what the newest releases answer
     expect: dict[str, Any]
+    #: the releases the case applies to at all (None: every release the suite supports)
+    applies_to: VersionRange | None = None
+    #: older releases that answer differently, oldest first
+    by_release: tuple[ReleaseExpectation, ...] = ()
+    provenance: Provenance = ()
+
+    def expect_for(self, release: tuple[int, int, int]) -> dict[str, Any]:
+        """The expectation for ``release`` (see :meth:`TargetInfo.release`)."""
+        for entry in self.by_release:
+            if release in entry.applies_to:
+                return entry.expect
+        return self.expect
+
+    def applies(self, release: tuple[int, int, int]) -> bool:
+        return self.applies_to is None or release in self.applies_to
+
+    @property
+    def same_on_every_release(self) -> bool:
+        return self.applies_to is None and not self.by_release
 
 
 @dataclass(frozen=True)
@@ -96,8 +143,15 @@ class Check:
     kind: str  # transition | validation | not_found | response | explore | race | privileges
     category: str
     statement: str
-    source: str
+    #: where each expectation of the check comes from (an Elasticsearch file at a commit, an Elastic test,
+    #: or "derived" with the reasoning); never empty
+    provenance: Provenance = field(default=(), hash=False, compare=False)
     params: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def source(self) -> str:
+        """The provenance as one line of text, for the terminal and JUnit."""
+        return provenance_text(self.provenance)
 
 
 @dataclass(frozen=True)
@@ -124,12 +178,6 @@ class Spec:
                 return profile
         return None
 
-    def check(self, check_id: str) -> Check:
-        for check in (*self.checks, *self.optional_checks):
-            if check.id == check_id:
-                return check
-        raise KeyError(check_id)
-
     def explore_checks(self, walks: int, seed: int) -> tuple[Check, ...]:
         """``explore[1]`` .. ``explore[walks]``: one random walk each, all derived from the run's ``seed``."""
         section = self.raw["explore"]
@@ -139,7 +187,7 @@ class Spec:
                 kind="explore",
                 category=section["category"],
                 statement=section["statement"],
-                source=section["source"],
+                provenance=_resolve(self.raw, section["provenance"]),
                 params={"walk": walk, "seed": seed},
             )
             for walk in range(1, walks + 1)
@@ -156,9 +204,59 @@ def transition_id(current: str, requested: str) -> str:
     return f"transition[{current}->{requested}]"
 
 
+def provenance_text(provenance: Provenance) -> str:
+    """``ConnectorStateMachine.java@20435b91 (elastic/elasticsearch); derived: ...`` on one line."""
+    parts = []
+    for entry in provenance:
+        if entry["kind"] == "derived":
+            parts.append(f"derived: {entry['what']}")
+        else:
+            name = entry["path"].rsplit("/", 1)[-1]
+            label = f"{name}@{entry['commit'][:8]} ({entry['repo']})"
+            parts.append(f"Elastic test {label}" if entry["kind"] == "test" else label)
+        if "releases" in entry:
+            parts[-1] += f" [{entry['releases']}]"
+    return "; ".join(parts)
+
+
+def _resolve(raw: dict[str, Any], entries: list[Any], releases: str | None = None) -> Provenance:
+    """Provenance as written in spec.json (names of ``sources`` entries, or ``{"derived": reasoning}``)
+    resolved into self-contained entries."""
+    resolved: list[dict[str, str]] = []
+    for entry in entries:
+        if isinstance(entry, str):
+            item = {"kind": raw["sources"][entry]["kind"], **raw["sources"][entry]}
+        else:
+            item = {"kind": "derived", "what": entry["derived"]}
+        if releases is not None:
+            item["releases"] = releases
+        resolved.append(item)
+    return tuple(resolved)
+
+
+def _case_provenance(raw: dict[str, Any], section: dict[str, Any], case: dict[str, Any]) -> Provenance:
+    """A case's own provenance, then its section's, then that of each release-specific expectation."""
+    provenance = _resolve(raw, case.get("provenance", [])) + _resolve(raw, section.get("provenance", []))
+    for entry in case.get("by_release", []):
+        provenance += _resolve(raw, entry["provenance"], VersionRange.from_data(entry["applies_to"]).text())
+    return provenance
+
+
+def _deviation_provenance(raw: dict[str, Any], check_id: str) -> Provenance:
+    provenance: Provenance = ()
+    for deviation in raw["known_deviations"]:
+        if deviation["check"] == check_id:
+            releases = VersionRange.from_data(deviation["applies_to"]).text()
+            provenance += _resolve(raw, deviation["provenance"], f"known deviation of {releases}")
+    return provenance
+
+
 def _build_checks(raw: dict[str, Any], statuses: tuple[str, ...]) -> tuple[Check, ...]:
     checks: list[Check] = []
     transition = raw["transition"]
+    profile_provenance: Provenance = ()
+    for name, profile in raw["profiles"].items():
+        profile_provenance += _resolve(raw, profile["provenance"], f"profile {name}")
     for current in statuses:
         for requested in statuses:
             checks.append(
@@ -170,19 +268,20 @@ def _build_checks(raw: dict[str, Any], statuses: tuple[str, ...]) -> tuple[Check
                         f"PUT _status with {requested!r} on a connector in {current!r} is accepted or "
                         "refused as the profile's state machine says, and a refusal changes nothing."
                     ),
-                    source=transition["source"],
+                    provenance=_resolve(raw, transition["provenance"]) + profile_provenance,
                     params={"from": current, "to": requested},
                 )
             )
     validation = raw["validation"]
     for case in raw["validation_cases"]:
+        check_id = f"validation[{case['id']}]"
         checks.append(
             Check(
-                id=f"validation[{case['id']}]",
+                id=check_id,
                 kind="validation",
                 category=validation["category"],
                 statement=case["statement"],
-                source=validation["source"],
+                provenance=_case_provenance(raw, validation, case) + _deviation_provenance(raw, check_id),
                 params={"case": case["id"]},
             )
         )
@@ -195,7 +294,7 @@ def _build_checks(raw: dict[str, Any], statuses: tuple[str, ...]) -> tuple[Check
                     kind=kind,
                     category=section["category"],
                     statement=case["statement"],
-                    source=section["source"],
+                    provenance=_case_provenance(raw, section, case),
                     params={"case": case["id"]},
                 )
             )
@@ -214,7 +313,7 @@ def _build_optional_checks(raw: dict[str, Any]) -> tuple[Check, ...]:
                 statement=race["statement_template"].format(
                     **{"from": repr(case["from"]), "to": " and ".join(repr(s) for s in case["to"])}
                 ),
-                source=race["source"],
+                provenance=_case_provenance(raw, race, case),
                 params={"case": case["id"], "from": case["from"], "to": list(case["to"])},
             )
         )
@@ -226,11 +325,30 @@ def _build_optional_checks(raw: dict[str, Any]) -> tuple[Check, ...]:
                 kind="privileges",
                 category=privileges["category"],
                 statement=case["statement"],
-                source=privileges["source"],
+                provenance=_case_provenance(raw, privileges, case),
                 params={"case": case["id"], "from": case["from"], "to": case["to"]},
             )
         )
     return tuple(checks)
+
+
+def _validation_case(raw: dict[str, Any], case: dict[str, Any]) -> ValidationCase:
+    return ValidationCase(
+        id=case["id"],
+        statement=case["statement"],
+        request=case["request"],
+        expect=case["expect"],
+        applies_to=VersionRange.from_data(case["applies_to"]) if "applies_to" in case else None,
+        by_release=tuple(
+            ReleaseExpectation(
+                applies_to=VersionRange.from_data(entry["applies_to"]),
+                expect=entry["expect"],
+                provenance=_resolve(raw, entry["provenance"]),
+            )
+            for entry in case.get("by_release", [])
+        ),
+        provenance=_resolve(raw, case.get("provenance", [])),
+    )
 
 
 @cache
@@ -243,9 +361,9 @@ def load_spec() -> Spec:
         name: Profile(
             name=name,
             description=data["description"],
-            source=data["source"],
             applies_to=VersionRange.from_data(data["applies_to"]),
             transitions={k: frozenset(v) for k, v in data["transitions"].items()},
+            provenance=_resolve(raw, data["provenance"]),
         )
         for name, data in raw["profiles"].items()
     }
@@ -258,15 +376,14 @@ def load_spec() -> Spec:
         newest_profile=raw["newest_profile"],
         minimum_version=minimum,
         setup_paths={k: tuple(v) for k, v in raw["setup_paths"].items()},
-        validation_cases=tuple(
-            ValidationCase(c["id"], c["statement"], c["request"], c["expect"]) for c in raw["validation_cases"]
-        ),
+        validation_cases=tuple(_validation_case(raw, c) for c in raw["validation_cases"]),
         known_deviations=tuple(
             KnownDeviation(
                 check=d["check"],
                 applies_to=VersionRange.from_data(d["applies_to"]),
                 observed_http=d["observed_http"],
                 reason=d["reason"],
+                provenance=_resolve(raw, d["provenance"]),
             )
             for d in raw["known_deviations"]
         ),

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .client import ApiResponse, ConnectorClient, TargetUnreachable
-from .spec import Spec, parse_version
+from .spec import NEWEST, Spec, parse_version
 
 __all__ = ["PreflightError", "TargetInfo", "identify"]
 
@@ -34,6 +34,18 @@ class TargetInfo:
     @property
     def version_tuple(self) -> tuple[int, int, int] | None:
         return parse_version(self.version) if self.version else None
+
+    def release(self, spec: Spec) -> tuple[int, int, int]:
+        """The release whose answers the expectations follow: Serverless runs the newest code whatever number
+        it reports; an unknown version (no ``monitor``, ``--connector-profile`` given) counts as the oldest
+        release of the chosen profile, whose known deviations then stay tolerated."""
+        if self.build_flavor == "serverless":
+            return NEWEST
+        version = self.version_tuple
+        if version is not None:
+            return version
+        low = spec.profiles[self.profile].applies_to.min
+        return low if low is not None else spec.minimum_version
 
     @property
     def soft_delete(self) -> bool | None:

@@ -122,6 +122,76 @@ class ErrorBodyWithoutRootCause(ReferenceTarget):
         return self.json_response(status, {"error": {"type": type, "reason": reason}, "status": status})
 
 
+class NoTopLevelStatus(ReferenceTarget):
+    """Leaves the top-level status out of its error objects, which Elasticsearch always sets to the HTTP status."""
+
+    def error(
+        self, status: int, type: str, reason: str | None, caused_by: Mapping[str, Any] | None = None, **kw: Any
+    ) -> Response:
+        response = super().error(status, type, reason, caused_by, **kw)
+        body = response.json()
+        del body["status"]
+        return self.json_response(status, body)
+
+
+class StatusAlways400(ReferenceTarget):
+    """Writes "status": 400 into every error object, whatever the HTTP status (a proxy's template)."""
+
+    def error(
+        self, status: int, type: str, reason: str | None, caused_by: Mapping[str, Any] | None = None, **kw: Any
+    ) -> Response:
+        response = super().error(status, type, reason, caused_by, **kw)
+        return self.json_response(status, {**response.json(), "status": 400})
+
+
+class GenericRootCauseReason(ReferenceTarget):
+    """Gives root_cause[0] a generic reason instead of repeating the error's own."""
+
+    def error(
+        self, status: int, type: str, reason: str | None, caused_by: Mapping[str, Any] | None = None, **kw: Any
+    ) -> Response:
+        response = super().error(status, type, reason, caused_by, **kw)
+        body = response.json()
+        body["error"]["root_cause"][0]["reason"] = "request failed"
+        return self.json_response(status, body)
+
+
+class RefusalWithoutCause(ReferenceTarget):
+    """Refuses an invalid transition without the caused_by connector_invalid_status_transition_exception."""
+
+    def reject_transition(self, doc: Document, current: str, requested: str) -> Response:
+        response = super().reject_transition(doc, current, requested)
+        body = response.json()
+        del body["error"]["caused_by"]
+        return self.json_response(response.status, body)
+
+
+class TruncatedLikeOldRelease(ReferenceTarget):
+    """Answers a truncated body as 8.13/8.14 do (400 parse_exception) while claiming 9.x."""
+
+    @property
+    def old_status_handler(self) -> bool:
+        return True
+
+
+class NewReleaseAnswersClaimingOld(ReferenceTarget):
+    """Claims 8.14.3 but parses _status bodies like 9.x (400 x_content_e_o_f_exception for a truncated body)."""
+
+    @property
+    def old_status_handler(self) -> bool:
+        return False
+
+
+class RefusesCompatibleWith9(ReferenceTarget):
+    """Claims 9.x but refuses compatible-with=9, the media type of the 9.x official clients (an 8.x proxy rule)."""
+
+    def check_content_type(self, request: Request) -> Response | None:
+        value = request.headers.get("Content-Type") or ""
+        if "compatible-with=9" in value.replace(" ", ""):
+            return self.simple_error(406, f"Content-Type header [{value}] is not supported")
+        return super().check_content_type(request)
+
+
 # -- success bodies --------------------------------------------------------------------------------
 class WrongResultWord(ReferenceTarget):
     """Answers {"result": "ok"} to an accepted update instead of updated."""
@@ -231,6 +301,26 @@ class DropsProductHeader(ReferenceTarget):
         headers = super().base_headers(request)
         headers.pop("X-elastic-product", None)
         return headers
+
+
+class ProductHeaderOnlyFromHandlers(ReferenceTarget):
+    """Sends X-Elastic-Product only on answers of its handlers, not on the 405 and 406 of its router."""
+
+    def finish(self, request: Request, response: Response) -> Response:
+        answer = super().finish(request, response)
+        if answer.status in (405, 406):
+            answer.headers.pop("X-elastic-product", None)
+        return answer
+
+
+class TextPlainMethodNotAllowed(ReferenceTarget):
+    """Answers 405 with Content-Type text/plain (a web server's default error page type)."""
+
+    def finish(self, request: Request, response: Response) -> Response:
+        answer = super().finish(request, response)
+        if answer.status == 405:
+            answer.headers["Content-Type"] = "text/plain; charset=UTF-8"
+        return answer
 
 
 class TextContentType(ReferenceTarget):
@@ -431,7 +521,52 @@ MUTANTS: tuple[Mutant, ...] = (
         "expected HTTP 400, got HTTP 200",
     ),
     Mutant("drops-product-header", DropsProductHeader, "response[x-elastic-product]", "X-Elastic-Product None"),
+    Mutant(
+        "product-header-only-from-handlers",
+        ProductHeaderOnlyFromHandlers,
+        "response[x-elastic-product]",
+        "the HTTP 405 answer to GET",
+    ),
     Mutant("text-content-type", TextContentType, "response[json-content-type]", "expected JSON"),
+    Mutant(
+        "text-plain-method-not-allowed",
+        TextPlainMethodNotAllowed,
+        "response[json-content-type]",
+        "the HTTP 405 answer to GET",
+    ),
+    Mutant("no-top-level-status", NoTopLevelStatus, "validation[unknown-value]", "expected the top-level status 400"),
+    Mutant("status-always-400", StatusAlways400, "not_found[unknown-id]", "expected the top-level status 404"),
+    Mutant(
+        "generic-root-cause-reason",
+        GenericRootCauseReason,
+        "transition[created->configured]",
+        "expected root_cause[0].reason to repeat error.reason",
+    ),
+    Mutant(
+        "refusal-without-cause",
+        RefusalWithoutCause,
+        "transition[created->connected]",
+        "expected error.caused_by",
+    ),
+    Mutant(
+        "truncated-like-old-release",
+        TruncatedLikeOldRelease,
+        "validation[truncated-json]",
+        "expected error.type 'x_content_e_o_f_exception', got 'parse_exception'",
+    ),
+    Mutant(
+        "new-release-answers-claiming-old",
+        NewReleaseAnswersClaimingOld,
+        "validation[truncated-json]",
+        "expected error.type 'parse_exception', got 'x_content_e_o_f_exception'",
+        es_version="8.14.3",
+    ),
+    Mutant(
+        "refuses-compatible-with-9",
+        RefusesCompatibleWith9,
+        "validation[vendor-media-type-9]",
+        "expected HTTP 200, got HTTP 406",
+    ),
     Mutant("missing-is-bad-request", MissingIsBadRequest, "not_found[unknown-id]", "expected HTTP 404, got HTTP 400"),
     Mutant("status-upserts-missing", StatusUpsertsMissing, "not_found[unknown-id]", "expected 404"),
     Mutant(
