@@ -38,9 +38,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pytest_connector_contract import requestlog
-from pytest_connector_contract.reference import DEFAULT_ES_VERSION
-from pytest_connector_contract.spec import Spec, load_spec, parse_version
+from pytest_connector_contract.client import requestlog
+from pytest_connector_contract.contract.spec import Spec, load_spec, parse_version
+from pytest_connector_contract.reference.target import DEFAULT_ES_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = ROOT / "bench" / "results.json"
@@ -115,7 +115,7 @@ def pytest_command(*args: str) -> list[str]:
 @contextlib.contextmanager
 def serve(latency_ms: float = 0) -> Iterator[str]:
     """``connector-contract serve`` in its own process on a free port; yields its URL."""
-    args = [sys.executable, "-m", "pytest_connector_contract.cli", "serve", "--port", "0"]
+    args = [sys.executable, "-m", "pytest_connector_contract.cli.main", "serve", "--port", "0"]
     if latency_ms:
         args += ["--latency-ms", str(latency_ms)]
     process = subprocess.Popen(args, env=bench_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

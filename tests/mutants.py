@@ -13,7 +13,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_connector_contract.reference import (
+from pytest_connector_contract.reference.security import (
+    ACTION_CONNECTOR_UPDATE_STATUS,
+    CONNECTOR_READ_ONLY,
+    ApiKey,
+    Principal,
+    Security,
+)
+from pytest_connector_contract.reference.target import (
     DEFAULT_ES_VERSION,
     Document,
     EsError,
@@ -21,13 +28,6 @@ from pytest_connector_contract.reference import (
     ReferenceTarget,
     Request,
     Response,
-)
-from pytest_connector_contract.reference_security import (
-    ACTION_CONNECTOR_UPDATE_STATUS,
-    CONNECTOR_READ_ONLY,
-    ApiKey,
-    Principal,
-    Security,
 )
 
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from pytest_connector_contract import schemas
-from pytest_connector_contract.baseline import REASON_TO_FILL, BaselineError, parse, render
-from pytest_connector_contract.server import ReferenceServer
-from pytest_connector_contract.spec import load_spec
+from pytest_connector_contract.contract import schemas
+from pytest_connector_contract.contract.spec import load_spec
+from pytest_connector_contract.reference.server import ReferenceServer
+from pytest_connector_contract.reports.baseline import REASON_TO_FILL, BaselineError, parse, render
 
 SPEC = load_spec()
 CELL = "transition[needs_configuration->error]"

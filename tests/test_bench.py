@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from pytest_connector_contract.reference import ReferenceTarget, Request, Response
-from pytest_connector_contract.server import ReferenceServer
+from pytest_connector_contract.reference.server import ReferenceServer
+from pytest_connector_contract.reference.target import ReferenceTarget, Request, Response
 
 STATS = {"median", "min", "max", "runs"}
 
@@ -140,7 +140,7 @@ def test_the_load_model_catches_a_transition_accepted_from_a_stale_status(
 
 def test_the_isolation_floor_counts_what_a_check_cannot_do_without(repo_root: Path) -> None:
     bench = _bench(repo_root)
-    from pytest_connector_contract.spec import load_spec
+    from pytest_connector_contract.contract.spec import load_spec
 
     spec = load_spec()
     # created -> error: create, request, read, delete (+ the GET proving the id unused)

@@ -25,10 +25,10 @@ from mutants import (
     secured_with_readonly_key,
 )
 
-from pytest_connector_contract import schemas
-from pytest_connector_contract.reference import ReferenceTarget
-from pytest_connector_contract.server import ReferenceServer
-from pytest_connector_contract.spec import load_spec
+from pytest_connector_contract.contract import schemas
+from pytest_connector_contract.contract.spec import load_spec
+from pytest_connector_contract.reference.server import ReferenceServer
+from pytest_connector_contract.reference.target import ReferenceTarget
 
 SPEC = load_spec()
 DEFAULT_IDS = [check.id for check in SPEC.checks]

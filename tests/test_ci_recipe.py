@@ -14,7 +14,7 @@ import pytest
 import yaml
 from browser import parse_html
 
-from pytest_connector_contract import schemas
+from pytest_connector_contract.contract import schemas
 
 RECIPE = Path("docs") / "ci" / "github-actions-conformance.yml"
 

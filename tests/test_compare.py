@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from browser import parse_html
 
-from pytest_connector_contract import schemas
-from pytest_connector_contract.compare import compare
-from pytest_connector_contract.server import ReferenceServer
-from pytest_connector_contract.spec import load_spec
+from pytest_connector_contract.contract import schemas
+from pytest_connector_contract.contract.spec import load_spec
+from pytest_connector_contract.reference.server import ReferenceServer
+from pytest_connector_contract.reports.compare import compare
 
 CELL = "transition[needs_configuration->error]"
 

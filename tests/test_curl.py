@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from pytest_connector_contract.curl import reproduction
-from pytest_connector_contract.server import ReferenceServer
+from pytest_connector_contract.reference.server import ReferenceServer
+from pytest_connector_contract.reports.curl import reproduction
 
 CURL = shutil.which("curl")
 needs_curl = pytest.mark.skipif(CURL is None, reason="curl is not installed (apt-get install -y curl; .ci/run does)")

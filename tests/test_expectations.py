@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_connector_contract.spec import Check, Provenance, load_spec
+from pytest_connector_contract.contract.spec import Check, Provenance, load_spec
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = load_spec()
@@ -62,7 +62,7 @@ def render_expectations() -> str:
     lines = [
         "# Expectations: what each check asserts, for which releases, and where it comes from",
         "",
-        "Generated from `pytest_connector_contract/spec.json`: "
+        "Generated from `pytest_connector_contract/contract/spec.json`: "
         "`python tests/test_expectations.py > docs/expectations.md`.",
         "A source is an Elasticsearch (or official client) file at the commit that was read; a test is one",
         "of Elastic's own; *derived* gives the reasoning where no single file says it. The same entries appear",

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from pytest_connector_contract import schemas
-from pytest_connector_contract.fastschema import compile_schema
-from pytest_connector_contract.reference import ReferenceTarget
+from pytest_connector_contract.contract import schemas
+from pytest_connector_contract.contract.fastschema import compile_schema
+from pytest_connector_contract.reference.target import ReferenceTarget
 
 REPLACEMENTS: list[Any] = [None, True, False, 0, 1, 400, 599, 600, 1.5, 400.0, "", "x", "updated", "created", [], {}]
 REPLACEMENTS += [[{}], [{"type": "a"}], [{"type": "a", "caused_by": {"type": "b"}}], {"type": "a"}, {"type": ""}]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from mutants import MUTANTS, Mutant
 
-from pytest_connector_contract.server import ReferenceServer
+from pytest_connector_contract.reference.server import ReferenceServer
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])

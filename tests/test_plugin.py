@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from pytest_connector_contract import schemas
-from pytest_connector_contract.reference import ReferenceTarget, Response
-from pytest_connector_contract.server import ReferenceServer
-from pytest_connector_contract.spec import load_spec
+from pytest_connector_contract.contract import schemas
+from pytest_connector_contract.contract.spec import load_spec
+from pytest_connector_contract.reference.server import ReferenceServer
+from pytest_connector_contract.reference.target import ReferenceTarget, Response
 
 SPEC = load_spec()
 ALL_IDS = [check.id for check in SPEC.checks]

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from pytest_connector_contract import __version__, schemas
-from pytest_connector_contract.provenance import profile_digest
-from pytest_connector_contract.server import ReferenceServer
-from pytest_connector_contract.spec import load_spec
+from pytest_connector_contract import __version__
+from pytest_connector_contract.contract import schemas
+from pytest_connector_contract.contract.spec import load_spec
+from pytest_connector_contract.reference.server import ReferenceServer
+from pytest_connector_contract.reports.provenance import profile_digest
 
 SPEC = load_spec()
 SECRET = "s3cr3t-pa55"
@@ -25,7 +26,7 @@ def test_json_and_junit_carry_the_same_provenance_without_secrets(
     monkeypatch: pytest.MonkeyPatch,
     parallel: tuple[str, ...],
 ) -> None:
-    from pytest_connector_contract.reference import ReferenceTarget
+    from pytest_connector_contract.reference.target import ReferenceTarget
 
     server = start_target(ReferenceTarget("8.19.2"))
     monkeypatch.setenv("CONNECTOR_TIMEOUT", "7")

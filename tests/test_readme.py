@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_connector_contract.settings import OPTIONS
+from pytest_connector_contract.config.settings import OPTIONS
 
 
 def _readme(repo_root: Path) -> str:

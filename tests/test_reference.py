@@ -26,8 +26,10 @@ import pytest
 import requests
 
 import pytest_connector_contract
-from pytest_connector_contract import cli
-from pytest_connector_contract.reference import (
+from pytest_connector_contract.cli import main as cli
+from pytest_connector_contract.contract.spec import ValidationCase, load_spec
+from pytest_connector_contract.reference.server import ReferenceServer, ReferenceServerError
+from pytest_connector_contract.reference.target import (
     DEFAULT_ES_VERSION,
     Document,
     Field,
@@ -35,8 +37,6 @@ from pytest_connector_contract.reference import (
     Request,
     Response,
 )
-from pytest_connector_contract.server import ReferenceServer, ReferenceServerError
-from pytest_connector_contract.spec import ValidationCase, load_spec
 
 SPEC = load_spec()
 JSON = {"Content-Type": "application/json"}
@@ -830,7 +830,7 @@ def _cli_env() -> dict[str, str]:
 
 
 def test_cli_serve_subprocess() -> None:
-    command = [sys.executable, "-m", "pytest_connector_contract.cli", "serve", "--port", "0"]
+    command = [sys.executable, "-m", "pytest_connector_contract.cli.main", "serve", "--port", "0"]
     command += ["--es-version", "8.15.2"]
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_cli_env()
@@ -861,7 +861,7 @@ def test_cli_port_in_use_is_a_one_line_error() -> None:
         busy.listen()
         port = busy.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "pytest_connector_contract.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "pytest_connector_contract.cli.main", "serve", "--port", str(port)],
             capture_output=True,
             text=True,
             env=_cli_env(),

@@ -27,9 +27,8 @@ import requests
 import trustme
 
 import pytest_connector_contract
-from pytest_connector_contract import cli
-from pytest_connector_contract.reference import ReferenceTarget
-from pytest_connector_contract.reference_security import (
+from pytest_connector_contract.cli import main as cli
+from pytest_connector_contract.reference.security import (
     ACTION_CONNECTOR_GET,
     ACTION_CONNECTOR_UPDATE_STATUS,
     ACTION_MAIN,
@@ -43,7 +42,8 @@ from pytest_connector_contract.reference_security import (
     _java_base64_decode,
     granting_privileges,
 )
-from pytest_connector_contract.server import ReferenceServer
+from pytest_connector_contract.reference.server import ReferenceServer
+from pytest_connector_contract.reference.target import ReferenceTarget
 
 CHALLENGES = ['Basic realm="security", charset="UTF-8"', 'Bearer realm="security"', "ApiKey"]
 ANONYMOUS = "unable to authenticate with provided credentials and anonymous access is not allowed for this request"
@@ -564,7 +564,7 @@ def _cli_env(**extra: str) -> dict[str, str]:
 
 
 def test_cli_serves_https_with_api_keys(tls_files: dict[str, str]) -> None:
-    command = [sys.executable, "-m", "pytest_connector_contract.cli", "serve", "--port", "0"]
+    command = [sys.executable, "-m", "pytest_connector_contract.cli.main", "serve", "--port", "0"]
     command += ["--certfile", tls_files["cert"], "--keyfile", tls_files["key"]]
     command += ["--readonly-api-key", f"{READ_ONLY_KEY.id}:{READ_ONLY_KEY.secret}"]
     env = _cli_env(CONNECTOR_SERVE_API_KEY=ADMIN_KEY.encoded)  # the secret stays off the command line

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_connector_contract import requestlog
-from pytest_connector_contract.spec import load_spec
+from pytest_connector_contract.client import requestlog
+from pytest_connector_contract.contract.spec import load_spec
 
 SPEC = load_spec()
 ALL_IDS = {check.id for check in SPEC.checks}

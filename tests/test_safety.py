@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from pytest_connector_contract.client import RateLimiter
-from pytest_connector_contract.reference import ReferenceTarget, Request, Response
-from pytest_connector_contract.server import ReferenceServer
-from pytest_connector_contract.settings import decode_cloud_id
-from pytest_connector_contract.sweep import is_run_connector_id
+from pytest_connector_contract.cli.sweep import is_run_connector_id
+from pytest_connector_contract.client.connector import RateLimiter
+from pytest_connector_contract.config.settings import decode_cloud_id
+from pytest_connector_contract.reference.server import ReferenceServer
+from pytest_connector_contract.reference.target import ReferenceTarget, Request, Response
 
 OTHERS = ("theirs", "ccontract-theirs", "ccontract-0badc0de")
 
@@ -147,7 +147,7 @@ def test_sweep_deletes_leftovers_of_earlier_runs_and_only_those(
         target.handle("DELETE", f"/_connector/{_run_ids(target)[0]}", {}, {}, b"")
     leftovers = _run_ids(target)
     assert leftovers
-    command = [sys.executable, "-m", "pytest_connector_contract.cli", "sweep", "--connector-url", server.url,
+    command = [sys.executable, "-m", "pytest_connector_contract.cli.main", "sweep", "--connector-url", server.url,
                "--prefix", "ccontract"]  # fmt: skip
     dry = subprocess.run([*command, "--dry-run"], capture_output=True, text=True, timeout=60)
     assert dry.returncode == 0, dry.stderr
@@ -160,7 +160,7 @@ def test_sweep_deletes_leftovers_of_earlier_runs_and_only_those(
 
 
 def test_sweep_without_a_target_is_a_usage_error() -> None:
-    command = [sys.executable, "-m", "pytest_connector_contract.cli", "sweep", "--prefix", "x"]
+    command = [sys.executable, "-m", "pytest_connector_contract.cli.main", "sweep", "--prefix", "x"]
     env = {**os.environ, "CONNECTOR_URL": ""}
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 2

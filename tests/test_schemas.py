@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from pytest_connector_contract import schemas
+from pytest_connector_contract.contract import schemas
 
 REPO_SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 
 
 @pytest.mark.parametrize("name", schemas.SCHEMA_NAMES)
 def test_schema_is_valid_draft_2020_12_and_loads_from_the_package(name: str) -> None:
-    packaged = resources.files("pytest_connector_contract").joinpath("schemas", f"{name}.schema.json")
+    packaged = resources.files("pytest_connector_contract.contract").joinpath("schemas", f"{name}.schema.json")
     assert packaged.is_file()
     schema = schemas.load(name)
     Draft202012Validator.check_schema(schema)

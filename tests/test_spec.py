@@ -7,14 +7,14 @@ from importlib import resources
 
 import pytest
 
-from pytest_connector_contract import schemas
-from pytest_connector_contract.spec import load_spec, parse_version
+from pytest_connector_contract.contract import schemas
+from pytest_connector_contract.contract.spec import load_spec, parse_version
 
 SPEC = load_spec()
 
 
 def test_spec_json_matches_its_schema() -> None:
-    raw = json.loads(resources.files("pytest_connector_contract").joinpath("spec.json").read_text())
+    raw = json.loads(resources.files("pytest_connector_contract.contract").joinpath("spec.json").read_text())
     assert schemas.problems("spec", raw) == []
 
 

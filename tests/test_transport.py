@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_connector_contract.client import ConnectorClient, TargetUnreachable
-from pytest_connector_contract.transport import Headers, Transport, describe_error
+from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable
+from pytest_connector_contract.client.transport import Headers, Transport, describe_error
 
 
 class _Recorder(socketserver.ThreadingTCPServer):

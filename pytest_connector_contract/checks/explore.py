@@ -1,0 +1,693 @@
+"""Exploration: random walks of ``_status`` requests on one connector, checked against the profile's model.
+
+The matrix starts every cell from a fresh connector, so it cannot see a target whose answer depends on
+what happened to the connector before. A walk can: it is a Hypothesis rule-based state machine whose model
+is the profile's transition table (``Profile.allows``). Each generated sequence creates its own connector
+(under the run prefix, deleted again in the machine's teardown) and sends, step by step, a valid or invalid
+status (in any letter case) or a malformed request from the bad-input table; after each step it compares the
+answer and the status read back with what Elasticsearch would do given the status the earlier steps left.
+
+On a departure Hypothesis shrinks the sequence to the shortest one that still departs; that sequence goes
+into the check's evidence (``explore.sequence``) together with a bash script of ``curl`` calls that replays
+it (``explore.replay``). Everything a sequence sends is a function of Hypothesis' draws, so shrinking and
+replays are deterministic, and a walk is reproducible from the run's seed (``--connector-seed``).
+
+Bounds: a walk tries ``sequences_per_walk`` sequences of at most ``--connector-explore-steps`` steps, runs
+at most ``max_sequences_per_walk`` sequences in all (shrinking included) and stops at
+``--connector-explore-budget`` seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import shlex
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from hypothesis import HealthCheck, Phase, Verbosity, reject, seed, settings
+from hypothesis import strategies as st
+from hypothesis.control import current_build_context
+from hypothesis.errors import Flaky, Unsatisfiable
+from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
+
+from pytest_connector_contract.checks import extended
+from pytest_connector_contract.checks.connectors import Connector, ConnectorFactory, SetupError
+from pytest_connector_contract.checks.kinds import CheckFailed, Run
+from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, TargetUnreachable
+from pytest_connector_contract.contract.spec import Spec, ValidationCase, load_spec
+
+__all__ = ["Departure", "ExploreFailed", "Step", "curl_script", "explore", "reproduce_command"]
+
+#: how a status is written in a request: Elasticsearch matches case-insensitively and stores lower case
+CASINGS = ("lower", "upper", "title")
+_SPEC = load_spec()
+
+
+def bad_inputs(spec: Spec, release: tuple[int, int, int]) -> tuple[ValidationCase, ...]:
+    """The bad-input cases that ``release`` refuses whatever the connector's status.
+
+    Cases that store a status (letter case, vendor media type) are covered by the status rule's casing;
+    cases that do not apply to the release, and cases where the release departs from the documentation (a
+    known deviation), are left out.
+    """
+    return tuple(
+        case
+        for case in spec.validation_cases
+        if case.applies(release)
+        and "stored_status" not in case.expect_for(release)
+        and spec.deviation_for(f"validation[{case.id}]", release) is None
+    )
+
+
+class Departure(AssertionError):
+    """The target answered one step of a sequence differently from Elasticsearch.
+
+    Always raised from the same line, so that Hypothesis sees one kind of failure and shrinks towards the
+    shortest sequence showing any departure.
+    """
+
+
+class ExploreFailed(CheckFailed):
+    """A walk found a departure; ``details`` holds the shortest sequence and its replay script."""
+
+    def __init__(self, message: str, details: str) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Action:
+    """What one step asks for, independent of the connector's status: Hypothesis draws these."""
+
+    kind: str  # "status" or "bad-input"
+    status: str | None = None
+    casing: str = "lower"
+    case: ValidationCase | None = None
+
+    def simpler(self) -> Action | None:
+        """The same step with the status in lower case, when it is not already."""
+        if self.kind == "status" and self.casing != "lower":
+            return Action("status", self.status, "lower")
+        return None
+
+
+@dataclass
+class Step:
+    """One request of a sequence and what came of it."""
+
+    number: int
+    action: Action
+    label: str
+    method: str
+    path_suffix: str  # appended to /_connector/<id>
+    query: dict[str, str] | None
+    content_type: str | None
+    accept: str | None
+    body: str | None
+    before: str
+    expected_http: int
+    expected: str
+    expected_status: str
+    observed: str | None = None
+    read_status: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.number,
+            "action": self.action.kind,
+            "label": self.label,
+            "request": {
+                "method": self.method,
+                "path": "/_connector/<id>" + self.path_suffix,
+                "query": self.query,
+                "content_type": self.content_type,
+                "body": self.body,
+            },
+            "before": self.before,
+            "expected": self.expected,
+            "expected_status": self.expected_status,
+            "observed": self.observed,
+            "read_status": self.read_status,
+            "problems": list(self.problems),
+        }
+
+    def line(self) -> str:
+        text = f"{self.number}. {self.label} on {self.before}: expected {self.expected}, got {_short(self.observed)}"
+        if self.read_status is not None:
+            text += f", GET shows {self.read_status}"
+        return text + ("  <- departs from Elasticsearch" if self.problems else "")
+
+
+class Walk:
+    """What one ``explore[i]`` item shares across the sequences it runs: target, model, budget, evidence."""
+
+    def __init__(self, run: Run, walk: int, run_seed: int) -> None:
+        raw = run.spec.raw["explore"]
+        self.run = run
+        self.walk = walk
+        self.seed = run_seed
+        self.client: ConnectorClient = run.client
+        self.factory: ConnectorFactory = run.factory
+        self.profile = run.profile
+        self.release = run.release
+        self.steps = run.settings.explore_steps
+        self.budget = run.settings.explore_budget
+        self.sequences_per_walk: int = raw["sequences_per_walk"]
+        self.max_sequences: int = raw["max_sequences_per_walk"]
+        # Hypothesis may spend a quarter of the sequences on generating and shrinking; the final pass
+        # that drops single steps (minimise) has the rest.
+        self.hypothesis_sequences = self.max_sequences // 4
+        self.started = time.monotonic()
+        self.first_request = run.client.request_count
+        self.sequences = 0
+        self.stopped: str | None = None
+        self.aborted: BaseException | None = None
+        self.current: list[Step] = []
+        self.failing: list[Step] | None = None
+        #: a digest of every request the walk sent, in order: equal for equal seeds against equal targets
+        self.trace = hashlib.sha256()
+        accepted = run.spec.raw["transition"]["accepted"]
+        self.results: list[str] = accepted["result"]
+        self.self_results: list[str] = accepted["self_result"]
+        self.refused = run.spec.raw["transition"]["refused"]
+
+    @property
+    def requests(self) -> int:
+        return self.client.request_count - self.first_request
+
+    def out_of_budget(self, limit: int) -> str | None:
+        if self.sequences >= limit:
+            return f"after {self.sequences} sequences (the walk's limit)"
+        if self.sequences and time.monotonic() - self.started > self.budget:  # at least one sequence runs
+            return f"after {self.budget:g} s (--connector-explore-budget)"
+        return None
+
+    # -- one sequence inside Hypothesis (called by the machine) -------------------------------------
+    def begin(self) -> Connector | None:
+        """A new connector for the sequence Hypothesis starts, or None to run it dry.
+
+        Once the walk is out of budget (or the harness failed) sequences still draw their steps but send
+        nothing, so they pass at once: Hypothesis then finishes quickly, keeping the shortest departure
+        it has. Turning sequences away instead (``reject()``) would look to Hypothesis like data
+        generation that depends on external state. Hypothesis' final replay of its result always runs.
+        """
+        if not getattr(current_build_context(), "is_final", False):
+            if self.aborted is not None:
+                return None
+            exhausted = self.out_of_budget(self.hypothesis_sequences)
+            if exhausted:
+                # Hypothesis' share is spent; minimise() finishes shrinking. Only the clock is news.
+                if "explore-budget" in exhausted:
+                    self.stopped = self.stopped or exhausted
+                return None
+        try:
+            return self.new_connector()
+        except (SetupError, TargetUnreachable) as exc:
+            self.aborted = self.aborted or exc
+            return None
+
+    def abort(self, exc: BaseException) -> NoReturn:
+        """The harness, not the target, failed: stop the walk without making Hypothesis shrink it."""
+        self.aborted = self.aborted or exc
+        reject()
+
+    def depart(self, step: Step) -> None:
+        self.failing = list(self.current)
+        raise Departure(f"step {step.number}: " + "; ".join(step.problems))
+
+    # -- sequences, inside Hypothesis or replayed by minimise() ---------------------------------------
+    def new_connector(self) -> Connector:
+        self.sequences += 1
+        self.trace.update(b"\n--\n")
+        self.current = []
+        self.client.start_recording()  # the evidence is the last sequence: the shortest after a failure
+        return self.factory.create()
+
+    def end(self, connector: Connector | None) -> None:
+        if connector is None or self.factory.keep:
+            return
+        try:
+            answer = self.factory.delete(connector.id)
+        except TargetUnreachable as exc:
+            self.aborted = self.aborted or exc
+            return
+        if answer.status in (200, 404) and connector.id in self.factory.created:
+            self.factory.created.remove(connector.id)
+
+    def perform(self, connector: Connector, before: str, action: Action) -> Step:
+        """Send one step, read the connector back, and note every way the target departs from the model."""
+        step = self._step(action, before)
+        self.current.append(step)
+        self.trace.update(f"{step.method} {step.query} {step.content_type} {step.body}\n".encode())
+        kwargs: dict[str, Any] = {"params": step.query, "content_type": step.content_type}
+        if step.body is not None:
+            kwargs["raw_body"] = step.body
+        if step.accept is not None:
+            kwargs["accept"] = step.accept
+        answer = self.client.request(step.method, self.client.status_path(connector.id), **kwargs)
+        step.observed = answer.summary()
+        self._judge(step, answer)
+        read = self.client.get_connector(connector.id)
+        after = read.json if read.status == 200 and isinstance(read.json, dict) else None
+        if after is None:
+            step.problems.append(f"GET _connector/<id> afterwards answered {read.summary()}")
+            return step
+        step.read_status = after.get("status")
+        _require(
+            step,
+            step.read_status == step.expected_status,
+            f"GET shows status {step.read_status!r}, expected {step.expected_status!r}",
+        )
+        for key in sorted(set(connector.document) | set(after)):
+            if key != "status" and connector.document.get(key, _MISSING) != after.get(key, _MISSING):
+                was, now = connector.document.get(key), after.get(key)
+                step.problems.append(f"field {key!r} changed from {was!r} to {now!r}")
+        return step
+
+    def replay(self, actions: list[Action]) -> list[Step] | None:
+        """Run ``actions`` on a new connector outside Hypothesis; the steps up to a departure, or None."""
+        connector = self.new_connector()
+        try:
+            model = "created"
+            for action in actions:
+                step = self.perform(connector, model, action)
+                if step.problems:
+                    return list(self.current)
+                model = step.expected_status
+            return None
+        finally:
+            self.end(connector)
+
+    def minimise(self) -> None:
+        """Drop single steps (and write statuses in lower case) while the sequence still departs.
+
+        Hypothesis' shrinking usually gets close; this deterministic pass guarantees that no single step
+        of the reported sequence can be left out.
+        """
+        assert self.failing is not None
+        actions = [step.action for step in self.failing]
+        last_departed = True  # the exchanges on record are those of the sequence that departed last
+        index = 0
+        while index < len(actions):
+            simpler = actions[index].simpler()
+            candidates = [("drop", [*actions[:index], *actions[index + 1 :]])] if index < len(actions) - 1 else []
+            if simpler is not None:
+                candidates.append(("simplify", [*actions[:index], simpler, *actions[index + 1 :]]))
+            move_on = True
+            for kind, candidate in candidates:
+                exhausted = self.out_of_budget(self.max_sequences)
+                if exhausted:
+                    self.stopped = self.stopped or f"while shrinking, {exhausted}"
+                    candidates = []
+                    index = len(actions)
+                    break
+                steps = self.replay(candidate)
+                last_departed = steps is not None
+                if steps is not None:
+                    self.failing = steps
+                    actions = [step.action for step in steps]
+                    move_on = kind == "simplify"  # after a drop, the next step now sits at this index
+                    break
+            if move_on:
+                index += 1
+        if not last_departed:
+            final = self.replay(actions)
+            if final is not None:
+                self.failing = final
+
+    # -- expectations -------------------------------------------------------------------------------
+    def _step(self, action: Action, before: str) -> Step:
+        number = len(self.current) + 1
+        if action.kind == "status":
+            assert action.status is not None
+            status = action.status
+            allowed = self.profile.allows(before, status)
+            words = self.self_results if before == status else self.results
+            sent = _cased(status, action.casing)
+            return Step(
+                number=number,
+                action=action,
+                label=f"PUT _status {sent!r}",
+                method="PUT",
+                path_suffix="/_status",
+                query=None,
+                content_type="application/json",
+                accept=None,
+                body=_json({"status": sent}),
+                before=before,
+                expected_http=200 if allowed else self.refused["http"],
+                expected=(
+                    f"HTTP 200 {' or '.join(words)}"
+                    if allowed
+                    else f"HTTP {self.refused['http']} {self.refused['error_type']}"
+                ),
+                expected_status=status if allowed else before,
+            )
+        assert action.case is not None
+        request, expect = action.case.request, action.case.expect_for(self.release)
+        body: str | None = None
+        if "json" in request:
+            body = _json(request["json"])
+        elif "raw" in request:
+            body = request["raw"]
+        content_type = request.get("content_type", "application/json" if body is not None else None)
+        expected = f"HTTP {expect['http']}" + (f" {expect['error_type']}" if "error_type" in expect else "")
+        return Step(
+            number=number,
+            action=action,
+            label=f"bad input {action.case.id}",
+            method=request.get("method", "PUT"),
+            path_suffix="/_status",
+            query=request.get("query"),
+            content_type=content_type,
+            accept=request.get("accept"),
+            body=body,
+            before=before,
+            expected_http=expect["http"],
+            expected=f"{expected}, connector unchanged",
+            expected_status=before,
+        )
+
+    def _judge(self, step: Step, answer: ApiResponse) -> None:
+        action = step.action
+        if not _require(step, answer.status == step.expected_http, f"expected {step.expected}, got {answer.summary()}"):
+            return
+        if action.kind == "status":
+            assert action.status is not None
+            if answer.status == 200:
+                words = self.self_results if step.before == action.status else self.results
+                result = answer.json.get("result") if isinstance(answer.json, dict) else None
+                _require(step, result in words, f"expected result {' or '.join(words)}, got {result!r}")
+                return
+            reason = self.refused["reason_template"].format(**{"from": step.before, "to": action.status})
+            _require(
+                step,
+                answer.error_type == self.refused["error_type"],
+                f"expected error.type {self.refused['error_type']!r}, got {answer.error_type!r}",
+            )
+            _require(
+                step,
+                reason in (answer.error_reason or ""),
+                f"expected a reason containing {reason!r}, got {answer.error_reason!r}",
+            )
+            return
+        assert action.case is not None
+        expect = action.case.expect_for(self.release)
+        if "error_type" in expect:
+            _require(
+                step,
+                answer.error_type == expect["error_type"],
+                f"expected error.type {expect['error_type']!r}, got {answer.error_type!r}",
+            )
+        if "error_string_contains" in expect:
+            _require(
+                step,
+                isinstance(answer.error, str) and expect["error_string_contains"] in answer.error,
+                f"expected error to be a string containing {expect['error_string_contains']!r}, got {answer.error!r}",
+            )
+
+    # -- evidence -------------------------------------------------------------------------------------
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "walk": self.walk,
+            "seed": self.seed,
+            "reproduce": reproduce_command(self.run),
+            "steps": self.steps,
+            "sequences": self.sequences,
+            "requests": self.requests,
+            "stopped": self.stopped,
+            "fingerprint": self.trace.hexdigest(),
+            "sequence": [step.to_dict() for step in self.failing] if self.failing else None,
+            "replay": curl_script(self.run, self.failing) if self.failing else None,
+        }
+
+
+def _short(text: str | None, limit: int = 90) -> str:
+    text = text or "no answer"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _cased(status: str, casing: str) -> str:
+    if casing == "upper":
+        return status.upper()
+    if casing == "title":
+        return status.title()
+    return status
+
+
+def _machine(walk: Walk) -> type[RuleBasedStateMachine]:
+    statuses = list(_SPEC.statuses)
+    cases = bad_inputs(_SPEC, walk.release)
+
+    class StatusWalk(RuleBasedStateMachine):
+        """One sequence: a fresh connector, then status updates and bad inputs, each checked at once."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.connector: Connector | None = None
+            self.connector = walk.begin()
+            self.model = "created"
+
+        @rule(status=st.sampled_from(statuses), casing=st.sampled_from(CASINGS))
+        def set_status(self, status: str, casing: str) -> None:
+            self._do(Action("status", status, casing))
+
+        @rule(case=st.sampled_from(cases))
+        def bad_input(self, case: ValidationCase) -> None:
+            self._do(Action("bad-input", case=case))
+
+        def _do(self, action: Action) -> None:
+            if self.connector is None:  # a dry run: see Walk.begin
+                return
+            try:
+                step = walk.perform(self.connector, self.model, action)
+            except TargetUnreachable as exc:
+                walk.abort(exc)
+            if step.problems:
+                walk.depart(step)
+            self.model = step.expected_status
+
+        def teardown(self) -> None:
+            walk.end(self.connector)
+
+    return StatusWalk
+
+
+_MISSING = object()
+
+
+def _require(step: Step, condition: bool, problem: str) -> bool:
+    if not condition:
+        step.problems.append(problem)
+    return condition
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
+
+
+def explore(run: Run) -> None:
+    """Run one walk (``explore[i]``) against the target; raise :class:`ExploreFailed` on a departure."""
+    number: int = run.check.params["walk"]
+    run_seed: int = run.check.params["seed"]
+    walk = Walk(run, number, run_seed)
+    run.explore = walk.evidence()
+    run.expected = (
+        f"every step answered as Elasticsearch {run.profile.name} does, over {walk.sequences_per_walk} random "
+        f"sequences of up to {walk.steps} steps"
+    )
+    # A class of its own for every walk: @seed on a state machine class seeds the runs made from it.
+    machine = seed(f"connector-contract:{run_seed}:{number}")(_machine(walk))
+    options = settings(
+        max_examples=walk.sequences_per_walk,
+        stateful_step_count=walk.steps,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        print_blob=False,
+        report_multiple_bugs=False,
+        phases=(Phase.generate, Phase.shrink),
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+    )
+    flaky = False
+    try:
+        with _seed_only():
+            run_state_machine_as_test(machine, settings=options)
+    except Departure:
+        pass
+    except (Unsatisfiable, Flaky):
+        # The harness failed in the middle of a sequence (reported below), or the shortest sequence did
+        # not depart again when Hypothesis replayed it (a flaky target: reported as such).
+        flaky = walk.failing is not None and walk.aborted is None
+        if not flaky and walk.aborted is None:
+            raise
+    if walk.failing is not None and walk.aborted is None:
+        try:
+            walk.minimise()
+        except (SetupError, TargetUnreachable) as exc:
+            walk.aborted = exc
+    run.explore = walk.evidence()
+    if walk.aborted is not None:
+        raise SetupError(f"the walk stopped: {walk.aborted}") from None
+    if walk.failing is None:
+        run.observed = f"{walk.sequences} sequences, {walk.requests} requests, no departure" + (
+            f" (stopped {walk.stopped})" if walk.stopped else ""
+        )
+        return
+    last = walk.failing[-1]
+    run.observed = f"step {last.number} of {len(walk.failing)}: {last.observed}"
+    run.problems.append(
+        f"after {len(walk.failing) - 1} earlier step(s), step {last.number} ({last.label} on a connector in "
+        f"{last.before!r}) departs from Elasticsearch: " + "; ".join(last.problems)
+    )
+    if flaky:
+        run.problems.append("the departure did not reproduce when the shortest sequence was replayed (a flaky target)")
+    details = "\n".join(
+        [
+            f"shortest failing sequence ({len(walk.failing)} steps; seed {run_seed}, walk {number}; "
+            f"reproduce: {reproduce_command(run)}):",
+            *(f"  {step.line()}" for step in walk.failing),
+            "replay it with curl (also in the JSON report, explore.replay):",
+            *(f"  {line}" for line in (run.explore.get("replay") or "").splitlines()),
+        ]
+    )
+    raise ExploreFailed("\n".join(run.problems), details)
+
+
+@contextlib.contextmanager
+def _seed_only() -> Iterator[None]:
+    """Make the walk a function of its seed alone.
+
+    Newer Hypothesis releases mix constants found in the source of every loaded local module into their
+    draws, so the walks would change with whatever happens to be imported (the embedded target, the user's
+    conftest files), and a seed would not reproduce a walk elsewhere. For the duration of a walk that pool
+    is empty; on releases without it this does nothing.
+    """
+    try:
+        providers: Any = importlib.import_module("hypothesis.internal.conjecture.providers")
+    except ImportError:  # pragma: no cover - the module moved: nothing to neutralise
+        yield
+        return
+    original = getattr(providers, "_get_local_constants", None)
+    constants = getattr(providers, "Constants", None)
+    cache: Any = getattr(getattr(providers, "CONSTANTS_CACHE", None), "cache", None)
+    if original is None or constants is None or not hasattr(cache, "clear"):
+        yield
+        return
+    try:
+        empty = constants()
+    except TypeError:  # pragma: no cover - a different constructor: leave Hypothesis as it is
+        yield
+        return
+    cache.clear()
+    providers._get_local_constants = lambda: empty
+    try:
+        yield
+    finally:
+        providers._get_local_constants = original
+        cache.clear()
+
+
+def reproduce_command(run: Run) -> str:
+    """The command line that runs the same walks against the same target again."""
+    walks = max(run.settings.explore, run.check.params["walk"])
+    return extended.reproduce_command(run.settings, run.target, walks, run.check.params["seed"])
+
+
+_SCRIPT_HEAD = """#!/usr/bin/env bash
+# {title}
+# Replays the shortest sequence of requests on which the target departed from Elasticsearch (profile
+# {profile}), on a new connector, and says whether it departs again (exit status 1) or not (0).
+#   CONNECTOR_URL=https://es.example:9200 bash replay.sh
+# Credentials (never stored here): export CONNECTOR_AUTHORIZATION='ApiKey <base64 of id:api_key>'
+# Only HTTP statuses and the status read back are compared; the JSON report has the full evidence.
+set -u
+url="${{CONNECTOR_URL:?set CONNECTOR_URL to the target, for example http://127.0.0.1:9200}}"
+url="${{url%/}}"
+auth=()
+if [ -n "${{CONNECTOR_AUTHORIZATION:-}}" ]; then auth=(-H "Authorization: ${{CONNECTOR_AUTHORIZATION}}"); fi
+id="ccontract-replay-$(date +%s)-$$"
+tmp="$(mktemp)"
+trap 'rm -f "$tmp"' EXIT
+departed=0
+code=""
+body=""
+send() {{  # METHOD PATH [curl arguments]
+  local method=$1 path=$2
+  shift 2
+  code=$(curl -sS -o "$tmp" -w '%{{http_code}}' -X "$method" ${{auth[@]+"${{auth[@]}}"}} "$@" "$url$path") || {{
+    echo "cannot reach $url" >&2
+    exit 2
+  }}
+  body="$(cat "$tmp")"
+  echo "$method $path -> HTTP $code ${{body:0:200}}"
+}}
+expect_http() {{  # EXPECTED WHERE
+  if [ "$code" != "$1" ]; then
+    echo "DEPARTS from Elasticsearch at $2: expected HTTP $1, got HTTP $code"
+    departed=1
+  fi
+}}
+expect_status() {{  # EXPECTED WHERE
+  if ! printf '%s' "$body" | grep -Eq "\\"status\\" *: *\\"$1\\""; then
+    echo "DEPARTS from Elasticsearch at $2: GET does not show status $1"
+    departed=1
+  fi
+}}
+"""
+
+
+def curl_script(run: Run, steps: list[Step]) -> str:
+    """A bash script of ``curl`` calls replaying ``steps`` on a new connector (URL from ``$CONNECTOR_URL``)."""
+    title = f"{run.check.id}, seed {run.check.params.get('seed')}: {len(steps)} step(s)"
+    lines = [_SCRIPT_HEAD.format(title=title, profile=run.profile.name).rstrip("\n")]
+    create = '{"index_name":"\'"$id"\'","name":"\'"$id"\'","is_native":false}'
+    lines += [
+        "",
+        "# a new connector, in created",
+        f"send PUT \"/_connector/$id\" -H 'Content-Type: application/json' --data-binary '{create}'",
+        'expect_http 201 "creating the connector"',
+    ]
+    for step in steps:
+        args: list[str] = []
+        if step.content_type is not None:
+            args += ["-H", shlex.quote(f"Content-Type: {step.content_type}")]
+        elif step.body is not None:
+            args += ["-H", shlex.quote("Content-Type:")]  # curl would otherwise add a form Content-Type
+        if step.accept is not None:
+            args += ["-H", shlex.quote(f"Accept: {step.accept}")]
+        if step.body is not None:
+            args += ["--data-binary", shlex.quote(step.body)]
+        query = ""
+        if step.query:
+            from urllib.parse import urlencode
+
+            query = "?" + urlencode(step.query)
+        where = f"step {step.number}"
+        lines += [
+            "",
+            f"# step {step.number}: {step.label} on a connector in {step.before}: expected {step.expected}",
+            f'send {step.method} "/_connector/$id{step.path_suffix}{query}" {" ".join(args)}'.rstrip(),
+            f'expect_http {step.expected_http} "{where}"',
+            'send GET "/_connector/$id"',
+            f'expect_status {step.expected_status} "{where}"',
+        ]
+    hard = "?hard=true" if run.target.soft_delete else ""
+    lines += [
+        "",
+        "# clean up",
+        f'send DELETE "/_connector/$id{hard}" >/dev/null',
+        'if [ "$departed" = 1 ]; then echo "the target departs from Elasticsearch"; fi',
+        'if [ "$departed" = 0 ]; then echo "every answer matched"; fi',
+        'exit "$departed"',
+        "",
+    ]
+    return "\n".join(lines)

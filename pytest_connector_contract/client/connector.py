@@ -1,0 +1,411 @@
+"""HTTP client bound to one target: one keep-alive connection, timeouts, and a redacted record of every exchange.
+
+The record is the evidence a failing check shows (and what the benchmark replays); it never holds a
+credential: the target URL is shown without user info and authentication headers are replaced.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from pytest_connector_contract.client.requestlog import RequestLog
+from pytest_connector_contract.client.transport import Headers, Transport, describe_error
+from pytest_connector_contract.config.settings import Secret, Settings, redact_url
+
+__all__ = ["ApiResponse", "ConnectorClient", "Exchange", "RateLimiter", "Redactor", "TargetUnreachable", "client_for"]
+
+REDACTED = "<redacted>"
+_SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "es-secondary-authorization"}
+)
+_UNSET: Any = object()
+#: what an evidence record keeps of a body; bodies the suite handles are far smaller
+_EVIDENCE_BODY_LIMIT = 4096
+
+
+#: answers after which a setup or teardown request is tried again (never the request under test)
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+#: seconds to wait before each retry of a setup or teardown request
+RETRY_DELAYS = (0.25, 1.0, 3.0)
+
+
+class TargetUnreachable(Exception):
+    """The target did not answer at all (connection refused, DNS, TLS, timeout)."""
+
+
+class Redactor:
+    """Replaces every known secret in a text by ``<redacted>``; the last line of defence for output."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+
+class RateLimiter:
+    """Schedules request starts ``1 / rate`` seconds apart (thread-safe).
+
+    The schedule, not the last actual start, sets the next slot: a late wake-up is not made up for by
+    going faster later than the rate, and over any window the run sends at most ``rate * window + 1``.
+    """
+
+    def __init__(
+        self,
+        rate: float | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            self._sleep(start - now)
+
+
+@dataclass
+class Exchange:
+    """One request and its answer, as far as it got, safe to show."""
+
+    method: str
+    path: str
+    request_headers: dict[str, str]
+    request_body: str | None
+    status: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_body: str | None = None
+    error: str | None = None
+    elapsed_ms: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "request": {
+                "method": self.method,
+                "path": self.path,
+                "headers": self.request_headers,
+                "body": self.request_body,
+            },
+            "response": None
+            if self.status is None
+            else {"status": self.status, "headers": self.response_headers, "body": self.response_body},
+            "error": self.error,
+            "elapsed_ms": self.elapsed_ms,
+        }
+
+
+def _safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+def _text(body: bytes | None) -> str | None:
+    if body is None:
+        return None
+    text = body[:_EVIDENCE_BODY_LIMIT].decode("utf-8", errors="replace")
+    return text + "..." if len(body) > _EVIDENCE_BODY_LIMIT else text
+
+
+class ApiResponse:
+    """An answer of the target with lazy, tolerant JSON access."""
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.status = status
+        #: how many times the request was sent (more than 1 only for retried setup/teardown requests)
+        self.attempts = 1
+        self.headers = Headers(headers)
+        self.body = body
+
+    @cached_property
+    def json(self) -> Any:
+        """The decoded body, or None when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+    @property
+    def error(self) -> Any:
+        data = self.json
+        return data.get("error") if isinstance(data, dict) else None
+
+    @property
+    def error_type(self) -> str | None:
+        error = self.error
+        return error.get("type") if isinstance(error, dict) else None
+
+    @property
+    def error_reason(self) -> str | None:
+        error = self.error
+        return error.get("reason") if isinstance(error, dict) else None
+
+    @property
+    def root_cause_type(self) -> str | None:
+        error = self.error
+        if not isinstance(error, dict):
+            return None
+        causes = error.get("root_cause")
+        if isinstance(causes, list) and causes and isinstance(causes[0], dict):
+            return causes[0].get("type")
+        return None
+
+    def summary(self) -> str:
+        """A short description for messages: ``HTTP 400 status_exception: <reason>``."""
+        parts = [f"HTTP {self.status}"]
+        error = self.error
+        if isinstance(error, dict):
+            parts.append(str(error.get("type")))
+            if error.get("reason"):
+                parts[-1] += f": {error['reason']}"
+        elif isinstance(error, str):
+            parts.append(repr(error))
+        elif isinstance(self.json, dict) and "result" in self.json:
+            parts.append(f"result={self.json['result']!r}")
+        elif self.json is None and self.body:
+            parts.append(f"non-JSON body {_text(self.body[:120])!r}")
+        return " ".join(parts)
+
+
+class ConnectorClient:
+    """Speaks to one target over a single keep-alive connection.
+
+    ``exchanges`` keeps a redacted record of requests since the last ``start_recording()``; the plugin
+    resets it for every check so each check's evidence is its own.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float,
+        authorization: Secret | None = None,
+        verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
+        max_rps: float | None = None,
+        redactor: Redactor | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.display_url = redact_url(self.base_url)
+        self.timeout = timeout
+        # One keep-alive connection; no proxies or ~/.netrc: a conformance run talks to the target it
+        # was given and nothing else.
+        self.transport = transport or Transport(self.base_url, timeout=timeout, verify=verify, cert=cert)
+        self._authorization = authorization
+        self.authenticated = authorization is not None
+        self.redact = redactor or Redactor()
+        self.limiter = RateLimiter(max_rps)
+        self.exchanges: list[Exchange] = []
+        #: how many requests this client has sent
+        self.request_count = 0
+        #: where every request is logged (``--connector-request-log``), and the check they are logged for
+        self.request_log: RequestLog | None = None
+        self.label: str | None = None
+
+    def close(self) -> None:
+        self.transport.close()
+        if self.request_log is not None:
+            self.request_log.close()
+
+    def start_recording(self, label: str | None = None) -> None:
+        """Start a new evidence record; ``label`` (a check id) names the requests in the request log."""
+        self.exchanges = []
+        self.label = label
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = _UNSET,
+        raw_body: str | bytes | None = None,
+        content_type: str | None = _UNSET,
+        accept: str | None = None,
+        params: Mapping[str, str] | None = None,
+        retry: bool = False,
+    ) -> ApiResponse:
+        """Send one request; ``json_body`` is serialised exactly, ``raw_body`` is sent as given.
+
+        ``content_type`` defaults to ``application/json`` when there is a body; pass None to send none.
+        ``retry`` (setup and teardown only) tries again after connection errors and 429/502/503/504
+        with backoff; the request under test is never retried, so no check can pass on a second try.
+        """
+        attempts = len(RETRY_DELAYS) + 1 if retry else 1
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                answer = self._send_once(method, path, json_body, raw_body, content_type, accept, params)
+            except TargetUnreachable:
+                if last:
+                    raise
+            else:
+                answer.attempts = attempt + 1
+                if last or answer.status not in RETRY_STATUSES:
+                    return answer
+            time.sleep(RETRY_DELAYS[attempt])
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send_once(
+        self,
+        method: str,
+        path: str,
+        json_body: Any,
+        raw_body: str | bytes | None,
+        content_type: str | None,
+        accept: str | None,
+        params: Mapping[str, str] | None,
+    ) -> ApiResponse:
+        body: bytes | None
+        if json_body is not _UNSET:
+            body = json.dumps(json_body, separators=(",", ":")).encode()
+        elif raw_body is not None:
+            body = raw_body.encode() if isinstance(raw_body, str) else raw_body
+        else:
+            body = None
+        headers: dict[str, str] = {}
+        if content_type is _UNSET:
+            content_type = "application/json" if body else None
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        if accept is not None:
+            headers["Accept"] = accept
+        if self._authorization is not None:
+            headers["Authorization"] = self._authorization.reveal()
+        full_path = path + (f"?{urlencode(params)}" if params else "")
+        sent_headers = self.transport.headers_for(headers, body, method)
+        exchange = Exchange(
+            method=method,
+            path=full_path,
+            request_headers=_safe_headers(sent_headers),
+            request_body=self._shown(body),
+        )
+        self.exchanges.append(exchange)
+        self.request_count += 1
+        self.limiter.wait()
+        started, clock = time.time(), time.perf_counter()
+        try:
+            status, raw_headers, content = self.transport.send(method, full_path, sent_headers, body)
+        except (OSError, http.client.HTTPException) as exc:
+            exchange.error = self.redact(describe_error(exc))
+            self._log(method, full_path, headers, body, None, exchange.error, started, clock)
+            raise TargetUnreachable(f"{method} {self.display_url}{full_path}: {exchange.error}") from None
+        elapsed_ms = round((time.perf_counter() - clock) * 1000, 3)
+        self._log(method, full_path, headers, body, status, None, started, clock)
+        if self.redact.secrets:
+            # A target that echoes a credential back must not carry it into any message or report: the
+            # body is redacted before anything reads it (a conformant server never echoes one).
+            content = self.redact(content.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+        headers = {k: self.redact(v) for k, v in raw_headers.items()}
+        response = ApiResponse(status, headers, content)
+        exchange.status = status
+        exchange.response_headers = _safe_headers(headers)
+        exchange.response_body = _text(content)
+        exchange.elapsed_ms = elapsed_ms
+        return response
+
+    def _log(
+        self,
+        method: str,
+        full_path: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        status: int | None,
+        error: str | None,
+        started: float,
+        clock: float,
+    ) -> None:
+        if self.request_log is None:
+            return
+        elapsed_ms = (time.perf_counter() - clock) * 1000
+        if body is not None and self.redact.secrets:
+            body = self.redact(body.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+        path, _, query = full_path.partition("?")
+        self.request_log.write(
+            check=self.label,
+            method=method,
+            path=self.redact(path),
+            query=self.redact(query),
+            content_type=headers.get("Content-Type"),
+            accept=headers.get("Accept"),
+            body=body,
+            status=status,
+            error=error,
+            start=started,
+            elapsed_ms=elapsed_ms,
+        )
+
+    def _shown(self, body: bytes | None) -> str | None:
+        text = _text(body)
+        return None if text is None else self.redact(text)
+
+    # The endpoints the suite drives. Ids are path-escaped: a test never reaches another route by accident.
+    def get_connector(self, connector_id: str, *, retry: bool = False) -> ApiResponse:
+        return self.request("GET", f"/_connector/{quote(connector_id, safe='')}", retry=retry)
+
+    def put_connector(self, connector_id: str, body: Mapping[str, Any], *, retry: bool = False) -> ApiResponse:
+        return self.request("PUT", f"/_connector/{quote(connector_id, safe='')}", json_body=dict(body), retry=retry)
+
+    def delete_connector(self, connector_id: str, *, hard: bool = False, retry: bool = False) -> ApiResponse:
+        return self.request(
+            "DELETE",
+            f"/_connector/{quote(connector_id, safe='')}",
+            params={"hard": "true"} if hard else None,
+            retry=retry,
+        )
+
+    def status_path(self, connector_id: str) -> str:
+        return f"/_connector/{quote(connector_id, safe='')}/_status"
+
+    def update_status(self, connector_id: str, status: Any, *, retry: bool = False) -> ApiResponse:
+        return self.request("PUT", self.status_path(connector_id), json_body={"status": status}, retry=retry)
+
+
+def client_for(
+    settings: Settings,
+    url: str,
+    *,
+    rate_share: int = 1,
+    worker: str | None = None,
+    authorization: Secret | None = None,
+) -> ConnectorClient:
+    """A client for ``url`` with the run's credentials (or ``authorization`` instead), TLS settings, rate
+    limit, redaction and request log (``worker``: the xdist worker id the log names)."""
+    verify: bool | str = str(settings.ca_certs) if settings.ca_certs else not settings.insecure
+    cert: str | tuple[str, str] | None = None
+    if settings.client_cert is not None:
+        cert = (
+            str(settings.client_cert)
+            if settings.client_key is None
+            else (str(settings.client_cert), str(settings.client_key))
+        )
+    client = ConnectorClient(
+        url,
+        timeout=settings.timeout,
+        authorization=authorization or settings.authorization(),
+        verify=verify,
+        cert=cert,
+        max_rps=settings.max_rps / max(rate_share, 1) if settings.max_rps else None,
+        redactor=Redactor(settings.secrets()),
+    )
+    if settings.request_log is not None:
+        client.request_log = RequestLog(settings.request_log, worker=worker)
+    return client

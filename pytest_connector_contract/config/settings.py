@@ -1,0 +1,713 @@
+"""Options, environment variables and ini keys, resolved into one immutable ``Settings``.
+
+Every option exists in three places with one documented order of precedence:
+command line > environment variable > ini key > default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import pytest
+
+EMBEDDED = "embedded"
+PROFILES = ("auto", "8.13", "8.15")
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_ID_PREFIX = "ccontract"
+
+
+def parse_url(value: str) -> str:
+    """``embedded`` or an http(s) URL with a host; returned without a trailing slash."""
+    value = value.strip()
+    if value == EMBEDDED:
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"{redact_url(value)!r} is not a target: give an http(s) URL such as "
+            f"https://es.example:9200, or {EMBEDDED!r} for the bundled reference target"
+        )
+    try:
+        parts.port  # noqa: B018 - validates the port
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{redact_url(value)!r}: {exc}") from None
+    if parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(f"{redact_url(value)!r}: a target URL takes no query string or fragment")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def redact_url(url: str) -> str:
+    """The URL with any user name and password removed: the only form of it that may be shown."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def parse_profile(value: str) -> str:
+    value = value.strip()
+    if value not in PROFILES:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a profile: choose one of {', '.join(PROFILES)}")
+    return value
+
+
+def parse_number(value: str, unit: str, *, minimum: float, maximum: float, exclusive: bool = True) -> float:
+    """A float within ``(minimum, maximum]`` (or ``[minimum, maximum]`` when not ``exclusive``)."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of {unit}") from None
+    low_ok = number > minimum if exclusive else number >= minimum
+    if not (low_ok and number <= maximum):
+        bound = "more than" if exclusive else "at least"
+        raise argparse.ArgumentTypeError(f"{value!r}: {unit} must be {bound} {minimum:g} and at most {maximum:g}")
+    return number
+
+
+def parse_timeout(value: str) -> float:
+    return parse_number(value, "seconds", minimum=0, maximum=3600)
+
+
+_PREFIX = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+def parse_id_prefix(value: str) -> str:
+    """Ids (and the index names derived from them) must be valid lower-case index names."""
+    value = value.strip()
+    if not _PREFIX.match(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an id prefix: use 1-40 lower-case letters, digits, '-' or '_', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def parse_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"{value!r} is not a boolean: use true or false")
+
+
+def parse_path(value: str) -> Path:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("an empty path")
+    return Path(value)
+
+
+def parse_es_version(value: str) -> str:
+    from pytest_connector_contract.contract.spec import load_spec, parse_version
+
+    version = parse_version(value)
+    if version is None or version < load_spec().minimum_version:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: the reference target emulates Elasticsearch 8.13.0 or newer (for example 9.1.0)"
+        )
+    return value.strip()
+
+
+class Secret:
+    """A credential: shown as ``<redacted>`` by repr, str and format, so no traceback or report prints it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def parse_secret(value: str) -> Secret:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("an empty secret")
+    return Secret(value.strip())
+
+
+def parse_file(value: str) -> Path:
+    path = Path(value.strip()).expanduser()
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{value!r}: no such file")
+    return path
+
+
+def parse_rate(value: str) -> float:
+    return parse_number(value, "requests per second", minimum=0, maximum=100_000)
+
+
+def parse_user(value: str) -> str:
+    if not value.strip() or ":" in value:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a user name (it may not be empty or contain ':')")
+    return value.strip()
+
+
+def decode_cloud_id(cloud_id: str) -> str:
+    """An Elastic Cloud id (``name:base64(host$es_uuid$kibana_uuid)``) -> the deployment's HTTPS URL."""
+    _, _, encoded = cloud_id.strip().rpartition(":")
+    try:
+        decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        raise argparse.ArgumentTypeError("not an Elastic Cloud id: the part after ':' is not base64") from None
+    parts = decoded.split("$")
+    if len(parts) < 2 or not parts[0] or not parts[1]:
+        raise argparse.ArgumentTypeError("not an Elastic Cloud id: expected host$elasticsearch-uuid$...")
+    host, _, port = parts[0].partition(":")
+    es_uuid, _, es_port = parts[1].partition(":")
+    return f"https://{es_uuid}.{host}:{es_port or port or '443'}"
+
+
+def parse_cloud_id(value: str) -> str:
+    decode_cloud_id(value)  # validates
+    return value.strip()
+
+
+def _parse_int(value: str, what: str, low: int, high: int) -> int:
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not {what}") from None
+    if not low <= number <= high:
+        raise argparse.ArgumentTypeError(f"{value!r}: {what} must be from {low} to {high}")
+    return number
+
+
+def parse_walks(value: str) -> int:
+    return _parse_int(value, "a number of walks", 0, 10_000)
+
+
+def parse_seed(value: str) -> int:
+    return _parse_int(value, "a seed (a whole number)", 0, 2**64 - 1)
+
+
+def parse_steps(value: str) -> int:
+    return _parse_int(value, "a number of steps", 1, 1_000)
+
+
+def parse_rounds(value: str) -> int:
+    return _parse_int(value, "a number of rounds", 1, 10_000)
+
+
+def parse_budget(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not 0 < seconds <= 86_400:
+        raise argparse.ArgumentTypeError(f"{value!r}: a time budget must be more than 0 s")
+    return seconds
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting, as a command-line flag, an environment variable and an ini key."""
+
+    dest: str
+    flag: str
+    env: str
+    ini: str
+    help: str
+    parse: Callable[[str], Any]
+    default: Any = None
+    is_flag: bool = False
+    metavar: str | None = None
+    #: a credential: never echoed, and the ini key is discouraged in the docs
+    secret: bool = False
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "url",
+        "--connector-url",
+        "CONNECTOR_URL",
+        "connector_url",
+        "Target to test: an http(s) URL of an Elasticsearch-compatible server, or 'embedded' for the "
+        "bundled reference target. With a target and no test path, pytest runs the bundled suite.",
+        parse_url,
+        metavar="URL",
+    ),
+    Option(
+        "profile",
+        "--connector-profile",
+        "CONNECTOR_PROFILE",
+        "connector_profile",
+        "Expected behaviour: 'auto' (from the target's version), '8.13' (8.13-8.14) or '8.15' (8.15+, 9.x).",
+        parse_profile,
+        default="auto",
+        metavar="PROFILE",
+    ),
+    Option(
+        "json",
+        "--connector-json",
+        "CONNECTOR_JSON",
+        "connector_json",
+        "Write the machine-readable conformance report to this file.",
+        parse_path,
+        metavar="PATH",
+    ),
+    Option(
+        "timeout",
+        "--connector-timeout",
+        "CONNECTOR_TIMEOUT",
+        "connector_timeout",
+        "Seconds to wait for each HTTP request (connect and read).",
+        parse_timeout,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+    ),
+    Option(
+        "id_prefix",
+        "--connector-id-prefix",
+        "CONNECTOR_ID_PREFIX",
+        "connector_id_prefix",
+        "Prefix of every connector id the run creates; a random per-run token is appended.",
+        parse_id_prefix,
+        default=DEFAULT_ID_PREFIX,
+        metavar="PREFIX",
+    ),
+    Option(
+        "keep",
+        "--connector-keep",
+        "CONNECTOR_KEEP",
+        "connector_keep",
+        "Leave the connectors the run created in place (for debugging).",
+        parse_bool,
+        default=False,
+        is_flag=True,
+    ),
+    Option(
+        "embedded_version",
+        "--connector-embedded-version",
+        "CONNECTOR_EMBEDDED_VERSION",
+        "connector_embedded_version",
+        "Elasticsearch version the embedded reference target emulates (8.13.0 or newer).",
+        parse_es_version,
+        metavar="VERSION",
+    ),
+    Option(
+        "api_key",
+        "--connector-api-key",
+        "CONNECTOR_API_KEY",
+        "connector_api_key",
+        "Elasticsearch API key: the encoded form, or id:api_key. Sent as 'Authorization: ApiKey ...'.",
+        parse_secret,
+        metavar="KEY",
+        secret=True,
+    ),
+    Option(
+        "user",
+        "--connector-user",
+        "CONNECTOR_USER",
+        "connector_user",
+        "User name for basic authentication (with --connector-password).",
+        parse_user,
+        metavar="NAME",
+    ),
+    Option(
+        "password",
+        "--connector-password",
+        "CONNECTOR_PASSWORD",
+        "connector_password",
+        "Password for basic authentication; prefer the environment variable.",
+        parse_secret,
+        metavar="PASSWORD",
+        secret=True,
+    ),
+    Option(
+        "bearer_token",
+        "--connector-bearer-token",
+        "CONNECTOR_BEARER_TOKEN",
+        "connector_bearer_token",
+        "Bearer token (for example from the token API or a service account).",
+        parse_secret,
+        metavar="TOKEN",
+        secret=True,
+    ),
+    Option(
+        "cloud_id",
+        "--connector-cloud-id",
+        "CONNECTOR_CLOUD_ID",
+        "connector_cloud_id",
+        "Elastic Cloud id of the deployment; decoded to the target URL (instead of --connector-url).",
+        parse_cloud_id,
+        metavar="CLOUD_ID",
+    ),
+    Option(
+        "ca_certs",
+        "--connector-ca-certs",
+        "CONNECTOR_CA_CERTS",
+        "connector_ca_certs",
+        "PEM file of the CA certificates that signed the target's certificate (a private CA).",
+        parse_file,
+        metavar="FILE",
+    ),
+    Option(
+        "client_cert",
+        "--connector-client-cert",
+        "CONNECTOR_CLIENT_CERT",
+        "connector_client_cert",
+        "PEM client certificate for TLS client authentication.",
+        parse_file,
+        metavar="FILE",
+    ),
+    Option(
+        "client_key",
+        "--connector-client-key",
+        "CONNECTOR_CLIENT_KEY",
+        "connector_client_key",
+        "PEM private key of --connector-client-cert (if not in the same file).",
+        parse_file,
+        metavar="FILE",
+    ),
+    Option(
+        "insecure",
+        "--connector-insecure",
+        "CONNECTOR_INSECURE",
+        "connector_insecure",
+        "Do not verify the target's TLS certificate (the run warns loudly).",
+        parse_bool,
+        default=False,
+        is_flag=True,
+    ),
+    Option(
+        "max_rps",
+        "--connector-max-rps",
+        "CONNECTOR_MAX_RPS",
+        "connector_max_rps",
+        "At most this many requests per second for the whole run (shared by xdist workers).",
+        parse_rate,
+        metavar="N",
+    ),
+    Option(
+        "baseline",
+        "--connector-baseline",
+        "CONNECTOR_BASELINE",
+        "connector_baseline",
+        "TOML file of known deviations accepted for now: a listed check that fails is an expected failure; "
+        "one that passes, or an expired entry, fails the run.",
+        parse_path,
+        metavar="FILE",
+    ),
+    Option(
+        "baseline_write",
+        "--connector-baseline-write",
+        "CONNECTOR_BASELINE_WRITE",
+        "connector_baseline_write",
+        "Write a baseline listing the checks that failed in this run (each with a reason to fill in).",
+        parse_path,
+        metavar="FILE",
+    ),
+    Option(
+        "compare",
+        "--connector-compare",
+        "CONNECTOR_COMPARE",
+        "connector_compare",
+        "A previous --connector-json report: list regressions, fixes, and checks new or gone since then.",
+        parse_path,
+        metavar="PREVIOUS.json",
+    ),
+    Option(
+        "explore",
+        "--connector-explore",
+        "CONNECTOR_EXPLORE",
+        "connector_explore",
+        "Add N random walks (explore[1]..explore[N]): sequences of valid, invalid and malformed _status "
+        "requests on one connector, checked step by step against the profile's state machine "
+        "(needs pip install 'pytest-connector-contract[explore]').",
+        parse_walks,
+        default=0,
+        metavar="N",
+    ),
+    Option(
+        "seed",
+        "--connector-seed",
+        "CONNECTOR_SEED",
+        "connector_seed",
+        "Seed of the exploration walks; the same seed against the same target gives the same walks. "
+        "Default: a new random seed, printed in the report header.",
+        parse_seed,
+        metavar="SEED",
+    ),
+    Option(
+        "explore_steps",
+        "--connector-explore-steps",
+        "CONNECTOR_EXPLORE_STEPS",
+        "connector_explore_steps",
+        "At most this many _status requests in one sequence of a walk.",
+        parse_steps,
+        default=20,
+        metavar="N",
+    ),
+    Option(
+        "explore_budget",
+        "--connector-explore-budget",
+        "CONNECTOR_EXPLORE_BUDGET",
+        "connector_explore_budget",
+        "Seconds one walk may take, shrinking included; a walk that runs out stops early.",
+        parse_budget,
+        default=60.0,
+        metavar="SECONDS",
+    ),
+    Option(
+        "race",
+        "--connector-race",
+        "CONNECTOR_RACE",
+        "connector_race",
+        "Add the race[...] checks: conflicting _status requests for one connector sent at the same moment.",
+        parse_bool,
+        default=False,
+        is_flag=True,
+    ),
+    Option(
+        "race_rounds",
+        "--connector-race-rounds",
+        "CONNECTOR_RACE_ROUNDS",
+        "connector_race_rounds",
+        "Rounds of each race check, each on a fresh connector.",
+        parse_rounds,
+        default=10,
+        metavar="N",
+    ),
+    Option(
+        "readonly_api_key",
+        "--connector-readonly-api-key",
+        "CONNECTOR_READONLY_API_KEY",
+        "connector_readonly_api_key",
+        "An API key holding only monitor_connector (encoded, or id:api_key): adds privileges[readonly-status], "
+        "which requires _status to refuse it with 403.",
+        parse_secret,
+        metavar="KEY",
+        secret=True,
+    ),
+    Option(
+        "request_log",
+        "--connector-request-log",
+        "CONNECTOR_REQUEST_LOG",
+        "connector_request_log",
+        "Write one JSON line per HTTP request the run sends (check, method, path, body, status, timing; "
+        "never credentials) to this file, from every process of the run.",
+        parse_path,
+        metavar="PATH",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    url: str | None = None
+    profile: str = "auto"
+    json: Path | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    id_prefix: str = DEFAULT_ID_PREFIX
+    keep: bool = False
+    embedded_version: str | None = None
+    api_key: Secret | None = None
+    user: str | None = None
+    password: Secret | None = None
+    bearer_token: Secret | None = None
+    cloud_id: str | None = None
+    ca_certs: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    insecure: bool = False
+    max_rps: float | None = None
+    baseline: Path | None = None
+    baseline_write: Path | None = None
+    compare: Path | None = None
+    explore: int = 0
+    seed: int | None = None
+    explore_steps: int = 20
+    explore_budget: float = 60.0
+    race: bool = False
+    race_rounds: int = 10
+    readonly_api_key: Secret | None = None
+    request_log: Path | None = None
+    #: where each value came from (``cli``, ``env``, ``ini``, ``default``), for provenance in reports
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def embedded(self) -> bool:
+        return self.url == EMBEDDED
+
+    def authorization(self) -> Secret | None:
+        """The ``Authorization`` header value for the configured credentials, if any."""
+        if self.api_key is not None:
+            key = self.api_key.reveal()
+            if ":" in key:  # id:api_key -> the encoded form Elasticsearch expects
+                key = base64.b64encode(key.encode()).decode()
+            return Secret(f"ApiKey {key}")
+        if self.user is not None and self.password is not None:
+            pair = base64.b64encode(f"{self.user}:{self.password.reveal()}".encode()).decode()
+            return Secret(f"Basic {pair}")
+        if self.bearer_token is not None:
+            return Secret(f"Bearer {self.bearer_token.reveal()}")
+        return None
+
+    def secrets(self) -> list[str]:
+        """Every form in which a configured credential could appear in text, for redaction."""
+        found: list[str] = []
+        for secret in (self.api_key, self.password, self.bearer_token, self.readonly_api_key):
+            if secret is not None:
+                found.append(secret.reveal())
+        auth = self.authorization()
+        if auth is not None:
+            found.append(auth.reveal().partition(" ")[2])
+        for key in (self.api_key, self.readonly_api_key):
+            if key is not None and ":" in key.reveal():
+                found.append(key.reveal().partition(":")[2])
+                found.append(base64.b64encode(key.reveal().encode()).decode())
+        return [s for s in found if len(s) >= 4]
+
+    def readonly_authorization(self) -> Secret | None:
+        """The ``Authorization`` header value for ``--connector-readonly-api-key``, if given."""
+        if self.readonly_api_key is None:
+            return None
+        key = self.readonly_api_key.reveal()
+        if ":" in key:
+            key = base64.b64encode(key.encode()).decode()
+        return Secret(f"ApiKey {key}")
+
+    def describe(self) -> dict[str, Any]:
+        """The effective configuration, safe to print: every secret is shown as ``<redacted>``."""
+        values: dict[str, Any] = {}
+        for option in OPTIONS:
+            value = getattr(self, option.dest)
+            if value is None or isinstance(value, bool | int | float | str):
+                shown = value
+            elif isinstance(value, Secret):
+                shown = "<redacted>"
+            else:
+                shown = str(value)
+            if option.dest == "url" and isinstance(value, str):
+                shown = redact_url(value)
+            values[option.dest] = shown
+        return {key: {"value": value, "source": self.sources.get(key, "default")} for key, value in values.items()}
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("connector-contract", "connector status API conformance")
+    for option in OPTIONS:
+        help_text = f"{option.help} [env {option.env}, ini {option.ini}]"
+        if option.is_flag:
+            group.addoption(
+                option.flag,
+                action="store_const",
+                const=True,
+                default=None,
+                dest=f"connector_{option.dest}",
+                help=help_text,
+            )
+        else:
+            group.addoption(
+                option.flag,
+                type=option.parse,
+                default=None,
+                metavar=option.metavar,
+                dest=f"connector_{option.dest}",
+                help=help_text,
+            )
+        parser.addini(option.ini, help=option.help, default=None)
+
+
+def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> Settings:
+    """Apply the precedence command line > environment > ini > default; raise UsageError on a bad value."""
+    return resolve_from(
+        lambda option: config.getoption(f"connector_{option.dest}"),
+        lambda option: config.getini(option.ini),
+        environ,
+    )
+
+
+def resolve_from(
+    cli: Callable[[Option], Any],
+    ini: Callable[[Option], Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """The precedence rule itself, for pytest and for the ``connector-contract`` command alike."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for option in OPTIONS:
+        value = cli(option)
+        source = "cli"
+        if value is None:
+            for source, name, raw in (
+                ("env", option.env, environ.get(option.env)),
+                ("ini", option.ini, ini(option) if ini else None),
+            ):
+                if raw is None or (isinstance(raw, str) and not raw.strip()):
+                    continue
+                try:
+                    value = option.parse(str(raw))
+                except argparse.ArgumentTypeError as exc:
+                    where = f"environment variable {name}" if source == "env" else f"ini key {name}"
+                    raise pytest.UsageError(f"{where}: {exc}") from None
+                break
+        if value is None:
+            value, source = option.default, "default"
+        values[option.dest] = value
+        sources[option.dest] = source
+    _combine(values, sources)
+    return Settings(**values, sources=sources)
+
+
+def _combine(values: dict[str, Any], sources: dict[str, str]) -> None:
+    """Checks that need several settings at once; moves URL credentials into user and password."""
+    if values["cloud_id"] is not None:
+        if values["url"] is not None and sources["url"] == sources["cloud_id"]:
+            raise pytest.UsageError("give either --connector-url or --connector-cloud-id, not both")
+        if values["url"] is None or _rank(sources["cloud_id"]) < _rank(sources["url"]):
+            values["url"], sources["url"] = decode_cloud_id(values["cloud_id"]), sources["cloud_id"]
+    url = values["url"]
+    if url and url != EMBEDDED:
+        parts = urlsplit(url)
+        if parts.username is not None:
+            if values["user"] is not None:
+                raise pytest.UsageError("credentials are in both the target URL and --connector-user")
+            values["user"] = unquote(parts.username)
+            values["password"] = Secret(unquote(parts.password or "")) if parts.password else values["password"]
+            sources["user"] = sources["password"] = sources["url"]
+            values["url"] = redact_url(url)
+    methods = [name for name in ("api_key", "user", "bearer_token") if values[name] is not None]
+    if len(methods) > 1:
+        flags = " and ".join(f"--connector-{m.replace('_', '-')}" for m in methods)
+        raise pytest.UsageError(f"give one kind of credentials, not {flags}")
+    if (values["user"] is None) != (values["password"] is None):
+        raise pytest.UsageError("basic authentication needs both --connector-user and --connector-password")
+    if values["client_key"] is not None and values["client_cert"] is None:
+        raise pytest.UsageError("--connector-client-key needs --connector-client-cert")
+    if values["insecure"] and values["ca_certs"] is not None:
+        raise pytest.UsageError("--connector-insecure and --connector-ca-certs contradict each other")
+    if values["readonly_api_key"] is not None and values["readonly_api_key"] == values["api_key"]:
+        raise pytest.UsageError("--connector-readonly-api-key must be another key than --connector-api-key")
+
+
+def _rank(source: str) -> int:
+    return ("cli", "env", "ini", "default").index(source)

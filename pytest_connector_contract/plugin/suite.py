@@ -1,0 +1,125 @@
+"""Collection of the bundled suite: one pytest item per catalogue entry, with fixed node ids.
+
+Items are built from the catalogue rather than collected from a file, so their ids read
+``connector-contract::transition[created->error]`` wherever the package is installed and whatever the
+user's ``python_files``, ``testpaths``, ``rootdir`` or conftest files say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import pytest
+
+from pytest_connector_contract.checks.connectors import PreconditionFailed, SetupError
+from pytest_connector_contract.checks.kinds import KINDS, CheckFailed, Run
+from pytest_connector_contract.client.connector import TargetUnreachable
+from pytest_connector_contract.contract.spec import Check, Spec
+
+__all__ = ["SUITE_NODE", "CheckItem", "SuiteCollector", "collect_suite", "parse_selection"]
+
+#: the node id of the suite; item ids are ``connector-contract::<check id>``
+SUITE_NODE = "connector-contract"
+
+
+def run_check(_connector_run: Run) -> None:
+    """Run one catalogued check against the target (the same function serves every item)."""
+    run = _connector_run
+    try:
+        KINDS[run.check.kind](run)
+    except PreconditionFailed as exc:
+        run.blocked_by = exc.blocked_by
+        pytest.skip(str(exc))
+
+
+class CheckItem(pytest.Function):
+    """A catalogued check; failures print the departures, not a traceback into the harness."""
+
+    check: Check
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Newer pytest keeps node ids structured (path, names, params) and --lf compares them with ids
+        # parsed back from the cache's strings. Ours are built from a plain name that carries the
+        # brackets, so re-parse the string form to make both structures the same.
+        node_id = getattr(self, "_id", None)
+        if node_id is not None and hasattr(type(node_id), "parse"):
+            self._id = type(node_id).parse(str(node_id))
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        path, lineno, _ = super().reportinfo()
+        return path, lineno, self.nodeid
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
+        if isinstance(excinfo.value, CheckFailed):
+            lines = str(excinfo.value).splitlines()
+            details = getattr(excinfo.value, "details", None)  # e.g. a walk's shortest sequence and replay
+            shown = [f"{self.check.id}: {self.check.statement}", *(f"  - {line}" for line in lines)]
+            return "\n".join([*shown, details] if details else shown)
+        if isinstance(excinfo.value, SetupError | TargetUnreachable):
+            return f"{self.check.id} could not run: {excinfo.value}"
+        return super().repr_failure(excinfo)
+
+
+class SuiteCollector(pytest.Collector):
+    """The bundled suite as one collector directly under the session."""
+
+    spec: Spec
+    selection: Sequence[str] | None
+    #: checks beyond the default suite that the run's options enable (see extended.py)
+    extra: Sequence[Check] = ()
+
+    def collect(self) -> Iterable[pytest.Item]:
+        for check in _selected((*self.spec.checks, *self.extra), self.selection):
+            item = CheckItem.from_parent(
+                self, name=check.id, callobj=run_check, keywords={check.category: True, check.kind: True}
+            )
+            item.check = check
+            yield item
+
+
+def _selected(checks: Iterable[Check], selection: Sequence[str] | None) -> Iterator[Check]:
+    for check in checks:
+        if selection is None or any(check.id == s or check.id.startswith(s) for s in selection):
+            yield check
+
+
+def parse_selection(args: Sequence[str]) -> list[str] | None:
+    """``connector-contract::transition[created->error]`` style arguments -> check ids (or prefixes).
+
+    Returns None unless every argument names the suite, so that real paths keep their usual meaning.
+    """
+    if not args or not all(arg == SUITE_NODE or arg.startswith(f"{SUITE_NODE}::") for arg in args):
+        return None
+    selection = [arg.partition("::")[2] for arg in args]
+    return [] if "" in selection else selection
+
+
+def collect_suite(
+    session: pytest.Session, spec: Spec, selection: Sequence[str] | None, extra: Sequence[Check] = ()
+) -> list[pytest.Item]:
+    """Collect the suite through the public collection hooks, as Session.perform_collect would."""
+    hook = session.config.hook
+    collector = SuiteCollector.from_parent(session, name=SUITE_NODE, nodeid=SUITE_NODE)
+    collector.spec = spec
+    collector.selection = selection or None
+    collector.extra = tuple(extra)
+    hook.pytest_collectstart(collector=collector)
+    report = hook.pytest_make_collect_report(collector=collector)
+    hook.pytest_collectreport(report=report)
+    items = [node for node in report.result if isinstance(node, pytest.Item)] if report.passed else []
+    if selection:
+        known = (*spec.checks, *extra)
+        unknown = [s for s in selection if not any(c.id == s or c.id.startswith(s) for c in known)]
+        if unknown:
+            hint = (
+                " (exploration walks need --connector-explore N)"
+                if any(u.startswith("explore") for u in unknown)
+                else ""
+            )
+            raise pytest.UsageError(
+                f"no check of the suite matches {', '.join(repr(u) for u in unknown)}{hint}; "
+                f"see 'pytest --connector-url embedded --collect-only -q' for the ids"
+            )
+    return items

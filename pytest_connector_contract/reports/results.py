@@ -1,0 +1,277 @@
+"""Outcome collection: test reports (local or from xdist workers) -> one conformance result.
+
+Each check's evidence travels on its test report (``report.connector_check``), which pytest serialises,
+so the same aggregation works for serial and parallel runs.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from pytest_connector_contract import __version__
+from pytest_connector_contract.checks.extended import document_sections
+from pytest_connector_contract.checks.preflight import TargetInfo
+from pytest_connector_contract.contract.spec import Check, Spec
+from pytest_connector_contract.reports import provenance
+from pytest_connector_contract.reports.baseline import Baseline
+from pytest_connector_contract.reports.compare import compare
+from pytest_connector_contract.reports.curl import reproduction
+
+__all__ = ["OUTCOMES", "Conformance"]
+
+OUTCOMES = ("passed", "failed", "error", "blocked", "skipped", "xfailed", "xpassed")
+#: outcomes that count as a check executed against the target
+_EXECUTED = frozenset({"passed", "failed", "error", "blocked", "xfailed", "xpassed"})
+#: outcomes that keep a run conformant
+_CONFORMANT = frozenset({"passed", "xfailed", "skipped"})
+#: outcomes whose evidence (exchanges and a curl reproduction) the reports show
+_SHOW_EVIDENCE = frozenset({"failed", "error", "blocked", "xfailed"})
+_XPASS_STRICT = "[XPASS(strict)]"
+_EVIDENCE_KEYS = (
+    "expected",
+    "observed",
+    "problems",
+    "blocked_by",
+    "deviation",
+    "matrix",
+    "exchanges",
+    "explore",
+    "race",
+)
+_OPTIONAL_EVIDENCE_KEYS = ("explore", "race")
+
+
+class Conformance:
+    """Everything the reports need, built from test reports as they arrive."""
+
+    def __init__(self, spec: Spec, extra: Sequence[Check] = ()) -> None:
+        self.spec = spec
+        #: the checks beyond the default suite that this run collects (exploration, races, privileges)
+        self.extra = tuple(extra)
+        self.checks: dict[str, dict[str, Any]] = {}
+        self.started = _dt.datetime.now(_dt.UTC)
+        self.leftovers: list[str] = []
+        #: the team's accepted deviations (--connector-baseline), set on the process that aggregates
+        self.baseline: Baseline | None = None
+        #: a previous report to compare with (--connector-compare): its path as given, and its data
+        self.previous: tuple[str, dict[str, Any]] | None = None
+
+    def add(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "connector_check", None)
+        if not isinstance(data, dict):
+            return
+        entry = self.checks.setdefault(
+            data["id"],
+            {
+                "id": data["id"],
+                "category": data["category"],
+                "statement": data["statement"],
+                "source": data["source"],
+                "provenance": data.get("provenance") or [],
+                "outcome": None,
+                "message": None,
+                "duration": 0.0,
+                **{key: None for key in _EVIDENCE_KEYS},
+            },
+        )
+        entry["duration"] = round(entry["duration"] + float(report.duration), 6)
+        for key in _EVIDENCE_KEYS:
+            if data.get(key) not in (None, []):
+                entry[key] = data[key]
+        outcome, message = _outcome(report, data)
+        if outcome == "xpassed" and self.baseline is not None:
+            message = self._stale_message(data["id"]) or message
+        if report.when == "teardown":
+            if outcome == "error" and entry["outcome"] in ("passed", None):
+                entry["outcome"], entry["message"] = "error", f"teardown: {message}"
+            return
+        if outcome is not None:
+            entry["outcome"], entry["message"] = outcome, message
+
+    # -- derived results ----------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(OUTCOMES, 0)
+        for entry in self.checks.values():
+            if entry["outcome"] in counts:
+                counts[entry["outcome"]] += 1
+        counts["total"] = sum(counts[o] for o in OUTCOMES)
+        return counts
+
+    def executed(self) -> int:
+        return sum(1 for e in self.checks.values() if e["outcome"] in _EXECUTED)
+
+    def xfailed_by_baseline(self) -> int:
+        """Expected failures the team accepted (as opposed to where stock Elasticsearch itself deviates)."""
+        return sum(1 for e in self.checks.values() if e["outcome"] == "xfailed" and not e.get("deviation"))
+
+    def score(self) -> float:
+        """The share of executed checks where the target behaves as Elasticsearch does.
+
+        A check xfailed because stock Elasticsearch of that version deviates counts as conforming; one
+        xfailed by the team's baseline does not (the baseline keeps the verdict, not the score).
+        """
+        executed = self.executed()
+        if not executed:
+            return 0.0
+        good = sum(1 for e in self.checks.values() if e["outcome"] in ("passed", "xfailed"))
+        return round((good - self.xfailed_by_baseline()) / executed, 6)
+
+    def baseline_problems(self) -> list[dict[str, str]]:
+        """Baseline entries that fail the run: expired ones, and ones whose check now passes."""
+        if self.baseline is None:
+            return []
+        problems = [
+            {
+                "check": entry.check,
+                "kind": "expired",
+                "message": f"baseline entry {entry.check} expired on {entry.expires} (reason: {entry.reason}); "
+                "fix the deviation or renew the entry",
+            }
+            for entry in self.baseline.expired()
+        ]
+        for check_id in self.baseline.applied():
+            if (self.checks.get(check_id) or {}).get("outcome") == "xpassed":
+                problems.append({"check": check_id, "kind": "passes", "message": self._stale_message(check_id) or ""})
+        return problems
+
+    def _stale_message(self, check_id: str) -> str | None:
+        if self.baseline is None or self.baseline.entry(check_id) is None:
+            return None
+        return (
+            f"baseline entry {check_id} no longer fails: the check passes now; "
+            f"remove the entry from {self.baseline.path} (the baseline must shrink)"
+        )
+
+    def conformant(self) -> bool:
+        """Every check that ran passed, or failed only as stock Elasticsearch or the team's baseline expects."""
+        return (
+            self.executed() > 0
+            and all(e["outcome"] in _CONFORMANT for e in self.checks.values())
+            and not any(p["kind"] == "expired" for p in self.baseline_problems())
+        )
+
+    def matrix(self, profile: str) -> dict[str, dict[str, dict[str, Any]]]:
+        table = self.spec.profiles[profile]
+        grid: dict[str, dict[str, dict[str, Any]]] = {}
+        for current in self.spec.statuses:
+            row = grid.setdefault(current, {})
+            for requested in self.spec.statuses:
+                check_id = f"transition[{current}->{requested}]"
+                entry = self.checks.get(check_id)
+                cell = (entry or {}).get("matrix") or {}
+                row[requested] = {
+                    "check": check_id,
+                    "expected": "accepted" if table.allows(current, requested) else "refused",
+                    "observed": cell.get("observed"),
+                    "outcome": entry["outcome"] if entry and entry["outcome"] else "not_run",
+                    "blocked_by": (entry or {}).get("blocked_by"),
+                }
+        return grid
+
+    def document(self, target: TargetInfo | None, configuration: dict[str, Any]) -> dict[str, Any]:
+        """The JSON conformance report (shape fixed by schemas/conformance-report.schema.json)."""
+        counts = self.counts()
+        checks = []
+        for check in (*self.spec.checks, *self.extra):  # catalogue order, not completion order
+            entry = self.checks.get(check.id)
+            if entry is None or entry["outcome"] is None:
+                continue
+            item = dict(entry)
+            if item["outcome"] not in _SHOW_EVIDENCE:
+                item["exchanges"] = None  # evidence is for what needs looking at; keeps the file small
+            item["problems"] = item["problems"] or []
+            item["reproduction"] = (
+                reproduction(item["id"], item["exchanges"]) if item["outcome"] in _SHOW_EVIDENCE else None
+            )
+            listed = self.baseline.entry(item["id"]) if self.baseline is not None else None
+            item["baseline"] = listed.to_dict() if listed is not None else None
+            for key in _OPTIONAL_EVIDENCE_KEYS:  # only the checks beyond the matrix carry these
+                if item.get(key) is None:
+                    item.pop(key, None)
+            checks.append(item)
+        finished = _dt.datetime.now(_dt.UTC)
+        profile = target.profile if target else None
+        return {
+            "schema_version": 1,
+            "tool": {"name": "pytest-connector-contract", "version": __version__},
+            "generated_at": self.started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "profile": target.profile if target else None,
+            "target": _target_dict(target),
+            "configuration": configuration,
+            "provenance": provenance.section(self.spec, profile, self.started, finished),
+            "summary": {
+                "conformant": self.conformant(),
+                "score": self.score(),
+                "executed": self.executed(),
+                **counts,
+                "xfailed_baseline": self.xfailed_by_baseline(),
+            },
+            "checks": checks,
+            "matrix": self.matrix(target.profile) if target else None,
+            "leftovers": list(self.leftovers),
+            "baseline": self._baseline_section(),
+            "comparison": compare(self.previous[1], checks, path=self.previous[0]) if self.previous else None,
+            **document_sections(checks),
+        }
+
+    def _baseline_section(self) -> dict[str, Any] | None:
+        if self.baseline is None:
+            return None
+        return {
+            "path": self.baseline.path,
+            "entries": len(self.baseline.entries),
+            "expected_failures": [
+                check_id
+                for check_id in self.baseline.applied()
+                if (self.checks.get(check_id) or {}).get("outcome") == "xfailed"
+            ],
+            "problems": self.baseline_problems(),
+        }
+
+
+def _target_dict(target: TargetInfo | None) -> dict[str, Any] | None:
+    if target is None:
+        return None
+    return {
+        "url": target.url,
+        "product": target.product,
+        "version": target.version,
+        "build_flavor": target.build_flavor,
+        "embedded": target.embedded,
+        "profile_source": target.profile_source,
+        "build_hash": target.build_hash,
+    }
+
+
+def _outcome(report: pytest.TestReport, data: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Map one phase's report to a conformance outcome (None: nothing decided in this phase)."""
+    message = data.get("message")
+    if report.passed:
+        if report.when != "call":
+            return None, None
+        return ("xpassed", getattr(report, "wasxfail", None)) if hasattr(report, "wasxfail") else ("passed", None)
+    if report.skipped:
+        reason = _skip_reason(report)
+        if hasattr(report, "wasxfail"):
+            return "xfailed", str(report.wasxfail)
+        if data.get("blocked_by"):
+            return "blocked", reason
+        return "skipped", reason
+    # failed
+    if report.when == "call" and data.get("failure") == "check":
+        return "failed", message
+    longrepr = report.longrepr
+    if report.when == "call" and isinstance(longrepr, str) and longrepr.startswith(_XPASS_STRICT):
+        return "xpassed", longrepr  # a check the baseline expects to fail passed: the strict xfail failed it
+    return "error", message
+
+
+def _skip_reason(report: pytest.TestReport) -> str | None:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr) if longrepr else None

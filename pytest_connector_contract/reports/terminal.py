@@ -1,0 +1,127 @@
+"""Reports of a run: the terminal summary and the JSON conformance report."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pytest_connector_contract.checks import extended
+from pytest_connector_contract.contract import schemas
+from pytest_connector_contract.reports.results import OUTCOMES
+
+__all__ = ["terminal_lines", "write_json"]
+
+_CELL = {
+    "passed": "ok",
+    "xfailed": "xfail",
+    "failed": "FAIL",
+    "error": "ERROR",
+    "blocked": "blocked",
+    "skipped": "skip",
+    "xpassed": "XPASS",
+    "not_run": ".",
+}
+_SHORT = {"needs_configuration": "needs_config"}
+
+
+def terminal_lines(document: dict[str, Any]) -> list[tuple[str, dict[str, bool]]]:
+    """The conformance summary as (text, markup) lines for the terminal reporter."""
+    summary = document["summary"]
+    target = document.get("target") or {}
+    lines: list[tuple[str, dict[str, bool]]] = []
+    verdict = "CONFORMANT" if summary["conformant"] else "NOT CONFORMANT"
+    colour = {"green": True} if summary["conformant"] else {"red": True}
+    lines.append((f"verdict: {verdict}   score: {summary['score']:.3f}", {"bold": True, **colour}))
+    version = target.get("version") or "unknown version"
+    flavor = f", {target['build_flavor']}" if target.get("build_flavor") not in (None, "default") else ""
+    embedded = " (embedded reference target)" if target.get("embedded") else ""
+    lines.append(
+        (f"target: {target.get('url')}{embedded}  {target.get('product') or 'unknown product'} {version}{flavor}", {})
+    )
+    source = target.get("profile_source")
+    lines.append((f"profile: {document.get('profile')} (from {source})", {}))
+    counts = ", ".join(f"{summary[o]} {o}" for o in OUTCOMES if summary.get(o))
+    lines.append((f"checks: {summary['total']} ({counts or 'none'})", {}))
+    matrix = document.get("matrix")
+    if matrix:
+        statuses = list(matrix)
+        width = max(len(_SHORT.get(s, s)) for s in statuses) + 2
+        lines.append(("transition matrix (row: current status, column: requested; +/- = expected accept/refuse):", {}))
+        lines.append(("  " + "from \\ to".ljust(width) + "".join(_SHORT.get(s, s).ljust(width) for s in statuses), {}))
+        for current in statuses:
+            cells = []
+            for requested in statuses:
+                cell = matrix[current][requested]
+                sign = "+" if cell["expected"] == "accepted" else "-"
+                cells.append(f"{sign}{_CELL.get(cell['outcome'], cell['outcome'])}".ljust(width))
+            lines.append(("  " + _SHORT.get(current, current).ljust(width) + "".join(cells), {}))
+    for check in document["checks"]:
+        if check["outcome"] in ("failed", "error", "blocked", "xpassed"):
+            detail = check.get("message") or check.get("observed") or ""
+            first = detail.splitlines()[0] if detail else ""
+            lines.append((f"{check['outcome'].upper():8} {check['id']}: {first}", {"red": True}))
+        elif check["outcome"] == "xfailed":
+            lines.append(
+                (f"XFAIL    {check['id']}: {check.get('deviation') or check.get('message')}", {"yellow": True})
+            )
+    lines.extend(extended.terminal_lines(document))
+    for leftover in document.get("leftovers") or []:
+        lines.append((f"NOT DELETED {leftover}", {"red": True}))
+    lines += _baseline_lines(document.get("baseline"))
+    lines += _comparison_lines(document.get("comparison"))
+    return lines
+
+
+def _baseline_lines(baseline: dict[str, Any] | None) -> list[tuple[str, dict[str, bool]]]:
+    if not baseline:
+        return []
+    lines: list[tuple[str, dict[str, bool]]] = [
+        (
+            f"baseline: {baseline['path']}: {baseline['entries']} entries, "
+            f"{len(baseline['expected_failures'])} expected failures in this run",
+            {},
+        )
+    ]
+    lines += [(f"BASELINE {problem['message']}", {"red": True}) for problem in baseline["problems"]]
+    return lines
+
+
+def _comparison_lines(comparison: dict[str, Any] | None) -> list[tuple[str, dict[str, bool]]]:
+    if not comparison:
+        return []
+    previous = comparison["previous"]
+    counts = ", ".join(f"{len(comparison[key])} {key}" for key in ("regressions", "fixes", "new", "gone"))
+    lines: list[tuple[str, dict[str, bool]]] = [
+        (f"compared with {previous['path']} ({previous.get('generated_at')}): {counts}", {"bold": True})
+    ]
+    for label, key, markup in (
+        ("REGRESSION", "regressions", {"red": True}),
+        ("FIXED", "fixes", {"green": True}),
+        ("NEW", "new", {}),
+        ("GONE", "gone", {}),
+    ):
+        for item in comparison[key]:
+            change = f"{item.get('before', 'absent')} -> {item.get('now', 'absent')}"
+            lines.append((f"{label:10} {item['id']}: {change}", markup))
+    return lines
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    """Write the report atomically, after checking it against its own schema."""
+    problems = schemas.problems("conformance-report", document)
+    if problems:  # a bug of ours, never the target's: say so loudly rather than write a bad file
+        raise RuntimeError("the conformance report does not match its schema: " + "; ".join(problems))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write beside the target and rename, so a reader never sees half a report; open() honours the umask.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
