@@ -36,7 +36,7 @@ from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_a
 
 from pytest_connector_contract.checks import extended
 from pytest_connector_contract.checks.connectors import Connector, ConnectorFactory, SetupError
-from pytest_connector_contract.checks.kinds import CheckFailed, Run
+from pytest_connector_contract.checks.run import CheckFailed, Run
 from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, TargetUnreachable
 from pytest_connector_contract.contract.spec import Spec, ValidationCase, load_spec
 

@@ -22,7 +22,7 @@ import threading
 from typing import Any
 
 from pytest_connector_contract.checks.connectors import SetupError
-from pytest_connector_contract.checks.kinds import Run
+from pytest_connector_contract.checks.run import Run
 from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, RateLimiter, TargetUnreachable
 
 __all__ = ["race"]

@@ -9,17 +9,16 @@ reads the file once and hands the entries in force to every worker.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-from pytest_connector_contract.checks.kinds import CheckFailed
+from pytest_connector_contract.checks.run import CheckFailed
+from pytest_connector_contract.plugin.recorder import RECORDER
+from pytest_connector_contract.plugin.state import RunState
 from pytest_connector_contract.plugin.suite import CheckItem
 from pytest_connector_contract.reports import baseline as baselines
 from pytest_connector_contract.reports.compare import CompareError, load_previous
-
-if TYPE_CHECKING:
-    from pytest_connector_contract.plugin.hooks import RunState
 
 __all__ = ["BaselineMarks", "GateHooks", "configure"]
 
@@ -34,7 +33,7 @@ def configure(config: pytest.Config, state: RunState) -> None:
         if entries:
             config.pluginmanager.register(BaselineMarks(entries), "connector_contract_baseline")
         return
-    recorder = config.pluginmanager.get_plugin("connector_contract_recorder")
+    recorder = config.stash.get(RECORDER, None)
     if recorder is None:  # pragma: no cover - registered by plugin.pytest_configure just before
         return
     conformance = recorder.conformance

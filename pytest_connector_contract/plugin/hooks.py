@@ -5,24 +5,24 @@ from __future__ import annotations
 import gc
 import secrets
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from pytest_connector_contract.checks import extended
-from pytest_connector_contract.checks.connectors import ConnectorFactory, Ledger
-from pytest_connector_contract.checks.kinds import CheckFailed, Run
-from pytest_connector_contract.checks.preflight import PreflightError, TargetInfo, identify
+from pytest_connector_contract.checks.connectors import ConnectorFactory
+from pytest_connector_contract.checks.preflight import PreflightError, TargetInfo
+from pytest_connector_contract.checks.run import CheckFailed, Run
 from pytest_connector_contract.client import requestlog
-from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable, client_for
-from pytest_connector_contract.config.settings import Settings, add_options, resolve
+from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable
+from pytest_connector_contract.config.settings import add_options, resolve
 from pytest_connector_contract.contract import schemas
-from pytest_connector_contract.contract.spec import Check, Spec, load_spec
+from pytest_connector_contract.contract.spec import load_spec
 from pytest_connector_contract.plugin import gate, junit
+from pytest_connector_contract.plugin.recorder import RECORDER, ConformanceRecorder
+from pytest_connector_contract.plugin.state import STATE, RunState
 from pytest_connector_contract.plugin.suite import CheckItem, collect_suite, parse_selection
 from pytest_connector_contract.reports import html as html_report
-from pytest_connector_contract.reports import terminal as reports
 from pytest_connector_contract.reports.results import Conformance
 
 __all__ = ["connector_client", "connector_factory", "connector_target"]
@@ -30,138 +30,6 @@ __all__ = ["connector_client", "connector_factory", "connector_target"]
 _WORKER_KEY = "connector_contract"
 #: exit status when the run stops before any check because of the target (unreachable, no API, too old)
 EXIT_PREFLIGHT = pytest.ExitCode.INTERRUPTED
-
-
-@dataclass
-class RunState:
-    """Everything one pytest process knows about the run (kept in ``config.stash``)."""
-
-    settings: Settings
-    spec: Spec
-    run_prefix: str
-    worker_id: str | None
-    suite: bool
-    selection: list[str] | None
-    target: TargetInfo | None = None
-    target_url: str | None = None
-    server: Any = None
-    ledger: Ledger = field(default_factory=Ledger)
-    #: how many processes share --connector-max-rps (the xdist worker count)
-    rate_share: int = 1
-    #: connectors this process (or, on the controller, a worker) could not delete
-    leftovers: list[str] = field(default_factory=list)
-    #: seed of the exploration walks (chosen once, on the controller, and handed to every worker)
-    seed: int | None = None
-    #: checks beyond the default suite enabled by the run's options (extended.py)
-    extra_checks: list[Check] = field(default_factory=list)
-
-    @property
-    def id_prefix(self) -> str:
-        """The prefix of this process's connector ids: run prefix plus worker id under xdist."""
-        return f"{self.run_prefix}-{self.worker_id}" if self.worker_id else self.run_prefix
-
-    def ensure_target(self) -> TargetInfo:
-        """Start the embedded target if asked for, then run the preflight (once per process)."""
-        if self.target is not None:
-            return self.target
-        url = self.settings.url
-        embedded = url is None or self.settings.embedded
-        if embedded:
-            from pytest_connector_contract.reference.server import ReferenceServer
-            from pytest_connector_contract.reference.target import DEFAULT_ES_VERSION, ReferenceTarget
-
-            version = self.settings.embedded_version or DEFAULT_ES_VERSION
-            self.server = ReferenceServer(ReferenceTarget(version, security=embedded_security(self.settings)))
-            self.server.start()
-            url = self.server.url
-        assert url is not None
-        self.target_url = url
-        client = self.client()
-        try:
-            self.target = identify(
-                client,
-                self.spec,
-                profile=self.settings.profile,
-                probe_id=f"{self.run_prefix}-probe",
-                embedded=embedded,
-            )
-        finally:
-            client.close()
-        return self.target
-
-    def client(self) -> ConnectorClient:
-        """A new client for the target, with the run's credentials, TLS settings and rate limit."""
-        assert self.target_url is not None
-        return client_for(self.settings, self.target_url, rate_share=self.rate_share, worker=self.worker_id)
-
-    def readonly_client(self) -> ConnectorClient | None:
-        """A client that authenticates with --connector-readonly-api-key (None without one)."""
-        authorization = self.settings.readonly_authorization()
-        if authorization is None:
-            return None
-        assert self.target_url is not None
-        return client_for(
-            self.settings,
-            self.target_url,
-            rate_share=self.rate_share,
-            worker=self.worker_id,
-            authorization=authorization,
-        )
-
-    def delete_leftovers(self) -> None:
-        """Last line of the safety net: delete what this process created and still holds (also after
-        Ctrl-C, when fixture teardown may not have run)."""
-        live = self.ledger.live()
-        if self.settings.keep or not live or self.target is None or self.target_url is None:
-            return
-        client = self.client()
-        factory = ConnectorFactory(
-            client, self.spec, id_prefix=self.id_prefix, ledger=self.ledger, soft_delete=self.target.soft_delete
-        )
-        factory.created.extend(live)
-        try:
-            self.leftovers.extend(factory.cleanup())
-        finally:
-            client.close()
-
-    def close(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-
-    def for_worker(self) -> dict[str, Any]:
-        return {
-            "run_prefix": self.run_prefix,
-            "suite": self.suite,
-            "selection": self.selection,
-            "target": self.target.to_dict() if self.target else None,
-            "target_url": self.target_url,
-            "seed": self.seed,
-        }
-
-
-def embedded_security(settings: Settings) -> Any:
-    """The embedded target requires the credentials the run was given, so the auth path is exercised."""
-    from pytest_connector_contract.reference.security import CONNECTOR_READ_ONLY, ApiKey, BearerToken, Security, User
-
-    # --connector-readonly-api-key: the embedded target knows it as a key holding only monitor_connector
-    readonly = (
-        [ApiKey.parse(settings.readonly_api_key.reveal(), privileges=CONNECTOR_READ_ONLY)]
-        if settings.readonly_api_key is not None
-        else []
-    )
-    if settings.api_key is not None:
-        return Security(api_keys=[ApiKey.parse(settings.api_key.reveal()), *readonly])
-    if settings.user is not None and settings.password is not None:
-        return Security(users=[User(settings.user, settings.password.reveal())], api_keys=readonly)
-    if settings.bearer_token is not None:
-        return Security(
-            bearer_tokens=[BearerToken(settings.bearer_token.reveal(), user="connector-contract")], api_keys=readonly
-        )
-    return None
-
-
-STATE = pytest.StashKey[RunState]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -212,6 +80,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if worker_input is None or _WORKER_KEY not in worker_input:
         recorder = ConformanceRecorder(state, Conformance(spec, state.extra_checks))
         config.pluginmanager.register(recorder, "connector_contract_recorder")
+        config.stash[RECORDER] = recorder
     config.stash[STATE] = state
     config.add_cleanup(state.close)
     gate.configure(config, state)  # baseline and comparison
@@ -339,42 +208,6 @@ def _exception_message(exc: BaseException, kind: str) -> str:
     if kind == "check" or isinstance(exc, TargetUnreachable):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
-
-
-class ConformanceRecorder:
-    """Registered where the run's verdict is made (the only process, or the xdist controller)."""
-
-    def __init__(self, state: RunState, conformance: Conformance) -> None:
-        self.state = state
-        self.conformance = conformance
-        self.document: dict[str, Any] | None = None
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        # Called on the controller for worker reports too: the evidence travels on the report.
-        self.conformance.add(report)
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        state = self.state
-        if not state.suite or session.exitstatus in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
-            return
-        state.delete_leftovers()
-        self.conformance.leftovers.extend(state.leftovers)
-        self.document = self.conformance.document(state.target, state.settings.describe())
-        if state.settings.json is not None and state.target is not None:
-            reports.write_json(state.settings.json, self.document)
-        if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and self.conformance.checks:
-            conformant = self.conformance.conformant()
-            session.exitstatus = pytest.ExitCode.OK if conformant else pytest.ExitCode.TESTS_FAILED
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.document is None or self.state.target is None:
-            return
-        terminalreporter.write_sep("=", "connector status API conformance")
-        for text, markup in reports.terminal_lines(self.document):
-            terminalreporter.write_line(text, **markup)
-        if self.state.settings.json is not None:
-            terminalreporter.write_line(f"JSON report: {self.state.settings.json}")
 
 
 # -- fixtures users' own tests can use too ---------------------------------------------------------

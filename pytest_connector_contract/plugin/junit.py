@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING
 
 import pytest
 
+from pytest_connector_contract.plugin.recorder import RECORDER
+from pytest_connector_contract.plugin.state import RunState
 from pytest_connector_contract.reports import provenance
-
-if TYPE_CHECKING:
-    from pytest_connector_contract.plugin.hooks import RunState
 
 __all__ = ["JunitHooks", "configure"]
 
@@ -36,7 +34,7 @@ class JunitHooks:
             return
         xml = self.config.stash.get(xml_key, None)
         state = self.state
-        recorder = self.config.pluginmanager.get_plugin("connector_contract_recorder")
+        recorder = self.config.stash.get(RECORDER, None)
         if xml is None or recorder is None or not state.suite or state.target is None:
             return
         conformance = recorder.conformance

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from pytest_connector_contract.checks.catalogue import runner
 from pytest_connector_contract.checks.connectors import PreconditionFailed, SetupError
-from pytest_connector_contract.checks.kinds import KINDS, CheckFailed, Run
+from pytest_connector_contract.checks.run import CheckFailed, CheckSkipped, ExpectedFailure, Run
 from pytest_connector_contract.client.connector import TargetUnreachable
 from pytest_connector_contract.contract.spec import Check, Spec
 
@@ -27,10 +28,14 @@ def run_check(_connector_run: Run) -> None:
     """Run one catalogued check against the target (the same function serves every item)."""
     run = _connector_run
     try:
-        KINDS[run.check.kind](run)
+        runner(run.check.kind)(run)
     except PreconditionFailed as exc:
         run.blocked_by = exc.blocked_by
         pytest.skip(str(exc))
+    except CheckSkipped as exc:
+        pytest.skip(str(exc))
+    except ExpectedFailure as exc:
+        pytest.xfail(str(exc))
 
 
 class CheckItem(pytest.Function):

@@ -21,7 +21,7 @@ from pytest_connector_contract.reports.curl import reproduction
 from pytest_connector_contract.reports.results import OUTCOMES
 
 if TYPE_CHECKING:
-    from pytest_connector_contract.plugin.hooks import RunState
+    from pytest_connector_contract.plugin.state import RunState
 
 __all__ = ["HtmlReportHooks", "configure", "evidence_html", "matrix_html", "state_machine_svg", "summary_html"]
 

@@ -1,0 +1,53 @@
+"""The conformance recorder: registered where the run's verdict is made (the only process, or the xdist
+controller); it gathers every check's evidence, writes the JSON report and sets the exit status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pytest_connector_contract.plugin.state import RunState
+from pytest_connector_contract.reports import terminal as reports
+from pytest_connector_contract.reports.results import Conformance
+
+__all__ = ["RECORDER", "ConformanceRecorder"]
+
+
+class ConformanceRecorder:
+    """Registered where the run's verdict is made (the only process, or the xdist controller)."""
+
+    def __init__(self, state: RunState, conformance: Conformance) -> None:
+        self.state = state
+        self.conformance = conformance
+        self.document: dict[str, Any] | None = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # Called on the controller for worker reports too: the evidence travels on the report.
+        self.conformance.add(report)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        state = self.state
+        if not state.suite or session.exitstatus in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
+            return
+        state.delete_leftovers()
+        self.conformance.leftovers.extend(state.leftovers)
+        self.document = self.conformance.document(state.target, state.settings.describe())
+        if state.settings.json is not None and state.target is not None:
+            reports.write_json(state.settings.json, self.document)
+        if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and self.conformance.checks:
+            conformant = self.conformance.conformant()
+            session.exitstatus = pytest.ExitCode.OK if conformant else pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.document is None or self.state.target is None:
+            return
+        terminalreporter.write_sep("=", "connector status API conformance")
+        for text, markup in reports.terminal_lines(self.document):
+            terminalreporter.write_line(text, **markup)
+        if self.state.settings.json is not None:
+            terminalreporter.write_line(f"JSON report: {self.state.settings.json}")
+
+
+RECORDER = pytest.StashKey[ConformanceRecorder]()
