@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from pytest_connector_contract.client.curl import reproduction
 from pytest_connector_contract.reference.server import ReferenceServer
-from pytest_connector_contract.reports.curl import reproduction
 
 CURL = shutil.which("curl")
 needs_curl = pytest.mark.skipif(CURL is None, reason="curl is not installed (apt-get install -y curl; .ci/run does)")
@@ -174,3 +174,32 @@ def test_a_truncated_body_is_said_to_be_truncated() -> None:
     script = reproduction("x[y]", [_exchange("PUT", "/_connector/a/_status", headers, body[:4096] + "...")])
     assert script is not None
     assert "# The record keeps only the first 4096 characters of this body." in script
+
+
+def test_the_exploration_replay_follows_the_same_variable_contract() -> None:
+    from dataclasses import dataclass
+
+    from pytest_connector_contract.client.curl import AUTH_VARIABLE, URL_VARIABLE, replay_script
+
+    @dataclass
+    class Step:
+        number: int = 1
+        label: str = "bad input empty-body"
+        method: str = "PUT"
+        path_suffix: str = "/_status"
+        query: dict[str, str] | None = None
+        content_type: str | None = None
+        accept: str | None = None
+        body: str | None = ""
+        before: str = "created"
+        expected: str = "HTTP 400"
+        expected_http: int = 400
+        expected_status: str = "created"
+
+    script = replay_script("explore[1]", "8.15", [Step()], hard_delete=True)
+    assert f'"Authorization: ${{{AUTH_VARIABLE}}}"' in script
+    assert f"${{{URL_VARIABLE}:?" in script
+    assert "CONNECTOR_AUTHORIZATION" not in script
+    # a body without a Content-Type is sent as such, as in the check reproductions
+    assert "send PUT \"/_connector/$id/_status\" -H Content-Type: --data-binary ''" in script
+    assert 'send DELETE "/_connector/$id?hard=true"' in script

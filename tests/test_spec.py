@@ -140,3 +140,14 @@ def test_validation_cases_cover_the_facts_table() -> None:
         "method-delete",
         "unknown-query-parameter",
     } <= ids
+
+
+def test_nothing_else_changed_counts_fields_that_appear_or_disappear_with_a_null_value() -> None:
+    from pytest_connector_contract.checks.run import changed_fields
+
+    before = {"id": "c", "status": "created", "error": None}
+    assert changed_fields(before, {"id": "c", "status": "error"}, ignore=frozenset({"status"})) == [
+        "field 'error' disappeared (was None)"
+    ]
+    assert changed_fields(before, {**before, "sync_now": None}) == ["field 'sync_now' appeared (None)"]
+    assert changed_fields(before, {**before, "status": "error"}, ignore=frozenset({"status"})) == []

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
-import shlex
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,7 +35,8 @@ from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_a
 
 from pytest_connector_contract.checks import extended
 from pytest_connector_contract.checks.connectors import Connector, ConnectorFactory, SetupError
-from pytest_connector_contract.checks.run import CheckFailed, Run
+from pytest_connector_contract.checks.run import CheckFailed, Run, changed_fields
+from pytest_connector_contract.client import curl
 from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, TargetUnreachable
 from pytest_connector_contract.contract.spec import Spec, ValidationCase, load_spec
 
@@ -263,10 +263,7 @@ class Walk:
             step.read_status == step.expected_status,
             f"GET shows status {step.read_status!r}, expected {step.expected_status!r}",
         )
-        for key in sorted(set(connector.document) | set(after)):
-            if key != "status" and connector.document.get(key, _MISSING) != after.get(key, _MISSING):
-                was, now = connector.document.get(key), after.get(key)
-                step.problems.append(f"field {key!r} changed from {was!r} to {now!r}")
+        step.problems.extend(changed_fields(connector.document, after, ignore=frozenset({"status"})))
         return step
 
     def replay(self, actions: list[Action]) -> list[Step] | None:
@@ -478,9 +475,6 @@ def _machine(walk: Walk) -> type[RuleBasedStateMachine]:
     return StatusWalk
 
 
-_MISSING = object()
-
-
 def _require(step: Step, condition: bool, problem: str) -> bool:
     if not condition:
         step.problems.append(problem)
@@ -602,92 +596,7 @@ def reproduce_command(run: Run) -> str:
     return extended.reproduce_command(run.settings, run.target, walks, run.check.params["seed"])
 
 
-_SCRIPT_HEAD = """#!/usr/bin/env bash
-# {title}
-# Replays the shortest sequence of requests on which the target departed from Elasticsearch (profile
-# {profile}), on a new connector, and says whether it departs again (exit status 1) or not (0).
-#   CONNECTOR_URL=https://es.example:9200 bash replay.sh
-# Credentials (never stored here): export CONNECTOR_AUTHORIZATION='ApiKey <base64 of id:api_key>'
-# Only HTTP statuses and the status read back are compared; the JSON report has the full evidence.
-set -u
-url="${{CONNECTOR_URL:?set CONNECTOR_URL to the target, for example http://127.0.0.1:9200}}"
-url="${{url%/}}"
-auth=()
-if [ -n "${{CONNECTOR_AUTHORIZATION:-}}" ]; then auth=(-H "Authorization: ${{CONNECTOR_AUTHORIZATION}}"); fi
-id="ccontract-replay-$(date +%s)-$$"
-tmp="$(mktemp)"
-trap 'rm -f "$tmp"' EXIT
-departed=0
-code=""
-body=""
-send() {{  # METHOD PATH [curl arguments]
-  local method=$1 path=$2
-  shift 2
-  code=$(curl -sS -o "$tmp" -w '%{{http_code}}' -X "$method" ${{auth[@]+"${{auth[@]}}"}} "$@" "$url$path") || {{
-    echo "cannot reach $url" >&2
-    exit 2
-  }}
-  body="$(cat "$tmp")"
-  echo "$method $path -> HTTP $code ${{body:0:200}}"
-}}
-expect_http() {{  # EXPECTED WHERE
-  if [ "$code" != "$1" ]; then
-    echo "DEPARTS from Elasticsearch at $2: expected HTTP $1, got HTTP $code"
-    departed=1
-  fi
-}}
-expect_status() {{  # EXPECTED WHERE
-  if ! printf '%s' "$body" | grep -Eq "\\"status\\" *: *\\"$1\\""; then
-    echo "DEPARTS from Elasticsearch at $2: GET does not show status $1"
-    departed=1
-  fi
-}}
-"""
-
-
 def curl_script(run: Run, steps: list[Step]) -> str:
-    """A bash script of ``curl`` calls replaying ``steps`` on a new connector (URL from ``$CONNECTOR_URL``)."""
+    """A bash script of ``curl`` calls replaying ``steps`` on a new connector (see :func:`curl.replay_script`)."""
     title = f"{run.check.id}, seed {run.check.params.get('seed')}: {len(steps)} step(s)"
-    lines = [_SCRIPT_HEAD.format(title=title, profile=run.profile.name).rstrip("\n")]
-    create = '{"index_name":"\'"$id"\'","name":"\'"$id"\'","is_native":false}'
-    lines += [
-        "",
-        "# a new connector, in created",
-        f"send PUT \"/_connector/$id\" -H 'Content-Type: application/json' --data-binary '{create}'",
-        'expect_http 201 "creating the connector"',
-    ]
-    for step in steps:
-        args: list[str] = []
-        if step.content_type is not None:
-            args += ["-H", shlex.quote(f"Content-Type: {step.content_type}")]
-        elif step.body is not None:
-            args += ["-H", shlex.quote("Content-Type:")]  # curl would otherwise add a form Content-Type
-        if step.accept is not None:
-            args += ["-H", shlex.quote(f"Accept: {step.accept}")]
-        if step.body is not None:
-            args += ["--data-binary", shlex.quote(step.body)]
-        query = ""
-        if step.query:
-            from urllib.parse import urlencode
-
-            query = "?" + urlencode(step.query)
-        where = f"step {step.number}"
-        lines += [
-            "",
-            f"# step {step.number}: {step.label} on a connector in {step.before}: expected {step.expected}",
-            f'send {step.method} "/_connector/$id{step.path_suffix}{query}" {" ".join(args)}'.rstrip(),
-            f'expect_http {step.expected_http} "{where}"',
-            'send GET "/_connector/$id"',
-            f'expect_status {step.expected_status} "{where}"',
-        ]
-    hard = "?hard=true" if run.target.soft_delete else ""
-    lines += [
-        "",
-        "# clean up",
-        f'send DELETE "/_connector/$id{hard}" >/dev/null',
-        'if [ "$departed" = 1 ]; then echo "the target departs from Elasticsearch"; fi',
-        'if [ "$departed" = 0 ]; then echo "every answer matched"; fi',
-        'exit "$departed"',
-        "",
-    ]
-    return "\n".join(lines)
+    return curl.replay_script(title, run.profile.name, steps, hard_delete=bool(run.target.soft_delete))

@@ -22,7 +22,7 @@ import threading
 from typing import Any
 
 from pytest_connector_contract.checks.connectors import SetupError
-from pytest_connector_contract.checks.run import Run
+from pytest_connector_contract.checks.run import Run, changed_fields
 from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, RateLimiter, TargetUnreachable
 
 __all__ = ["race"]
@@ -69,9 +69,7 @@ def race(run: Run) -> None:
                     f"(accepted: {', '.join(accepted)})"
                 )
             before = connector.document
-            for key in sorted(set(before) | set(after)):
-                if key != "status" and before.get(key) != after.get(key):
-                    problems.append(f"field {key!r} changed from {before.get(key)!r} to {after.get(key)!r}")
+            problems.extend(changed_fields(before, after, ignore=frozenset({"status"})))
             record["problems"] = problems
             evidence["rounds"].append(record)
             _delete(run, connector.id)

@@ -21,7 +21,7 @@ from pytest_connector_contract.config.settings import Settings
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import Check, Profile, Spec
 
-__all__ = ["CheckFailed", "CheckSkipped", "ExpectedFailure", "Run"]
+__all__ = ["CheckFailed", "CheckSkipped", "ExpectedFailure", "Run", "changed_fields"]
 
 
 class CheckFailed(AssertionError):
@@ -203,15 +203,7 @@ class Run:
     def require_unchanged(
         self, before: Mapping[str, Any], after: Mapping[str, Any], *, ignore: frozenset[str] = frozenset()
     ) -> None:
-        for key in sorted(set(before) | set(after)):
-            if key in ignore:
-                continue
-            if key not in after:
-                self.problems.append(f"field {key!r} disappeared (was {before[key]!r})")
-            elif key not in before:
-                self.problems.append(f"field {key!r} appeared ({after[key]!r})")
-            elif before[key] != after[key]:
-                self.problems.append(f"field {key!r} changed from {before[key]!r} to {after[key]!r}")
+        self.problems.extend(changed_fields(before, after, ignore=ignore))
 
     def expected_failure(self, reason: str) -> NoReturn:
         """The target behaves as stock Elasticsearch of its version does, which departs from the docs."""
@@ -224,3 +216,21 @@ def _first_root_cause(error: Mapping[str, Any]) -> Mapping[str, Any] | None:
     if isinstance(causes, list) and causes and isinstance(causes[0], dict):
         return causes[0]
     return None
+
+
+def changed_fields(
+    before: Mapping[str, Any], after: Mapping[str, Any], *, ignore: frozenset[str] = frozenset()
+) -> list[str]:
+    """How a connector read back differs from what it was, field by field, apart from ``ignore``: the one
+    rule for "nothing else changed". A field that appears or disappears counts even when its value is null."""
+    problems = []
+    for key in sorted(set(before) | set(after)):
+        if key in ignore:
+            continue
+        if key not in after:
+            problems.append(f"field {key!r} disappeared (was {before[key]!r})")
+        elif key not in before:
+            problems.append(f"field {key!r} appeared ({after[key]!r})")
+        elif before[key] != after[key]:
+            problems.append(f"field {key!r} changed from {before[key]!r} to {after[key]!r}")
+    return problems

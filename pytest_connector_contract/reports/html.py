@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_connector_contract.client.curl import reproduction
 from pytest_connector_contract.plugin.suite import SUITE_NODE
-from pytest_connector_contract.reports.curl import reproduction
 from pytest_connector_contract.reports.results import OUTCOMES
 
 if TYPE_CHECKING:

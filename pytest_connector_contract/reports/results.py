@@ -15,11 +15,11 @@ import pytest
 from pytest_connector_contract import __version__
 from pytest_connector_contract.checks.extended import document_sections
 from pytest_connector_contract.checks.preflight import TargetInfo
+from pytest_connector_contract.client.curl import reproduction
 from pytest_connector_contract.contract.spec import Check, Spec
 from pytest_connector_contract.reports import provenance
 from pytest_connector_contract.reports.baseline import Baseline
 from pytest_connector_contract.reports.compare import compare
-from pytest_connector_contract.reports.curl import reproduction
 
 __all__ = ["OUTCOMES", "Conformance"]
 
