@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pytest_connector_contract.config.settings import redact_url
+from pytest_connector_contract.client.secrets import redact_url
 
 
 def _configuration(pytester: pytest.Pytester, *args: str) -> dict:

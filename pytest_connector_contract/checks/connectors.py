@@ -153,7 +153,8 @@ class ConnectorFactory:
         return answer.json
 
     def delete(self, connector_id: str) -> ApiResponse:
-        """Remove a connector this run created, for good (hard delete where deletes are soft)."""
+        """Remove a connector this run created, for good (hard delete where deletes are soft), and forget it
+        once it is gone (200, or 404: already gone)."""
         if connector_id not in self.created:
             raise ValueError(f"{connector_id!r} was not created by this run: refusing to delete it")
         hard = self.soft_delete is not False
@@ -164,14 +165,21 @@ class ConnectorFactory:
             answer = self.client.delete_connector(connector_id, retry=True)
         if answer.status in (200, 404):
             self.ledger.discard(connector_id)
+            self.created.remove(connector_id)
         return answer
+
+    def delete_now(self, connector_id: str) -> None:
+        """Delete one connector as soon as a check is done with it (unless the run keeps what it creates);
+        if the target refuses, the connector stays on the list for :meth:`cleanup`, which reports it."""
+        if not self.keep:
+            self.delete(connector_id)
 
     def cleanup(self) -> list[str]:
         """Delete everything this factory created; return a line per connector that could not be deleted."""
         problems: list[str] = []
         if self.keep:
             return problems
-        for connector_id in self.created:
+        for connector_id in list(self.created):
             try:
                 answer = self.delete(connector_id)
             except TargetUnreachable as exc:

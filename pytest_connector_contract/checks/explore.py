@@ -229,15 +229,12 @@ class Walk:
         return self.factory.create()
 
     def end(self, connector: Connector | None) -> None:
-        if connector is None or self.factory.keep:
+        if connector is None:
             return
         try:
-            answer = self.factory.delete(connector.id)
+            self.factory.delete_now(connector.id)
         except TargetUnreachable as exc:
             self.aborted = self.aborted or exc
-            return
-        if answer.status in (200, 404) and connector.id in self.factory.created:
-            self.factory.created.remove(connector.id)
 
     def perform(self, connector: Connector, before: str, action: Action) -> Step:
         """Send one step, read the connector back, and note every way the target departs from the model."""

@@ -18,7 +18,7 @@ import pytest
 
 from pytest_connector_contract.checks.preflight import TargetInfo
 from pytest_connector_contract.config.settings import Settings
-from pytest_connector_contract.contract.spec import Check, Spec
+from pytest_connector_contract.contract.spec import Check, Spec, selects
 
 __all__ = [
     "check_settings",
@@ -96,7 +96,7 @@ def enabled_checks(spec: Spec, settings: Settings, selection: Sequence[str] | No
         enabled = (check.kind == "race" and settings.race) or (
             check.kind == "privileges" and settings.readonly_api_key is not None
         )
-        named = bool(selection) and any(s and (check.id == s or check.id.startswith(s)) for s in selection or ())
+        named = any(selects(s, check.id) for s in selection or ())
         if enabled or named:
             checks.append(check)
     return checks

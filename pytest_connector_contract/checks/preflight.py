@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, TargetUnreachable
-from pytest_connector_contract.contract.spec import NEWEST, Spec, parse_version
+from pytest_connector_contract.contract.spec import NEWEST, Spec, deletes_softly, parse_version
 
 __all__ = ["PreflightError", "TargetInfo", "identify"]
 
@@ -50,10 +50,7 @@ class TargetInfo:
     @property
     def soft_delete(self) -> bool | None:
         """Whether a plain DELETE only marks the connector deleted (9.0+); None when the version is unknown."""
-        if self.build_flavor == "serverless":
-            return True
-        version = self.version_tuple
-        return None if version is None else version >= (9, 0, 0)
+        return deletes_softly(self.version_tuple, self.build_flavor)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

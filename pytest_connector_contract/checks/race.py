@@ -156,12 +156,7 @@ def _round(
 
 def _delete(run: Run, connector_id: str) -> None:
     """Delete a round's connector at once, so that a long race leaves no crowd behind."""
-    factory = run.factory
-    if factory.keep:
-        return
     try:
-        answer = factory.delete(connector_id)
+        run.factory.delete_now(connector_id)
     except TargetUnreachable:
         return  # the factory's cleanup tries again
-    if answer.status in (200, 404) and connector_id in factory.created:
-        factory.created.remove(connector_id)

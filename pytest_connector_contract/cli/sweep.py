@@ -16,7 +16,7 @@ import pytest
 
 from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable, client_for
 from pytest_connector_contract.config.settings import OPTIONS, parse_id_prefix, resolve_from
-from pytest_connector_contract.contract.spec import parse_version
+from pytest_connector_contract.contract.spec import deletes_softly, parse_version
 
 __all__ = ["add_parser", "is_run_connector_id", "list_run_connectors", "run"]
 
@@ -102,7 +102,7 @@ def _sweep(client: ConnectorClient, prefix: str, *, dry_run: bool) -> int:
     version_data = root.json.get("version", {}) if isinstance(root.json, dict) else {}
     flavor = version_data.get("build_flavor") if isinstance(version_data, dict) else None
     version = parse_version(str(version_data.get("number", ""))) if isinstance(version_data, dict) else None
-    soft_delete = flavor == "serverless" or (version is not None and version >= (9, 0, 0))
+    soft_delete = bool(deletes_softly(version, flavor))
     ids = sorted(set(list_run_connectors(client, prefix, include_deleted=soft_delete)))
     failed = 0
     for connector_id in ids:

@@ -17,8 +17,9 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from pytest_connector_contract.client.requestlog import RequestLog
+from pytest_connector_contract.client.secrets import Secret, redact_url
 from pytest_connector_contract.client.transport import Headers, Transport, describe_error
-from pytest_connector_contract.config.settings import Secret, Settings, redact_url
+from pytest_connector_contract.config.settings import Settings
 
 __all__ = ["ApiResponse", "ConnectorClient", "Exchange", "RateLimiter", "Redactor", "TargetUnreachable", "client_for"]
 

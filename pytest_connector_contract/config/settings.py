@@ -18,6 +18,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import pytest
 
+from pytest_connector_contract.client.secrets import Secret, encode_api_key, redact_url
+
 EMBEDDED = "embedded"
 PROFILES = ("auto", "8.13", "8.15")
 DEFAULT_TIMEOUT = 10.0
@@ -42,21 +44,6 @@ def parse_url(value: str) -> str:
     if parts.query or parts.fragment:
         raise argparse.ArgumentTypeError(f"{redact_url(value)!r}: a target URL takes no query string or fragment")
     return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
-
-
-def redact_url(url: str) -> str:
-    """The URL with any user name and password removed: the only form of it that may be shown."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host if parts.port is None else f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def parse_profile(value: str) -> str:
@@ -121,29 +108,6 @@ def parse_es_version(value: str) -> str:
             f"{value!r}: the reference target emulates Elasticsearch 8.13.0 or newer (for example 9.1.0)"
         )
     return value.strip()
-
-
-class Secret:
-    """A credential: shown as ``<redacted>`` by repr, str and format, so no traceback or report prints it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<redacted>"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 def parse_secret(value: str) -> Secret:
@@ -519,36 +483,41 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 
+def _default(name: str) -> Any:
+    """A setting's default, as the option table declares it (the one place defaults are written)."""
+    return next(option.default for option in OPTIONS if option.dest == name)
+
+
 @dataclass(frozen=True)
 class Settings:
-    url: str | None = None
-    profile: str = "auto"
-    json: Path | None = None
-    timeout: float = DEFAULT_TIMEOUT
-    id_prefix: str = DEFAULT_ID_PREFIX
-    keep: bool = False
-    embedded_version: str | None = None
-    api_key: Secret | None = None
-    user: str | None = None
-    password: Secret | None = None
-    bearer_token: Secret | None = None
-    cloud_id: str | None = None
-    ca_certs: Path | None = None
-    client_cert: Path | None = None
-    client_key: Path | None = None
-    insecure: bool = False
-    max_rps: float | None = None
-    baseline: Path | None = None
-    baseline_write: Path | None = None
-    compare: Path | None = None
-    explore: int = 0
-    seed: int | None = None
-    explore_steps: int = 20
-    explore_budget: float = 60.0
-    race: bool = False
-    race_rounds: int = 10
-    readonly_api_key: Secret | None = None
-    request_log: Path | None = None
+    url: str | None = _default("url")
+    profile: str = _default("profile")
+    json: Path | None = _default("json")
+    timeout: float = _default("timeout")
+    id_prefix: str = _default("id_prefix")
+    keep: bool = _default("keep")
+    embedded_version: str | None = _default("embedded_version")
+    api_key: Secret | None = _default("api_key")
+    user: str | None = _default("user")
+    password: Secret | None = _default("password")
+    bearer_token: Secret | None = _default("bearer_token")
+    cloud_id: str | None = _default("cloud_id")
+    ca_certs: Path | None = _default("ca_certs")
+    client_cert: Path | None = _default("client_cert")
+    client_key: Path | None = _default("client_key")
+    insecure: bool = _default("insecure")
+    max_rps: float | None = _default("max_rps")
+    baseline: Path | None = _default("baseline")
+    baseline_write: Path | None = _default("baseline_write")
+    compare: Path | None = _default("compare")
+    explore: int = _default("explore")
+    seed: int | None = _default("seed")
+    explore_steps: int = _default("explore_steps")
+    explore_budget: float = _default("explore_budget")
+    race: bool = _default("race")
+    race_rounds: int = _default("race_rounds")
+    readonly_api_key: Secret | None = _default("readonly_api_key")
+    request_log: Path | None = _default("request_log")
     #: where each value came from (``cli``, ``env``, ``ini``, ``default``), for provenance in reports
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -561,7 +530,7 @@ class Settings:
         if self.api_key is not None:
             key = self.api_key.reveal()
             if ":" in key:  # id:api_key -> the encoded form Elasticsearch expects
-                key = base64.b64encode(key.encode()).decode()
+                key = encode_api_key(key)
             return Secret(f"ApiKey {key}")
         if self.user is not None and self.password is not None:
             pair = base64.b64encode(f"{self.user}:{self.password.reveal()}".encode()).decode()
@@ -582,7 +551,7 @@ class Settings:
         for key in (self.api_key, self.readonly_api_key):
             if key is not None and ":" in key.reveal():
                 found.append(key.reveal().partition(":")[2])
-                found.append(base64.b64encode(key.reveal().encode()).decode())
+                found.append(encode_api_key(key.reveal()))
         return [s for s in found if len(s) >= 4]
 
     def readonly_authorization(self) -> Secret | None:
@@ -590,9 +559,7 @@ class Settings:
         if self.readonly_api_key is None:
             return None
         key = self.readonly_api_key.reveal()
-        if ":" in key:
-            key = base64.b64encode(key.encode()).decode()
-        return Secret(f"ApiKey {key}")
+        return Secret(f"ApiKey {encode_api_key(key) if ':' in key else key}")
 
     def describe(self) -> dict[str, Any]:
         """The effective configuration, safe to print: every secret is shown as ``<redacted>``."""

@@ -21,9 +21,11 @@ __all__ = [
     "Profile",
     "Spec",
     "ValidationCase",
+    "deletes_softly",
     "load_spec",
     "parse_version",
     "provenance_text",
+    "selects",
 ]
 
 #: The release a target counts as when it runs the newest code whatever number it reports (Serverless).
@@ -198,6 +200,24 @@ class Spec:
             if deviation.check == check_id and version in deviation.applies_to:
                 return deviation
         return None
+
+
+#: from this release on a plain DELETE _connector/<id> only marks the connector deleted (``?hard=true`` removes it)
+SOFT_DELETE_SINCE = (9, 0, 0)
+
+
+def deletes_softly(version: tuple[int, int, int] | None, build_flavor: str | None) -> bool | None:
+    """Whether a target of ``version`` keeps deleted connectors (Serverless runs the newest code); None when
+    the version is unknown. The one place the suite, the sweep and the reference target decide it."""
+    if build_flavor == "serverless":
+        return True
+    return None if version is None else version >= SOFT_DELETE_SINCE
+
+
+def selects(selector: str, check_id: str) -> bool:
+    """Whether a selector from the command line (``transition[created->``, or a whole id) names ``check_id``:
+    the one rule for choosing checks by id or id prefix. An empty selector names nothing."""
+    return bool(selector) and check_id.startswith(selector)
 
 
 def transition_id(current: str, requested: str) -> str:

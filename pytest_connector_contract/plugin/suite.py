@@ -16,7 +16,7 @@ from pytest_connector_contract.checks.catalogue import runner
 from pytest_connector_contract.checks.connectors import PreconditionFailed, SetupError
 from pytest_connector_contract.checks.run import CheckFailed, CheckSkipped, ExpectedFailure, Run
 from pytest_connector_contract.client.connector import TargetUnreachable
-from pytest_connector_contract.contract.spec import Check, Spec
+from pytest_connector_contract.contract.spec import Check, Spec, selects
 
 __all__ = ["SUITE_NODE", "CheckItem", "SuiteCollector", "collect_suite", "parse_selection"]
 
@@ -86,7 +86,7 @@ class SuiteCollector(pytest.Collector):
 
 def _selected(checks: Iterable[Check], selection: Sequence[str] | None) -> Iterator[Check]:
     for check in checks:
-        if selection is None or any(check.id == s or check.id.startswith(s) for s in selection):
+        if selection is None or any(selects(s, check.id) for s in selection):
             yield check
 
 
@@ -116,7 +116,7 @@ def collect_suite(
     items = [node for node in report.result if isinstance(node, pytest.Item)] if report.passed else []
     if selection:
         known = (*spec.checks, *extra)
-        unknown = [s for s in selection if not any(c.id == s or c.id.startswith(s) for c in known)]
+        unknown = [s for s in selection if not any(selects(s, c.id) for c in known)]
         if unknown:
             hint = (
                 " (exploration walks need --connector-explore N)"

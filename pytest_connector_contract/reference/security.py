@@ -33,6 +33,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_connector_contract.client.secrets import encode_api_key
+
 __all__ = [
     "ACTION_CONNECTOR_DELETE",
     "ACTION_CONNECTOR_GET",
@@ -165,7 +167,7 @@ class ApiKey:
     @property
     def encoded(self) -> str:
         """The form clients send, and the ``encoded`` field of Elasticsearch's create-API-key answer."""
-        return base64.b64encode(f"{self.id}:{self.secret}".encode()).decode("ascii")
+        return encode_api_key(f"{self.id}:{self.secret}")
 
     @classmethod
     def parse(cls, text: str, *, privileges: Iterable[str] = CONNECTOR_ADMIN, owner: str | None = None) -> ApiKey:
