@@ -14,10 +14,8 @@ import shlex
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import pytest
-
 from pytest_connector_contract.checks.preflight import TargetInfo
-from pytest_connector_contract.config.settings import Settings
+from pytest_connector_contract.config.settings import Settings, SettingsError
 from pytest_connector_contract.contract.spec import Check, Spec, selects
 
 __all__ = [
@@ -38,12 +36,12 @@ def check_settings(settings: Settings) -> None:
     """Usage errors for the options of this module, before anything runs."""
     # find_spec looks Hypothesis up without importing it: a run that does not explore never pays for it.
     if settings.explore and not _installed("hypothesis"):
-        raise pytest.UsageError(
+        raise SettingsError(
             "--connector-explore needs Hypothesis: pip install 'pytest-connector-contract[explore]'"
         )
     has_credentials = settings.authorization() is not None
     if settings.readonly_api_key is not None and (settings.url is None or settings.embedded) and not has_credentials:
-        raise pytest.UsageError(
+        raise SettingsError(
             "--connector-readonly-api-key with the embedded target needs the run's own credentials too "
             "(for example --connector-api-key ID:KEY): only a secured target can refuse a read-only key"
         )

@@ -21,6 +21,12 @@ import pytest
 from pytest_connector_contract.client.secrets import Secret, encode_api_key, redact_url
 
 EMBEDDED = "embedded"
+
+
+class SettingsError(ValueError):
+    """The options of a run contradict each other or name something unusable; the message says how to fix it.
+    The plugin reports it as a pytest usage error, the command line tools as their own."""
+
 PROFILES = ("auto", "8.13", "8.15")
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_ID_PREFIX = "ccontract"

@@ -15,7 +15,7 @@ from pytest_connector_contract.checks.preflight import PreflightError, TargetInf
 from pytest_connector_contract.checks.run import CheckFailed, Run
 from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable
-from pytest_connector_contract.config.settings import add_options, resolve
+from pytest_connector_contract.config.settings import SettingsError, add_options, resolve
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import load_spec
 from pytest_connector_contract.plugin import gate, junit
@@ -39,7 +39,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     settings = resolve(config)
-    extended.check_settings(settings)
+    try:
+        extended.check_settings(settings)
+    except SettingsError as exc:
+        raise pytest.UsageError(str(exc)) from None
     worker_input = getattr(config, "workerinput", None)
     spec = load_spec()
     if worker_input is not None and _WORKER_KEY in worker_input:
