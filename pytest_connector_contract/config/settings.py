@@ -241,6 +241,30 @@ class Option:
     #: a credential: never echoed, and the ini key is discouraged in the docs
     secret: bool = False
 
+    @property
+    def negation(self) -> str | None:
+        """``--no-connector-keep`` for a boolean option: turns it off over the environment and the ini key."""
+        return f"--no-{self.flag.removeprefix('--')}" if self.is_flag else None
+
+    def arguments(self, dest: str, help_text: str) -> list[tuple[str, dict[str, Any]]]:
+        """The command-line arguments of this option, as ``(flag, keyword arguments)`` for argparse's
+        ``add_argument`` or pytest's ``addoption``: a boolean gets its ``--no-`` form, the last one given wins.
+
+        Every form defaults to None, meaning "not on the command line", so the environment and ini key apply.
+        """
+        if self.negation is None:
+            return [
+                (
+                    self.flag,
+                    {"dest": dest, "default": None, "help": help_text, "type": self.parse, "metavar": self.metavar},
+                )
+            ]
+        off = f"Turn {self.flag} off, whatever {self.env} or the ini key say."
+        return [
+            (self.flag, {"dest": dest, "default": None, "help": help_text, "action": "store_const", "const": True}),
+            (self.negation, {"dest": dest, "default": None, "help": off, "action": "store_const", "const": False}),
+        ]
+
 
 OPTIONS: tuple[Option, ...] = (
     Option(
@@ -615,24 +639,8 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("connector-contract", "connector status API conformance")
     for option in OPTIONS:
         help_text = f"{option.help} [env {option.env}, ini {option.ini}]"
-        if option.is_flag:
-            group.addoption(
-                option.flag,
-                action="store_const",
-                const=True,
-                default=None,
-                dest=f"connector_{option.dest}",
-                help=help_text,
-            )
-        else:
-            group.addoption(
-                option.flag,
-                type=option.parse,
-                default=None,
-                metavar=option.metavar,
-                dest=f"connector_{option.dest}",
-                help=help_text,
-            )
+        for flag, arguments in option.arguments(f"connector_{option.dest}", help_text):
+            group.addoption(flag, **arguments)
         parser.addini(option.ini, help=option.help, default=None)
 
 
