@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mutants import MUTANTS, Mutant
 
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import load_spec
@@ -302,3 +303,54 @@ def test_a_written_baseline_lists_the_failures_and_turns_the_same_run_green(
     third = run_suite(server.url, "--connector-baseline", str(written), "--connector-baseline-write", str(written))
     assert third.ret == 0
     assert tomllib.loads(written.read_text(encoding="utf-8"))["expected_failure"][0]["reason"] == REASON_TO_FILL
+
+
+# -- every kind of check round-trips ---------------------------------------------------------------
+def _one_of_each_kind() -> dict[str, str]:
+    """A check id of every kind: the default catalogue's, the optional ones' and an exploration walk's."""
+    ids: dict[str, str] = {}
+    for check in (*SPEC.checks, *SPEC.optional_checks, *SPEC.explore_checks(3, seed=1)):
+        ids.setdefault(check.kind, check.id)
+    return ids
+
+
+KIND_IDS = _one_of_each_kind()
+
+
+def test_every_kind_of_check_has_an_id_to_try() -> None:
+    assert set(KIND_IDS) == {"transition", "validation", "not_found", "response", "explore", "race", "privileges"}
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_IDS))
+def test_a_baseline_may_name_a_check_of_every_kind(kind: str) -> None:
+    check_id = KIND_IDS[kind]
+    baseline = _parse(render([{"check": check_id, "reason": "accepted for now"}]))
+    assert list(baseline.applied()) == [check_id]
+
+
+@pytest.mark.parametrize("check_id", ["explore[0]", "explore[01]", "explore[x]", "race[no-such-case]"])
+def test_a_baseline_naming_no_possible_check_is_refused(check_id: str) -> None:
+    assert "which is not a check of the suite" in _error(_entry(check_id))
+
+
+OPTIONAL_MUTANTS = [m for m in MUTANTS if m.args]
+
+
+@pytest.mark.parametrize("mutant", OPTIONAL_MUTANTS, ids=[m.name for m in OPTIONAL_MUTANTS])
+def test_a_written_baseline_of_an_optional_check_is_read_back_by_the_gate(
+    mutant: Mutant, start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any], tmp_path: Path
+) -> None:
+    server = start_target(mutant.target(mutant.es_version))
+    written = tmp_path / "baseline.toml"
+    first = run_suite(server.url, *mutant.args, "--connector-baseline-write", str(written))
+    assert first.ret == 1, first.result.stdout.str()
+    failed = first.not_passed()
+    assert failed[mutant.caught_by] == "failed"
+    listed = [e["check"] for e in tomllib.loads(written.read_text(encoding="utf-8"))["expected_failure"]]
+    assert sorted(listed) == sorted(failed)
+    second = run_suite(server.url, *mutant.args, "--connector-baseline", str(written))
+    assert second.ret == 0, second.result.stdout.str() + second.result.stderr.str()
+    assert second.not_passed() == dict.fromkeys(failed, "xfailed")
+    assert second.report is not None
+    assert sorted(second.report["baseline"]["expected_failures"]) == sorted(failed)
+    assert second.report["summary"]["conformant"] is True

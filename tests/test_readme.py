@@ -29,6 +29,8 @@ def test_every_option_is_documented_with_its_environment_variable_and_ini_key(re
         assert row is not None, f"{option.flag} is missing from the README's options table"
         assert f"`{option.env}`" in row
         assert f"`{option.ini}`" in row
+        if option.negation is not None:
+            assert f"`{option.negation}`" in row, f"{option.flag}'s row does not give its off form"
 
 
 def test_ci_runs_the_readme_development_command(repo_root: Path) -> None:

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from pytest_connector_contract.client.secrets import redact_url
+from pytest_connector_contract.config.settings import OPTIONS, Option, resolve
 
 
 def _configuration(pytester: pytest.Pytester, *args: str) -> dict:
@@ -95,3 +96,63 @@ def test_options_are_in_one_group_with_their_environment_and_ini_names(pytester:
         "CONNECTOR_EMBEDDED_VERSION",
     ):
         assert env in text
+
+
+# -- boolean options: on and off from every source -------------------------------------------------
+FLAGS = [option for option in OPTIONS if option.is_flag]
+
+
+def test_the_boolean_options_are_the_ones_the_table_marks() -> None:
+    assert {option.dest for option in FLAGS} == {"keep", "insecure", "race"}
+
+
+@pytest.mark.parametrize("option", FLAGS, ids=[o.dest for o in FLAGS])
+@pytest.mark.parametrize(
+    ("env", "args", "value", "source"),
+    [
+        ("true", ["--no-{flag}"], False, "cli"),
+        ("false", ["--{flag}"], True, "cli"),
+        ("true", [], True, "env"),
+        ("false", [], False, "env"),
+        (None, ["--no-{flag}"], False, "cli"),
+        (None, [], False, "default"),
+        (None, ["--{flag}", "--no-{flag}"], False, "cli"),  # the last one given wins
+        (None, ["--no-{flag}", "--{flag}"], True, "cli"),
+    ],
+)
+def test_the_command_line_turns_a_boolean_on_and_off_over_the_environment(
+    pytester: pytest.Pytester, option: Option, env: str | None, args: list[str], value: bool, source: str
+) -> None:
+    flag = option.flag.removeprefix("--")
+    config = pytester.parseconfig(*(arg.format(flag=flag) for arg in args))
+    settings = resolve(config, environ={option.env: env} if env is not None else {})
+    assert (getattr(settings, option.dest), settings.sources[option.dest]) == (value, source)
+
+
+@pytest.mark.parametrize("option", FLAGS, ids=[o.dest for o in FLAGS])
+def test_the_command_line_turns_a_boolean_off_over_the_ini_key(pytester: pytest.Pytester, option: Option) -> None:
+    pytester.makeini(f"[pytest]\n{option.ini} = true\n")
+    assert getattr(resolve(pytester.parseconfig(), environ={}), option.dest) is True
+    settings = resolve(pytester.parseconfig(f"--no-{option.flag.removeprefix('--')}"), environ={})
+    assert (getattr(settings, option.dest), settings.sources[option.dest]) == (False, "cli")
+
+
+def test_no_connector_keep_beats_connector_keep_true_in_a_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONNECTOR_URL", "embedded")
+    monkeypatch.setenv("CONNECTOR_KEEP", "true")
+    assert _configuration(pytester)["keep"] == {"value": True, "source": "env"}
+    assert _configuration(pytester, "--no-connector-keep")["keep"] == {"value": False, "source": "cli"}
+    monkeypatch.setenv("CONNECTOR_KEEP", "false")
+    assert _configuration(pytester, "--connector-keep")["keep"] == {"value": True, "source": "cli"}
+
+
+def test_the_sweep_command_turns_insecure_off_too() -> None:
+    from pytest_connector_contract.cli.main import build_parser
+
+    parser = build_parser()
+    base = ["sweep", "--prefix", "ccontract"]
+    assert parser.parse_args([*base, "--connector-insecure"]).insecure is True
+    assert parser.parse_args([*base, "--no-connector-insecure"]).insecure is False
+    assert parser.parse_args(base).insecure is None  # the environment decides

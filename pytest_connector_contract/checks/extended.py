@@ -36,9 +36,7 @@ def check_settings(settings: Settings) -> None:
     """Usage errors for the options of this module, before anything runs."""
     # find_spec looks Hypothesis up without importing it: a run that does not explore never pays for it.
     if settings.explore and not _installed("hypothesis"):
-        raise SettingsError(
-            "--connector-explore needs Hypothesis: pip install 'pytest-connector-contract[explore]'"
-        )
+        raise SettingsError("--connector-explore needs Hypothesis: pip install 'pytest-connector-contract[explore]'")
     has_credentials = settings.authorization() is not None
     if settings.readonly_api_key is not None and (settings.url is None or settings.embedded) and not has_credentials:
         raise SettingsError(

@@ -70,12 +70,8 @@ def add_parser(commands: Any) -> None:
     by_dest = {option.dest: option for option in OPTIONS}
     for dest in _SWEEP_OPTIONS:
         option = by_dest[dest]
-        if option.is_flag:
-            sweep.add_argument(option.flag, dest=dest, action="store_const", const=True, default=None,
-                               help=f"{option.help} [env {option.env}]")  # fmt: skip
-        else:
-            sweep.add_argument(option.flag, dest=dest, type=option.parse, default=None, metavar=option.metavar,
-                               help=f"{option.help} [env {option.env}]")  # fmt: skip
+        for flag, arguments in option.arguments(dest, f"{option.help} [env {option.env}]"):
+            sweep.add_argument(flag, **arguments)
 
 
 def run(args: argparse.Namespace) -> int:

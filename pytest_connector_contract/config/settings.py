@@ -27,6 +27,7 @@ class SettingsError(ValueError):
     """The options of a run contradict each other or name something unusable; the message says how to fix it.
     The plugin reports it as a pytest usage error, the command line tools as their own."""
 
+
 PROFILES = ("auto", "8.13", "8.15")
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_ID_PREFIX = "ccontract"
@@ -210,6 +211,30 @@ class Option:
     metavar: str | None = None
     #: a credential: never echoed, and the ini key is discouraged in the docs
     secret: bool = False
+
+    @property
+    def negation(self) -> str | None:
+        """``--no-connector-keep`` for a boolean option: turns it off over the environment and the ini key."""
+        return f"--no-{self.flag.removeprefix('--')}" if self.is_flag else None
+
+    def arguments(self, dest: str, help_text: str) -> list[tuple[str, dict[str, Any]]]:
+        """The command-line arguments of this option, as ``(flag, keyword arguments)`` for argparse's
+        ``add_argument`` or pytest's ``addoption``: a boolean gets its ``--no-`` form, the last one given wins.
+
+        Every form defaults to None, meaning "not on the command line", so the environment and ini key apply.
+        """
+        if self.negation is None:
+            return [
+                (
+                    self.flag,
+                    {"dest": dest, "default": None, "help": help_text, "type": self.parse, "metavar": self.metavar},
+                )
+            ]
+        off = f"Turn {self.flag} off, whatever {self.env} or the ini key say."
+        return [
+            (self.flag, {"dest": dest, "default": None, "help": help_text, "action": "store_const", "const": True}),
+            (self.negation, {"dest": dest, "default": None, "help": off, "action": "store_const", "const": False}),
+        ]
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -588,24 +613,8 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("connector-contract", "connector status API conformance")
     for option in OPTIONS:
         help_text = f"{option.help} [env {option.env}, ini {option.ini}]"
-        if option.is_flag:
-            group.addoption(
-                option.flag,
-                action="store_const",
-                const=True,
-                default=None,
-                dest=f"connector_{option.dest}",
-                help=help_text,
-            )
-        else:
-            group.addoption(
-                option.flag,
-                type=option.parse,
-                default=None,
-                metavar=option.metavar,
-                dest=f"connector_{option.dest}",
-                help=help_text,
-            )
+        for flag, arguments in option.arguments(f"connector_{option.dest}", help_text):
+            group.addoption(flag, **arguments)
         parser.addini(option.ini, help=option.help, default=None)
 
 

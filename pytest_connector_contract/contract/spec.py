@@ -195,6 +195,16 @@ class Spec:
             for walk in range(1, walks + 1)
         )
 
+    def has_check(self, check_id: str) -> bool:
+        """Whether some run can have a check of this id: the default suite, an optional check, or a walk.
+
+        The baseline names checks of any kind, so it accepts every id a run can report, whichever options
+        that run enables (``explore[N]`` for any number of walks).
+        """
+        if _EXPLORE_ID.fullmatch(check_id):
+            return True
+        return any(check.id == check_id for check in (*self.checks, *self.optional_checks))
+
     def deviation_for(self, check_id: str, version: tuple[int, int, int] | None) -> KnownDeviation | None:
         for deviation in self.known_deviations:
             if deviation.check == check_id and version in deviation.applies_to:
@@ -218,6 +228,10 @@ def selects(selector: str, check_id: str) -> bool:
     """Whether a selector from the command line (``transition[created->``, or a whole id) names ``check_id``:
     the one rule for choosing checks by id or id prefix. An empty selector names nothing."""
     return bool(selector) and check_id.startswith(selector)
+
+
+#: the id of an exploration walk: ``explore[1]``, ``explore[2]``, ...
+_EXPLORE_ID = re.compile(r"explore\[[1-9][0-9]*\]")
 
 
 def transition_id(current: str, requested: str) -> str:

@@ -28,8 +28,6 @@ from pytest_connector_contract.reports.results import Conformance
 __all__ = ["connector_client", "connector_factory", "connector_target"]
 
 _WORKER_KEY = "connector_contract"
-#: exit status when the run stops before any check because of the target (unreachable, no API, too old)
-EXIT_PREFLIGHT = pytest.ExitCode.INTERRUPTED
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -155,7 +153,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         state.ensure_target()
     except PreflightError as exc:
         state.close()
-        pytest.exit(f"connector-contract: {exc}", returncode=EXIT_PREFLIGHT)
+        # The target is unusable (unreachable, no API, too old): stop before any check, and before xdist
+        # starts workers, with exit status 2 (INTERRUPTED). Session.Interrupted is how pytest stops a session
+        # itself: the terminal reporter prints the reason once, as "Interrupted: <reason>". pytest.exit()
+        # here printed it twice (on stderr, then again in the reporter's "Exit:" line).
+        raise session.Interrupted(f"connector-contract: {exc}") from None
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -118,14 +118,13 @@ def parse(text: str, spec: Spec, *, path: str = "<baseline>", today: _dt.date | 
         line = _line_of(lines, location, error.message)
         what = _describe_location(location, data)
         raise BaselineError(f"{path}:{line}: {what}{_friendly(error)}")
-    known = {check.id for check in spec.checks}
     header_lines = _entry_lines(lines)
     entries: list[Entry] = []
     seen: dict[str, int] = {}
     for index, raw in enumerate(data.get(TABLE, [])):
         line = header_lines[index] if index < len(header_lines) else 1
         check = raw["check"]
-        if check not in known:
+        if not spec.has_check(check):
             raise BaselineError(
                 f"{path}:{line}: {TABLE}[{index}] names {check!r}, which is not a check of the suite; "
                 "see 'pytest --connector-url embedded --collect-only -q' for the ids"
