@@ -7,7 +7,8 @@ import json
 import pytest
 
 from pytest_connector_contract.client.secrets import redact_url
-from pytest_connector_contract.config.settings import OPTIONS, Option, resolve
+from pytest_connector_contract.config.settings import OPTIONS, Option
+from pytest_connector_contract.plugin.options import resolve
 
 
 def _configuration(pytester: pytest.Pytester, *args: str) -> dict:

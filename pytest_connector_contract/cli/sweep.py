@@ -12,10 +12,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import pytest
-
 from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable, client_for
-from pytest_connector_contract.config.settings import OPTIONS, parse_id_prefix, resolve_from
+from pytest_connector_contract.config.settings import OPTIONS, SettingsError, parse_id_prefix, resolve_from
 from pytest_connector_contract.contract.spec import deletes_softly, parse_version
 
 __all__ = ["add_parser", "is_run_connector_id", "list_run_connectors", "run"]
@@ -77,7 +75,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         settings = resolve_from(lambda option: getattr(args, option.dest, None))
-    except pytest.UsageError as exc:
+    except SettingsError as exc:
         print(f"connector-contract sweep: {exc}", file=sys.stderr)
         return 2
     if settings.url is None or settings.embedded:

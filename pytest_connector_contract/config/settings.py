@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import pytest
-
 from pytest_connector_contract.client.secrets import Secret, encode_api_key, redact_url
 
 EMBEDDED = "embedded"
@@ -609,30 +607,13 @@ class Settings:
         return {key: {"value": value, "source": self.sources.get(key, "default")} for key, value in values.items()}
 
 
-def add_options(parser: pytest.Parser) -> None:
-    group = parser.getgroup("connector-contract", "connector status API conformance")
-    for option in OPTIONS:
-        help_text = f"{option.help} [env {option.env}, ini {option.ini}]"
-        for flag, arguments in option.arguments(f"connector_{option.dest}", help_text):
-            group.addoption(flag, **arguments)
-        parser.addini(option.ini, help=option.help, default=None)
-
-
-def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> Settings:
-    """Apply the precedence command line > environment > ini > default; raise UsageError on a bad value."""
-    return resolve_from(
-        lambda option: config.getoption(f"connector_{option.dest}"),
-        lambda option: config.getini(option.ini),
-        environ,
-    )
-
-
 def resolve_from(
     cli: Callable[[Option], Any],
     ini: Callable[[Option], Any] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """The precedence rule itself, for pytest and for the ``connector-contract`` command alike."""
+    """The precedence rule itself (command line > environment > ini > default), for the plugin and the
+    ``connector-contract`` command alike; raises :class:`SettingsError` on a bad value or combination."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -650,7 +631,7 @@ def resolve_from(
                     value = option.parse(str(raw))
                 except argparse.ArgumentTypeError as exc:
                     where = f"environment variable {name}" if source == "env" else f"ini key {name}"
-                    raise pytest.UsageError(f"{where}: {exc}") from None
+                    raise SettingsError(f"{where}: {exc}") from None
                 break
         if value is None:
             value, source = option.default, "default"
@@ -664,7 +645,7 @@ def _combine(values: dict[str, Any], sources: dict[str, str]) -> None:
     """Checks that need several settings at once; moves URL credentials into user and password."""
     if values["cloud_id"] is not None:
         if values["url"] is not None and sources["url"] == sources["cloud_id"]:
-            raise pytest.UsageError("give either --connector-url or --connector-cloud-id, not both")
+            raise SettingsError("give either --connector-url or --connector-cloud-id, not both")
         if values["url"] is None or _rank(sources["cloud_id"]) < _rank(sources["url"]):
             values["url"], sources["url"] = decode_cloud_id(values["cloud_id"]), sources["cloud_id"]
     url = values["url"]
@@ -672,7 +653,7 @@ def _combine(values: dict[str, Any], sources: dict[str, str]) -> None:
         parts = urlsplit(url)
         if parts.username is not None:
             if values["user"] is not None:
-                raise pytest.UsageError("credentials are in both the target URL and --connector-user")
+                raise SettingsError("credentials are in both the target URL and --connector-user")
             values["user"] = unquote(parts.username)
             values["password"] = Secret(unquote(parts.password or "")) if parts.password else values["password"]
             sources["user"] = sources["password"] = sources["url"]
@@ -680,15 +661,15 @@ def _combine(values: dict[str, Any], sources: dict[str, str]) -> None:
     methods = [name for name in ("api_key", "user", "bearer_token") if values[name] is not None]
     if len(methods) > 1:
         flags = " and ".join(f"--connector-{m.replace('_', '-')}" for m in methods)
-        raise pytest.UsageError(f"give one kind of credentials, not {flags}")
+        raise SettingsError(f"give one kind of credentials, not {flags}")
     if (values["user"] is None) != (values["password"] is None):
-        raise pytest.UsageError("basic authentication needs both --connector-user and --connector-password")
+        raise SettingsError("basic authentication needs both --connector-user and --connector-password")
     if values["client_key"] is not None and values["client_cert"] is None:
-        raise pytest.UsageError("--connector-client-key needs --connector-client-cert")
+        raise SettingsError("--connector-client-key needs --connector-client-cert")
     if values["insecure"] and values["ca_certs"] is not None:
-        raise pytest.UsageError("--connector-insecure and --connector-ca-certs contradict each other")
+        raise SettingsError("--connector-insecure and --connector-ca-certs contradict each other")
     if values["readonly_api_key"] is not None and values["readonly_api_key"] == values["api_key"]:
-        raise pytest.UsageError("--connector-readonly-api-key must be another key than --connector-api-key")
+        raise SettingsError("--connector-readonly-api-key must be another key than --connector-api-key")
 
 
 def _rank(source: str) -> int:

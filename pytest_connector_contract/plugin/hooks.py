@@ -15,10 +15,11 @@ from pytest_connector_contract.checks.preflight import PreflightError, TargetInf
 from pytest_connector_contract.checks.run import CheckFailed, Run
 from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable
-from pytest_connector_contract.config.settings import SettingsError, add_options, resolve
+from pytest_connector_contract.config.settings import SettingsError
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import load_spec
 from pytest_connector_contract.plugin import gate, junit
+from pytest_connector_contract.plugin.options import add_options, resolve
 from pytest_connector_contract.plugin.recorder import RECORDER, ConformanceRecorder
 from pytest_connector_contract.plugin.state import STATE, RunState
 from pytest_connector_contract.plugin.suite import CheckItem, collect_suite, parse_selection

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Sequence
-from typing import Any
-
-import pytest
+from typing import TYPE_CHECKING, Any
 
 from pytest_connector_contract import __version__
 from pytest_connector_contract.checks.extended import document_sections
@@ -20,6 +18,9 @@ from pytest_connector_contract.contract.spec import Check, Spec
 from pytest_connector_contract.reports import provenance
 from pytest_connector_contract.reports.baseline import Baseline
 from pytest_connector_contract.reports.compare import compare
+
+if TYPE_CHECKING:
+    import pytest
 
 __all__ = ["OUTCOMES", "Conformance"]
 
