@@ -142,10 +142,6 @@ class ReferenceServer:
     # ------------------------------------------------------------------------------ access
 
     @property
-    def is_running(self) -> bool:
-        return self._httpd is not None
-
-    @property
     def target(self) -> ReferenceTarget:
         return self._target
 
