@@ -232,8 +232,8 @@ class RestLayer:
         request, before routing)."""
         accept = self._parse_media_type_header(request, "Accept")
         content_type = self._parse_media_type_header(request, "Content-Type")
-        accept_v = _compat_version(accept, request, "Accept")
-        content_v = _compat_version(content_type, request, "Content-Type")
+        accept_v = _compat_version(accept, "Accept")
+        content_v = _compat_version(content_type, "Content-Type")
         current, oldest = self.major, self.major - 1
         accept_eff = current if accept_v is None else accept_v
         content_eff = current if content_v is None else content_v
@@ -508,7 +508,7 @@ def _json_media_type(value: str) -> str | None:
         return None
 
 
-def _compat_version(parsed: tuple[str, dict[str, str]] | None, request: Request, header: str) -> int | None:
+def _compat_version(parsed: tuple[str, dict[str, str]] | None, header: str) -> int | None:
     if parsed is None or "compatible-with" not in parsed[1]:
         return None
     raw = parsed[1]["compatible-with"]
