@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 
 from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.contract.spec import Spec, load_spec, parse_version
-from pytest_connector_contract.reference.target import DEFAULT_ES_VERSION
+from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = ROOT / "bench" / "results.json"

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
-from pytest_connector_contract.reference.target import ReferenceTarget
 
 
 @pytest.fixture

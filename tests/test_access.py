@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import trustme
 
+from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.security import CONNECTOR_READ_ONLY, ApiKey, BearerToken, Security, User
 from pytest_connector_contract.reference.server import ReferenceServer
-from pytest_connector_contract.reference.target import ReferenceTarget
 
 SECURITY = Security(
     api_keys=[ApiKey("ci", "ci-secret-0001"), ApiKey("ro", "ro-secret-0002", privileges=CONNECTOR_READ_ONLY)],

@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
+from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.messages import Request, Response
 from pytest_connector_contract.reference.server import ReferenceServer
-from pytest_connector_contract.reference.target import ReferenceTarget, Request, Response
 
 STATS = {"median", "min", "max", "runs"}
 

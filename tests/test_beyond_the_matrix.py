@@ -27,8 +27,8 @@ from mutants import (
 
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import load_spec
+from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
-from pytest_connector_contract.reference.target import ReferenceTarget
 
 SPEC = load_spec()
 DEFAULT_IDS = [check.id for check in SPEC.checks]

@@ -151,7 +151,7 @@ class RefusesFirstSetupStep:
     """Built lazily: a reference target refusing created -> needs_configuration (blocks three rows)."""
 
     def __new__(cls) -> Any:
-        from pytest_connector_contract.reference.target import ReferenceTarget
+        from pytest_connector_contract.reference.connectors import ReferenceTarget
 
         class Target(ReferenceTarget):
             def transition_allowed(self, current: str, requested: str) -> bool:
@@ -177,7 +177,7 @@ def test_blocked_cells_look_different_from_failures(
 def test_summary_names_target_profile_suite_and_time(
     start_target: Callable[..., ReferenceServer], run_html: Callable[..., HtmlRun]
 ) -> None:
-    from pytest_connector_contract.reference.target import ReferenceTarget
+    from pytest_connector_contract.reference.connectors import ReferenceTarget
 
     server = start_target(ReferenceTarget("8.14.3"))
     run = run_html(server.url.replace("http://", "http://elastic:s3cr3t-pa55@"))

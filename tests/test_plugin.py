@@ -11,8 +11,9 @@ import pytest
 
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import load_spec
+from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.messages import Response
 from pytest_connector_contract.reference.server import ReferenceServer
-from pytest_connector_contract.reference.target import ReferenceTarget, Response
 
 SPEC = load_spec()
 ALL_IDS = [check.id for check in SPEC.checks]

@@ -28,15 +28,10 @@ import requests
 import pytest_connector_contract
 from pytest_connector_contract.cli import main as cli
 from pytest_connector_contract.contract.spec import ValidationCase, load_spec
+from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION, Document, ReferenceTarget
+from pytest_connector_contract.reference.messages import Request, Response
+from pytest_connector_contract.reference.reader import Field
 from pytest_connector_contract.reference.server import ReferenceServer, ReferenceServerError
-from pytest_connector_contract.reference.target import (
-    DEFAULT_ES_VERSION,
-    Document,
-    Field,
-    ReferenceTarget,
-    Request,
-    Response,
-)
 
 SPEC = load_spec()
 JSON = {"Content-Type": "application/json"}

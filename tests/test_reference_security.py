@@ -28,6 +28,7 @@ import trustme
 
 import pytest_connector_contract
 from pytest_connector_contract.cli import main as cli
+from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.security import (
     ACTION_CONNECTOR_GET,
     ACTION_CONNECTOR_UPDATE_STATUS,
@@ -43,7 +44,6 @@ from pytest_connector_contract.reference.security import (
     granting_privileges,
 )
 from pytest_connector_contract.reference.server import ReferenceServer
-from pytest_connector_contract.reference.target import ReferenceTarget
 
 CHALLENGES = ['Basic realm="security", charset="UTF-8"', 'Bearer realm="security"', "ApiKey"]
 ANONYMOUS = "unable to authenticate with provided credentials and anonymous access is not allowed for this request"

@@ -19,8 +19,9 @@ import pytest
 from pytest_connector_contract.cli.sweep import is_run_connector_id
 from pytest_connector_contract.client.connector import RateLimiter
 from pytest_connector_contract.config.settings import decode_cloud_id
+from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.messages import Request, Response
 from pytest_connector_contract.reference.server import ReferenceServer
-from pytest_connector_contract.reference.target import ReferenceTarget, Request, Response
 
 OTHERS = ("theirs", "ccontract-theirs", "ccontract-0badc0de")
 

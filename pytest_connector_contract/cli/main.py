@@ -22,9 +22,9 @@ from typing import Any
 
 from pytest_connector_contract.cli import sweep
 from pytest_connector_contract.config.settings import parse_number
+from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION, ReferenceTarget
 from pytest_connector_contract.reference.security import CONNECTOR_ADMIN, CONNECTOR_READ_ONLY, ApiKey, Security, User
 from pytest_connector_contract.reference.server import ReferenceServer
-from pytest_connector_contract.reference.target import DEFAULT_ES_VERSION, ReferenceTarget
 
 __all__ = ["main"]
 

@@ -54,8 +54,8 @@ class RunState:
         url = self.settings.url
         embedded = url is None or self.settings.embedded
         if embedded:
+            from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION, ReferenceTarget
             from pytest_connector_contract.reference.server import ReferenceServer
-            from pytest_connector_contract.reference.target import DEFAULT_ES_VERSION, ReferenceTarget
 
             version = self.settings.embedded_version or DEFAULT_ES_VERSION
             self.server = ReferenceServer(ReferenceTarget(version, security=embedded_security(self.settings)))

@@ -1,6 +1,6 @@
 """The reference target behind a real HTTP socket (in the style of pytest-httpserver).
 
-:class:`ReferenceServer` runs a :class:`~pytest_connector_contract.reference.target.ReferenceTarget` on a
+:class:`ReferenceServer` runs a :class:`~pytest_connector_contract.reference.connectors.ReferenceTarget` on a
 background thread, bound to a loopback port (0 = a free one, read back through :attr:`port`). It speaks
 HTTP/1.1 with keep-alive, always sends ``Content-Length``, and writes each answer in one piece so that
 clients never wait on Nagle's algorithm. A bug inside the target becomes an Elasticsearch-style 500 *and*
@@ -31,7 +31,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from pytest_connector_contract.reference.target import ReferenceTarget, Response
+from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.messages import Response
 
 __all__ = ["ReferenceServer", "ReferenceServerError"]
 
@@ -139,10 +140,6 @@ class ReferenceServer:
         self.stop()
 
     # ------------------------------------------------------------------------------ access
-
-    @property
-    def is_running(self) -> bool:
-        return self._httpd is not None
 
     @property
     def target(self) -> ReferenceTarget:
