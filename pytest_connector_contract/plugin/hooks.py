@@ -20,8 +20,8 @@ from pytest_connector_contract.config.settings import Settings, add_options, res
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import Check, Spec, load_spec
 from pytest_connector_contract.plugin import gate, junit
+from pytest_connector_contract.plugin import html as html_report
 from pytest_connector_contract.plugin.suite import CheckItem, collect_suite, parse_selection
-from pytest_connector_contract.reports import html as html_report
 from pytest_connector_contract.reports import terminal as reports
 from pytest_connector_contract.reports.results import Conformance
 

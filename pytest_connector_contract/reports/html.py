@@ -1,9 +1,7 @@
-"""The pytest-html report (``--html=FILE --self-contained-html``): verdict, matrix, state machine, evidence.
+"""The HTML of the pytest-html report: verdict, matrix, state machine, sections beyond the matrix, evidence.
 
-Only registered when pytest-html is present and a report was asked for, on the process that writes it (the
-only process, or the xdist controller). Everything is inline HTML, CSS and SVG: the file opens with no
-network. The document it renders is the JSON report's (built by the ConformanceRecorder in a tryfirst
-``pytest_sessionfinish``, before pytest-html writes its file in a trylast one).
+Everything is inline HTML, CSS and SVG: the file opens with no network. No pytest here: the glue that hands
+these fragments to pytest-html is :mod:`pytest_connector_contract.plugin.html`.
 """
 
 from __future__ import annotations
@@ -12,29 +10,28 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from html import escape
-from typing import TYPE_CHECKING, Any
-
-import pytest
+from typing import Any
 
 from pytest_connector_contract.plugin.suite import SUITE_NODE
 from pytest_connector_contract.reports.curl import reproduction
 from pytest_connector_contract.reports.results import OUTCOMES
 
-if TYPE_CHECKING:
-    from pytest_connector_contract.plugin.hooks import RunState
-
-__all__ = ["HtmlReportHooks", "configure", "evidence_html", "matrix_html", "state_machine_svg", "summary_html"]
+__all__ = [
+    "beyond_html",
+    "comparison_html",
+    "evidence_html",
+    "expectations_html",
+    "matrix_html",
+    "matrix_section_html",
+    "provenance_html",
+    "results_header_cells",
+    "results_row_cells",
+    "state_machine_svg",
+    "style_html",
+    "summary_html",
+]
 
 TITLE = "Connector status API conformance"
-
-
-def configure(config: pytest.Config, state: RunState) -> None:
-    """Register the pytest-html hooks when pytest-html will write a report from this process."""
-    if hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("html") or not state.suite:
-        return  # a report of the user's own tests gets no conformance columns
-    if not getattr(config.option, "htmlpath", None):
-        return
-    config.pluginmanager.register(HtmlReportHooks(config, state), "connector_contract_html")
 
 
 def _row_anchor(check_id: str) -> str:
@@ -47,72 +44,29 @@ def _a(check_id: str, content: str, css: str = "") -> str:
     return f'<a{cls} href="{escape(_row_anchor(check_id))}">{content}</a>'
 
 
-class HtmlReportHooks:
-    """pytest-html 4.x hooks: title, summary block, extra columns, and evidence on rows that did not pass."""
+def style_html() -> str:
+    return f"<style>{_CSS}</style>"
 
-    def __init__(self, config: pytest.Config, state: RunState) -> None:
-        self.config = config
-        self.state = state
-        self._needs_evidence: set[str] = set()
 
-    def _document(self) -> dict[str, Any] | None:
-        recorder = self.config.pluginmanager.get_plugin("connector_contract_recorder")
-        document = getattr(recorder, "document", None)
-        return document if isinstance(document, dict) else None
+# -- the results table's extra columns -------------------------------------------------------------
+def results_header_cells() -> list[str]:
+    return [
+        '<th class="sortable" data-column-type="checkId">Check</th>',
+        '<th class="sortable" data-column-type="category">Category</th>',
+        "<th>Expected</th>",
+        "<th>Observed</th>",
+    ]
 
-    def pytest_html_report_title(self, report: Any) -> None:
-        report.title = TITLE
 
-    def pytest_html_results_summary(
-        self, prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
-    ) -> None:
-        document = self._document()
-        if document is None:
-            return
-        prefix.append(f"<style>{_CSS}</style>")
-        prefix.append(summary_html(document))
-        postfix.append(matrix_section_html(document))
-        postfix.append(beyond_html(document))
-        if document.get("comparison"):
-            postfix.append(comparison_html(document["comparison"]))
-        postfix.append(expectations_html(document))
-        postfix.append(provenance_html(document))
-
-    def pytest_html_results_table_header(self, cells: list[str]) -> None:
-        cells[2:2] = [
-            '<th class="sortable" data-column-type="checkId">Check</th>',
-            '<th class="sortable" data-column-type="category">Category</th>',
-            "<th>Expected</th>",
-            "<th>Observed</th>",
-        ]
-
-    def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
-        data = getattr(report, "connector_check", None) or {}
-        observed = str(data.get("observed") or "")
-        short = observed if len(observed) <= 160 else observed[:157] + "..."
-        cells[2:2] = [
-            f'<td class="col-checkId" title="{escape(_check_title(data))}">{escape(str(data.get("id") or ""))}</td>',
-            f'<td class="col-category">{escape(str(data.get("category") or ""))}</td>',
-            f'<td class="col-expected">{escape(str(data.get("expected") or ""))}</td>',
-            f'<td class="col-observed" title="{escape(observed)}">{escape(short)}</td>',
-        ]
-
-    def pytest_html_results_table_html(self, report: pytest.TestReport, data: list[str]) -> None:
-        if getattr(report, "connector_check", None) is not None and report.passed:
-            data.clear()  # passing rows stay compact: no log
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        # Runs before pytest-html's trylast hook, which collects every phase's extras at teardown.
-        data = getattr(report, "connector_check", None)
-        if not isinstance(data, dict):
-            return
-        if report.failed or (report.skipped and (hasattr(report, "wasxfail") or data.get("blocked_by"))):
-            self._needs_evidence.add(report.nodeid)
-        if report.when == "teardown" and report.nodeid in self._needs_evidence:
-            self._needs_evidence.discard(report.nodeid)
-            from pytest_html import extras  # type: ignore[import-untyped]
-
-            report.extras = [*getattr(report, "extras", []), extras.html(evidence_html(data))]  # type: ignore[attr-defined]
+def results_row_cells(data: Mapping[str, Any]) -> list[str]:
+    observed = str(data.get("observed") or "")
+    short = observed if len(observed) <= 160 else observed[:157] + "..."
+    return [
+        f'<td class="col-checkId" title="{escape(_check_title(data))}">{escape(str(data.get("id") or ""))}</td>',
+        f'<td class="col-category">{escape(str(data.get("category") or ""))}</td>',
+        f'<td class="col-expected">{escape(str(data.get("expected") or ""))}</td>',
+        f'<td class="col-observed" title="{escape(observed)}">{escape(short)}</td>',
+    ]
 
 
 # -- the summary block -----------------------------------------------------------------------------
