@@ -226,3 +226,46 @@ def test_a_baseline_expected_failure_is_amber_in_the_grid_and_the_picture(
     assert edge.attrs["data-kind"] == "xfail"
     assert not page.find_all("g", cls="cc-edge--wrongly-refused")
     assert "1 entries, 1 expected failures this run" in page.find("section", id="cc-summary").words()
+
+
+PAYLOAD = (
+    '<script>document.title=\'pwned\'</script><img src="data:," onerror="document.body.dataset.pwned=\'yes\'"> & "q"'
+)
+
+
+class RefusesWithMarkup:
+    """Built lazily: a reference target whose refusal reason is markup, quotes and an ampersand."""
+
+    def __new__(cls) -> Any:
+        from pytest_connector_contract.reference.target import Document, ReferenceTarget, Response
+
+        class Target(ReferenceTarget):
+            def reject_transition(self, doc: Document, current: str, requested: str) -> Response:
+                return self.error(400, "status_exception", f"{PAYLOAD} from [{current}] to [{requested}]")
+
+        return Target()
+
+
+def test_markup_in_the_targets_answers_is_shown_as_text(
+    start_target: Callable[..., ReferenceServer], run_html: Callable[..., HtmlRun], chromium: Chromium
+) -> None:
+    server = start_target(RefusesWithMarkup())
+    run = run_html(server.url, "connector-contract::transition[created->connected]")
+    assert run.result.ret == 1
+    dom = parse_html(chromium.dump_dom(run.html))
+    # Nothing the target said ran or became an element.
+    assert dom.find("title").text() == "Connector status API conformance"
+    assert "data-pwned" not in dom.find("body").attrs
+    assert not [img for img in dom.find_all("img") if "onerror" in img.attrs]
+    assert not [s for s in dom.find_all("script") if "pwned" in s.text()]
+    # It is shown as the text it was: in the observed column, its hover text and the evidence.
+    row = dom.by_id("connector-contract::transition[created->connected]")
+    assert row is not None
+    observed = row.find("td", cls="col-observed")
+    reason = f"HTTP 400 status_exception: {PAYLOAD} from [created] to [connected]"
+    assert observed.text().startswith(f"HTTP 400 status_exception: {PAYLOAD}")  # shortened to 160 characters
+    assert observed.attrs["title"] == reason
+    departures = row.find("ul", cls="cc-departures").text()  # quotes the reason with repr()
+    assert "<script>document.title=" in departures
+    assert '<img src="data:," onerror=' in departures
+    assert any("<script>document.title='pwned'</script>" in pre.text() for pre in row.find_all("pre"))
