@@ -228,6 +228,49 @@ def test_a_baseline_expected_failure_is_amber_in_the_grid_and_the_picture(
     assert "1 entries, 1 expected failures this run" in page.find("section", id="cc-summary").words()
 
 
+class PersistsRefusedTransition:
+    """Built lazily: a reference target answering 400 to created -> connected, yet storing connected."""
+
+    def __new__(cls) -> Any:
+        from pytest_connector_contract.reference.target import Document, ReferenceTarget, Response
+
+        class Target(ReferenceTarget):
+            def reject_transition(self, doc: Document, current: str, requested: str) -> Response:
+                if (current, requested) == ("created", "connected"):
+                    self.apply_status(doc, requested)
+                return super().reject_transition(doc, current, requested)
+
+        return Target()
+
+
+FAILING_EDGES = {"failed", "wrongly-accepted", "wrongly-refused"}
+
+
+def test_a_cell_refused_as_expected_that_changed_the_connector_is_a_failing_edge(
+    start_target: Callable[..., ReferenceServer], run_html: Callable[..., HtmlRun]
+) -> None:
+    server = start_target(PersistsRefusedTransition())
+    run = run_html(server.url, "connector-contract::transition[")
+    page = run.page
+    cells = _cells(page)
+    # The answer was the expected 400, but the status persisted: the grid shows the cell failed.
+    assert {k for k, td in cells.items() if _kind(td) != "cc-passed"} == {("created", "connected")}
+    assert _kind(cells["created", "connected"]) == "cc-failed"
+    assert "observed refused" in " ".join(cells["created", "connected"].text().split())
+    # Every failed cell is a failing edge in the picture, whatever made it fail.
+    edges = {(g.attrs["data-from"], g.attrs["data-to"]): g for g in page.find_all("g", cls="cc-edge")}
+    failing = {k for k, g in edges.items() if g.attrs["data-kind"] in FAILING_EDGES}
+    assert failing == {k for k, td in cells.items() if _kind(td) == "cc-failed"}
+    edge = edges["created", "connected"]
+    assert edge.classes == ["cc-edge", "cc-edge--failed"]
+    assert edge.find("title").text() == "created -> connected: expected refused, observed refused (failed)"
+    assert edge.find("path").attrs["marker-end"] == "url(#cc-arrow-failed)"
+    (label,) = page.find_all("text", cls="cc-edge-label", data_from="created", data_to="connected")
+    assert label.text() == "\u2717 failed"
+    # Refused cells that passed still draw nothing: the picture is the profile's machine plus departures.
+    assert ("created", "configured") not in edges
+
+
 PAYLOAD = (
     '<script>document.title=\'pwned\'</script><img src="data:," onerror="document.body.dataset.pwned=\'yes\'"> & "q"'
 )
