@@ -312,3 +312,15 @@ def test_markup_in_the_targets_answers_is_shown_as_text(
     assert "<script>document.title=" in departures
     assert '<img src="data:," onerror=' in departures
     assert any("<script>document.title='pwned'</script>" in pre.text() for pre in row.find_all("pre"))
+
+
+def test_the_rendering_imports_neither_pytest_nor_pytest_html() -> None:
+    """The markup is rendered in reports/html.py; only the glue in plugin/html.py speaks to pytest-html."""
+    import ast
+
+    from pytest_connector_contract.reports import html as render
+
+    tree = ast.parse(Path(render.__file__).read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {name for name in imported if name.split(".")[0] in ("pytest", "pytest_html")}

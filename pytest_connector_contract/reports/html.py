@@ -62,36 +62,42 @@ def _render(template: str, **context: Any) -> str:
 
 
 @functools.cache
-def stylesheet() -> str:
-    """The report's CSS, shipped as package data."""
+def _stylesheet() -> str:
     return resources.files("pytest_connector_contract.reports").joinpath("static", "report.css").read_text("utf-8")
 
 
 def style_html() -> str:
-    return _render("style.html.j2", css=stylesheet())
+    """The report's stylesheet (package data) in a ``<style>`` block: nothing to fetch."""
+    return _render("style.html.j2", css=_stylesheet())
 
 
 # -- the results table's extra columns -------------------------------------------------------------
-_COLUMNS = (("checkId", "Check", True), ("category", "Category", True), ("expected", "Expected", False))
+_COLUMNS = (("checkId", "Check"), ("category", "Category"), ("expected", "Expected"), ("observed", "Observed"))
+_SORTABLE = frozenset({"checkId", "category"})
 
 
 def results_header_cells() -> list[str]:
+    """The header cells of the columns the suite adds to pytest-html's results table."""
     return [
-        _render("results_header_cell.html.j2", column=column, text=text, sortable=sortable)
-        for column, text, sortable in (*_COLUMNS, ("observed", "Observed", False))
+        _render("results_header_cell.html.j2", column=column, text=text, sortable=column in _SORTABLE)
+        for column, text in _COLUMNS
     ]
 
 
 def results_row_cells(data: Mapping[str, Any]) -> list[str]:
+    """A check's cells in those columns; the observed one is shortened, with the whole text on hover."""
     observed = str(data.get("observed") or "")
     short = observed if len(observed) <= 160 else observed[:157] + "..."
-    cells = [
-        ("checkId", str(data.get("id") or ""), _check_title(data)),
-        ("category", str(data.get("category") or ""), None),
-        ("expected", str(data.get("expected") or ""), None),
-        ("observed", short, observed),
+    cells = {
+        "checkId": (str(data.get("id") or ""), _check_title(data)),
+        "category": (str(data.get("category") or ""), None),
+        "expected": (str(data.get("expected") or ""), None),
+        "observed": (short, observed),
+    }
+    return [
+        _render("results_cell.html.j2", column=column, text=text, title=title)
+        for column, (text, title) in cells.items()
     ]
-    return [_render("results_cell.html.j2", column=column, text=text, title=title) for column, text, title in cells]
 
 
 # -- the summary block -----------------------------------------------------------------------------
