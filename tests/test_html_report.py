@@ -226,3 +226,103 @@ def test_a_baseline_expected_failure_is_amber_in_the_grid_and_the_picture(
     assert edge.attrs["data-kind"] == "xfail"
     assert not page.find_all("g", cls="cc-edge--wrongly-refused")
     assert "1 entries, 1 expected failures this run" in page.find("section", id="cc-summary").words()
+
+
+class PersistsRefusedTransition:
+    """Built lazily: a reference target answering 400 to created -> connected, yet storing connected."""
+
+    def __new__(cls) -> Any:
+        from pytest_connector_contract.reference.connectors import Document, ReferenceTarget
+        from pytest_connector_contract.reference.messages import Response
+
+        class Target(ReferenceTarget):
+            def reject_transition(self, doc: Document, current: str, requested: str) -> Response:
+                if (current, requested) == ("created", "connected"):
+                    self.apply_status(doc, requested)
+                return super().reject_transition(doc, current, requested)
+
+        return Target()
+
+
+FAILING_EDGES = {"failed", "wrongly-accepted", "wrongly-refused"}
+
+
+def test_a_cell_refused_as_expected_that_changed_the_connector_is_a_failing_edge(
+    start_target: Callable[..., ReferenceServer], run_html: Callable[..., HtmlRun]
+) -> None:
+    server = start_target(PersistsRefusedTransition())
+    run = run_html(server.url, "connector-contract::transition[")
+    page = run.page
+    cells = _cells(page)
+    # The answer was the expected 400, but the status persisted: the grid shows the cell failed.
+    assert {k for k, td in cells.items() if _kind(td) != "cc-passed"} == {("created", "connected")}
+    assert _kind(cells["created", "connected"]) == "cc-failed"
+    assert "observed refused" in " ".join(cells["created", "connected"].text().split())
+    # Every failed cell is a failing edge in the picture, whatever made it fail.
+    edges = {(g.attrs["data-from"], g.attrs["data-to"]): g for g in page.find_all("g", cls="cc-edge")}
+    failing = {k for k, g in edges.items() if g.attrs["data-kind"] in FAILING_EDGES}
+    assert failing == {k for k, td in cells.items() if _kind(td) == "cc-failed"}
+    edge = edges["created", "connected"]
+    assert edge.classes == ["cc-edge", "cc-edge--failed"]
+    assert edge.find("title").text() == "created -> connected: expected refused, observed refused (failed)"
+    assert edge.find("path").attrs["marker-end"] == "url(#cc-arrow-failed)"
+    (label,) = page.find_all("text", cls="cc-edge-label", data_from="created", data_to="connected")
+    assert label.text() == "\u2717 failed"
+    # Refused cells that passed still draw nothing: the picture is the profile's machine plus departures.
+    assert ("created", "configured") not in edges
+
+
+PAYLOAD = (
+    '<script>document.title=\'pwned\'</script><img src="data:," onerror="document.body.dataset.pwned=\'yes\'"> & "q"'
+)
+
+
+class RefusesWithMarkup:
+    """Built lazily: a reference target whose refusal reason is markup, quotes and an ampersand."""
+
+    def __new__(cls) -> Any:
+        from pytest_connector_contract.reference.connectors import Document, ReferenceTarget
+        from pytest_connector_contract.reference.messages import Response
+
+        class Target(ReferenceTarget):
+            def reject_transition(self, doc: Document, current: str, requested: str) -> Response:
+                return self.error(400, "status_exception", f"{PAYLOAD} from [{current}] to [{requested}]")
+
+        return Target()
+
+
+def test_markup_in_the_targets_answers_is_shown_as_text(
+    start_target: Callable[..., ReferenceServer], run_html: Callable[..., HtmlRun], chromium: Chromium
+) -> None:
+    server = start_target(RefusesWithMarkup())
+    run = run_html(server.url, "connector-contract::transition[created->connected]")
+    assert run.result.ret == 1
+    dom = parse_html(chromium.dump_dom(run.html))
+    # Nothing the target said ran or became an element.
+    assert dom.find("title").text() == "Connector status API conformance"
+    assert "data-pwned" not in dom.find("body").attrs
+    assert not [img for img in dom.find_all("img") if "onerror" in img.attrs]
+    assert not [s for s in dom.find_all("script") if "pwned" in s.text()]
+    # It is shown as the text it was: in the observed column, its hover text and the evidence.
+    row = dom.by_id("connector-contract::transition[created->connected]")
+    assert row is not None
+    observed = row.find("td", cls="col-observed")
+    reason = f"HTTP 400 status_exception: {PAYLOAD} from [created] to [connected]"
+    assert observed.text().startswith(f"HTTP 400 status_exception: {PAYLOAD}")  # shortened to 160 characters
+    assert observed.attrs["title"] == reason
+    departures = row.find("ul", cls="cc-departures").text()  # quotes the reason with repr()
+    assert "<script>document.title=" in departures
+    assert '<img src="data:," onerror=' in departures
+    assert any("<script>document.title='pwned'</script>" in pre.text() for pre in row.find_all("pre"))
+
+
+def test_the_rendering_imports_neither_pytest_nor_pytest_html() -> None:
+    """The markup is rendered in reports/html.py; only the glue in plugin/html.py speaks to pytest-html."""
+    import ast
+
+    from pytest_connector_contract.reports import html as render
+
+    tree = ast.parse(Path(render.__file__).read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {name for name in imported if name.split(".")[0] in ("pytest", "pytest_html")}

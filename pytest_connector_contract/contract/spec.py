@@ -16,6 +16,7 @@ from typing import Any
 
 __all__ = [
     "NEWEST",
+    "SUITE_NODE",
     "Check",
     "KnownDeviation",
     "Profile",
@@ -27,6 +28,9 @@ __all__ = [
     "provenance_text",
     "selects",
 ]
+
+#: the node id of the bundled suite: its items are ``connector-contract::<check id>`` in pytest and the reports
+SUITE_NODE = "connector-contract"
 
 #: The release a target counts as when it runs the newest code whatever number it reports (Serverless).
 NEWEST: tuple[int, int, int] = (1_000_000, 0, 0)

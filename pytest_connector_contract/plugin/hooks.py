@@ -19,11 +19,11 @@ from pytest_connector_contract.config.settings import SettingsError
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import load_spec
 from pytest_connector_contract.plugin import gate, junit
+from pytest_connector_contract.plugin import html as html_report
 from pytest_connector_contract.plugin.options import add_options, resolve
 from pytest_connector_contract.plugin.recorder import RECORDER, ConformanceRecorder
 from pytest_connector_contract.plugin.state import STATE, RunState
 from pytest_connector_contract.plugin.suite import CheckItem, collect_suite, parse_selection
-from pytest_connector_contract.reports import html as html_report
 from pytest_connector_contract.reports.results import Conformance
 
 __all__ = ["connector_client", "connector_factory", "connector_target"]

@@ -16,12 +16,9 @@ from pytest_connector_contract.checks.catalogue import runner
 from pytest_connector_contract.checks.connectors import PreconditionFailed, SetupError
 from pytest_connector_contract.checks.run import CheckFailed, CheckSkipped, ExpectedFailure, Run
 from pytest_connector_contract.client.connector import TargetUnreachable
-from pytest_connector_contract.contract.spec import Check, Spec, selects
+from pytest_connector_contract.contract.spec import SUITE_NODE, Check, Spec, selects
 
-__all__ = ["SUITE_NODE", "CheckItem", "SuiteCollector", "collect_suite", "parse_selection"]
-
-#: the node id of the suite; item ids are ``connector-contract::<check id>``
-SUITE_NODE = "connector-contract"
+__all__ = ["CheckItem", "SuiteCollector", "collect_suite", "parse_selection"]
 
 
 def run_check(_connector_run: Run) -> None:
