@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pytest_connector_contract.contract.spec import Profile, Spec, load_spec, parse_version
+from pytest_connector_contract.contract.spec import Profile, Spec, deletes_softly, load_spec, parse_version
 from pytest_connector_contract.reference.messages import EsError, Request, Response
 from pytest_connector_contract.reference.reader import (
     JACKSON_EOF,
@@ -140,7 +140,7 @@ class ReferenceTarget(RestLayer):
     @property
     def soft_delete(self) -> bool:
         """9.0+: DELETE only marks a connector ``deleted``; ``?hard=true`` removes it."""
-        return self.version >= (9, 0, 0)
+        return bool(deletes_softly(self.version, None))  # Serverless already counts as the newest release
 
     @property
     def create_body_required(self) -> bool:
