@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 from pytest_connector_contract.cli.sweep import is_run_connector_id
-from pytest_connector_contract.client.connector import RateLimiter
+from pytest_connector_contract.client.connector import RETRY_DELAYS, ConnectorClient, RateLimiter, TargetUnreachable
 from pytest_connector_contract.config.settings import decode_cloud_id
 from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.messages import Request, Response
@@ -232,27 +233,107 @@ def test_no_secret_reaches_any_output(
 
 # -- robustness --------------------------------------------------------------------------------------------
 class Flaky(ReferenceTarget):
-    """Answers 503 to the first attempt of every create and every GET, and to every other _status."""
+    """Answers 503 to the first attempt of every create, GET and DELETE of a connector (``_status`` behaves),
+    or to every one of them with ``always``; records what it answered."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, always: bool = False) -> None:
         super().__init__()
+        self.always = always
         self.seen: set[tuple[str, str]] = set()
-        self.status_requests = 0
+        self.answered: list[tuple[str, str, int]] = []
 
     def handle(self, method: str, path: str, query: Any, headers: Any, body: bytes) -> Response:
         key = (method, path)
-        if path.startswith("/_connector/") and "_status" not in path and key not in self.seen:
+        if path.startswith("/_connector/") and "_status" not in path and (self.always or key not in self.seen):
             self.seen.add(key)
-            return self.error(503, "unavailable_shards_exception", "try again")
-        return super().handle(method, path, query, headers, body)
+            response = self.error(503, "unavailable_shards_exception", "try again")
+        else:
+            response = super().handle(method, path, query, headers, body)
+        self.answered.append((method, path, response.status))
+        return response
 
 
-def test_setup_requests_are_retried_after_503(
+class RecordedSleep:
+    """Stands in for time.sleep: records each wait and returns at once."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def _client(url: str, sleep: RecordedSleep) -> ConnectorClient:
+    return ConnectorClient(url, timeout=5.0, sleep=sleep)
+
+
+def test_a_setup_request_answered_503_is_retried_after_the_first_delay(
+    start_target: Callable[..., ReferenceServer],
+) -> None:
+    server = start_target(Flaky())
+    sleep = RecordedSleep()
+    client = _client(server.url, sleep)
+    try:
+        answer = client.put_connector("retried", {"index_name": "idx-retried"}, retry=True)
+    finally:
+        client.close()
+    assert (answer.status, answer.attempts) == (201, 2)
+    assert sleep.waits == [RETRY_DELAYS[0]]
+    assert server.target.answered == [("PUT", "/_connector/retried", 503), ("PUT", "/_connector/retried", 201)]
+
+
+def test_a_setup_request_is_tried_once_per_delay_then_gives_the_last_answer(
+    start_target: Callable[..., ReferenceServer],
+) -> None:
+    server = start_target(Flaky(always=True))
+    sleep = RecordedSleep()
+    client = _client(server.url, sleep)
+    try:
+        answer = client.get_connector("never", retry=True)
+    finally:
+        client.close()
+    assert (answer.status, answer.attempts) == (503, len(RETRY_DELAYS) + 1)
+    assert sleep.waits == list(RETRY_DELAYS)
+    assert [status for _, _, status in server.target.answered] == [503] * (len(RETRY_DELAYS) + 1)
+
+
+def test_an_unreachable_target_is_retried_before_giving_up() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, never listening: connections are refused
+        sleep = RecordedSleep()
+        client = _client(f"http://127.0.0.1:{port}", sleep)
+        try:
+            with pytest.raises(TargetUnreachable):
+                client.get_connector("x", retry=True)
+        finally:
+            client.close()
+    assert sleep.waits == list(RETRY_DELAYS)
+
+
+def test_without_retry_a_503_is_the_answer(start_target: Callable[..., ReferenceServer]) -> None:
+    server = start_target(Flaky())
+    sleep = RecordedSleep()
+    client = _client(server.url, sleep)
+    try:
+        answer = client.get_connector("once")
+    finally:
+        client.close()
+    assert (answer.status, answer.attempts) == (503, 1)
+    assert sleep.waits == []
+    assert len(server.target.answered) == 1
+
+
+def test_a_run_against_a_flaky_target_retries_its_setup_and_passes(
     start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
 ) -> None:
     server = start_target(Flaky())
-    run = run_suite(server.url, "connector-contract::transition[connected->", "connector-contract::validation[")
+    run = run_suite(server.url, "connector-contract::transition[created->error]")
     assert run.ret == 0, run.result.stdout.str()
+    refused = [(method, path) for method, path, status in server.target.answered if status == 503]
+    assert {method for method, _ in refused} >= {"PUT", "GET"}  # the create and the read-back were refused
+    for method, path in refused:  # ... and each was sent again and answered
+        assert any(m == method and p == path and s != 503 for m, p, s in server.target.answered), (method, path)
 
 
 class UnderTestFlaky(ReferenceTarget):

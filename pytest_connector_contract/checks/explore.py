@@ -22,7 +22,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import importlib.util
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -196,7 +198,7 @@ class Walk:
         it has. Turning sequences away instead (``reject()``) would look to Hypothesis like data
         generation that depends on external state. Hypothesis' final replay of its result always runs.
         """
-        if not getattr(current_build_context(), "is_final", False):
+        if not current_build_context().is_final:  # Hypothesis' final replay (tests/test_private_apis.py)
             if self.aborted is not None:
                 return None
             exhausted = self.out_of_budget(self.hypothesis_sequences)
@@ -553,6 +555,15 @@ def explore(run: Run) -> None:
     raise ExploreFailed("\n".join(run.problems), details)
 
 
+class SeedWarning(UserWarning):
+    """The exploration walks may not be reproducible from their seed alone (see :func:`_seed_only`)."""
+
+
+#: where Hypothesis keeps the constants it collects from local modules, and what :func:`_seed_only` uses there
+HYPOTHESIS_PROVIDERS = "hypothesis.internal.conjecture.providers"
+HYPOTHESIS_CONSTANTS = "hypothesis.internal.constants_ast"
+
+
 @contextlib.contextmanager
 def _seed_only() -> Iterator[None]:
     """Make the walk a function of its seed alone.
@@ -560,31 +571,49 @@ def _seed_only() -> Iterator[None]:
     Newer Hypothesis releases mix constants found in the source of every loaded local module into their
     draws, so the walks would change with whatever happens to be imported (the embedded target, the user's
     conftest files), and a seed would not reproduce a walk elsewhere. For the duration of a walk that pool
-    is empty; on releases without it this does nothing.
+    is empty. This patches Hypothesis internals on purpose (tests/test_private_apis.py checks them): on a
+    release without the feature it does nothing; on one where the internals moved it warns
+    (:class:`SeedWarning`) and lets the walk run as Hypothesis draws it.
     """
-    try:
-        providers: Any = importlib.import_module("hypothesis.internal.conjecture.providers")
-    except ImportError:  # pragma: no cover - the module moved: nothing to neutralise
+    if importlib.util.find_spec(HYPOTHESIS_CONSTANTS) is None:  # a release that draws no local constants
         yield
         return
-    original = getattr(providers, "_get_local_constants", None)
-    constants = getattr(providers, "Constants", None)
-    cache: Any = getattr(getattr(providers, "CONSTANTS_CACHE", None), "cache", None)
-    if original is None or constants is None or not hasattr(cache, "clear"):
+    patch = _local_constants_patch()
+    if isinstance(patch, str):
+        warnings.warn(
+            f"connector-contract: cannot keep Hypothesis from drawing constants of local modules ({patch}); "
+            "the exploration walks may not be reproducible from their seed alone",
+            SeedWarning,
+            stacklevel=3,
+        )
         yield
         return
-    try:
-        empty = constants()
-    except TypeError:  # pragma: no cover - a different constructor: leave Hypothesis as it is
-        yield
-        return
-    cache.clear()
+    providers, original, empty = patch
+    providers.CONSTANTS_CACHE.cache.clear()
     providers._get_local_constants = lambda: empty
     try:
         yield
     finally:
         providers._get_local_constants = original
-        cache.clear()
+        providers.CONSTANTS_CACHE.cache.clear()
+
+
+def _local_constants_patch() -> tuple[Any, Any, Any] | str:
+    """``(providers module, its _get_local_constants, an empty Constants)``, or what is missing."""
+    try:
+        providers: Any = importlib.import_module(HYPOTHESIS_PROVIDERS)
+    except ImportError:
+        return f"no module {HYPOTHESIS_PROVIDERS}"
+    original = getattr(providers, "_get_local_constants", None)
+    constants = getattr(providers, "Constants", None)
+    cache: Any = getattr(getattr(providers, "CONSTANTS_CACHE", None), "cache", None)
+    if not callable(original) or constants is None or not hasattr(cache, "clear"):
+        return f"{HYPOTHESIS_PROVIDERS} has no _get_local_constants, Constants or CONSTANTS_CACHE.cache"
+    try:
+        empty = constants()
+    except TypeError as exc:
+        return f"Constants() cannot be made empty: {exc}"
+    return providers, original, empty
 
 
 def reproduce_command(run: Run) -> str:

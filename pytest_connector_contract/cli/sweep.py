@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable, client_for
@@ -112,9 +112,3 @@ def _sweep(client: ConnectorClient, prefix: str, *, dry_run: bool) -> int:
     verb = "would delete" if dry_run else "deleted"
     print(f"{verb} {len(ids) - failed} connector(s) under {prefix!r} on {client.display_url}")
     return 1 if failed else 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - via cli.main
-    parser = argparse.ArgumentParser(prog="connector-contract")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    return run(parser.parse_args(argv))

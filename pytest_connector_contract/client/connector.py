@@ -204,6 +204,8 @@ class ConnectorClient:
         max_rps: float | None = None,
         redactor: Redactor | None = None,
         transport: Transport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.display_url = redact_url(self.base_url)
@@ -214,7 +216,9 @@ class ConnectorClient:
         self._authorization = authorization
         self.authenticated = authorization is not None
         self.redact = redactor or Redactor()
-        self.limiter = RateLimiter(max_rps)
+        #: how the client waits: between retries and for the rate limit (tests inject a recorded one)
+        self._sleep = sleep
+        self.limiter = RateLimiter(max_rps, clock=clock, sleep=sleep)
         self.exchanges: list[Exchange] = []
         #: how many requests this client has sent
         self.request_count = 0
@@ -262,7 +266,7 @@ class ConnectorClient:
                 answer.attempts = attempt + 1
                 if last or answer.status not in RETRY_STATUSES:
                     return answer
-            time.sleep(RETRY_DELAYS[attempt])
+            self._sleep(RETRY_DELAYS[attempt])
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_once(

@@ -84,7 +84,6 @@ class Profile:
     """One Elasticsearch behaviour family: which status may follow which."""
 
     name: str
-    description: str
     applies_to: VersionRange
     transitions: dict[str, frozenset[str]]
     provenance: Provenance = ()
@@ -135,10 +134,6 @@ class ValidationCase:
 
     def applies(self, release: tuple[int, int, int]) -> bool:
         return self.applies_to is None or release in self.applies_to
-
-    @property
-    def same_on_every_release(self) -> bool:
-        return self.applies_to is None and not self.by_release
 
 
 @dataclass(frozen=True)
@@ -398,7 +393,6 @@ def load_spec() -> Spec:
     profiles = {
         name: Profile(
             name=name,
-            description=data["description"],
             applies_to=VersionRange.from_data(data["applies_to"]),
             transitions={k: frozenset(v) for k, v in data["transitions"].items()},
             provenance=_resolve(raw, data["provenance"]),
