@@ -52,11 +52,40 @@ def redact_url(url: str) -> str:
         return "<unparsable URL>"
     if parts.username is None and parts.password is None:
         return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    netloc = parts.netloc.rpartition("@")[2]  # host and port as written (also a port out of range)
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def url_secrets(url: str) -> list[str]:
+    """The password of a URL's user info in every form it can take in text: as written, decoded, as
+    ``user:password`` and base64-encoded as a Basic (or Proxy-Authorization) header carries it."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    if parts.password is None:
+        return []
+    user, password = unquote(parts.username or ""), unquote(parts.password)
+    pair = f"{user}:{password}"
+    forms = [parts.password, password, f"{parts.username}:{parts.password}", pair]
+    forms.append(base64.b64encode(pair.encode("latin-1", "replace")).decode())
+    return [form for form in forms if len(form) >= 4]
+
+
+def parse_proxy(value: str) -> str:
+    """An http(s) proxy URL, ``http://[user:password@]host[:port]``; returned without a trailing slash."""
+    value = value.strip()
+    example = "give an http(s) URL such as http://proxy.example:3128 (user:password@ may precede the host)"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - validates the port
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{redact_url(value)!r} is not a proxy ({exc}): {example}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{redact_url(value)!r} is not a proxy: {example}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(f"{redact_url(value)!r}: a proxy URL takes no path, query or fragment")
+    return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
 
 
 def parse_profile(value: str) -> str:
@@ -397,6 +426,17 @@ OPTIONS: tuple[Option, ...] = (
         is_flag=True,
     ),
     Option(
+        "proxy",
+        "--connector-proxy",
+        "CONNECTOR_PROXY",
+        "connector_proxy",
+        "HTTP proxy for every request to the target, http or https (https through CONNECT): "
+        "http://[user:password@]host:port. Overrides HTTPS_PROXY, HTTP_PROXY and NO_PROXY, which apply "
+        "without it. Credentials in it are never shown. Not used for the embedded target.",
+        parse_proxy,
+        metavar="URL",
+    ),
+    Option(
         "max_rps",
         "--connector-max-rps",
         "CONNECTOR_MAX_RPS",
@@ -537,6 +577,7 @@ class Settings:
     client_cert: Path | None = None
     client_key: Path | None = None
     insecure: bool = False
+    proxy: str | None = None
     max_rps: float | None = None
     baseline: Path | None = None
     baseline_write: Path | None = None
@@ -583,6 +624,7 @@ class Settings:
             if key is not None and ":" in key.reveal():
                 found.append(key.reveal().partition(":")[2])
                 found.append(base64.b64encode(key.reveal().encode()).decode())
+        found.extend(url_secrets(self.proxy or ""))
         return [s for s in found if len(s) >= 4]
 
     def readonly_authorization(self) -> Secret | None:
@@ -605,7 +647,7 @@ class Settings:
                 shown = "<redacted>"
             else:
                 shown = str(value)
-            if option.dest == "url" and isinstance(value, str):
+            if option.dest in ("url", "proxy") and isinstance(value, str):
                 shown = redact_url(value)
             values[option.dest] = shown
         return {key: {"value": value, "source": self.sources.get(key, "default")} for key, value in values.items()}
