@@ -68,6 +68,8 @@ def test_quick_benchmark_prints_the_table_and_writes_the_documented_json(repo_ro
     startup = sections["startup"]
     assert _is_stats(startup["wall_s"])
     assert _is_stats(startup["cpu_s"])
+    assert _is_stats(startup["pytest_session_s"])
+    assert startup["pytest_session_s"]["median"] < startup["wall_s"]["median"]
     assert all(_is_stats(step["wall_s"]) for step in startup["breakdown"].values())
 
     requests = sections["requests"]
@@ -80,7 +82,10 @@ def test_quick_benchmark_prints_the_table_and_writes_the_documented_json(repo_ro
     overhead = sections["overhead"]
     assert overhead["status_mismatches"] == 0  # the replay got the answers the suite got
     assert overhead["requests"] == requests["total"]
-    for key in ("suite_s", "pytest_session_s", "replay_s", "replay_requests_session_s", "ratio"):
+    for key in (
+        "suite_s", "pytest_session_s", "replay_s", "replay_http_client_s", "ratio", "ratio_pytest_session",
+        "ratio_vs_http_client", "transport_vs_http_client",
+    ):  # fmt: skip
         assert _is_stats(overhead[key]), key
 
     scaling = sections["scaling"]
