@@ -1,4 +1,4 @@
-"""HTTP client bound to one target: one keep-alive connection, timeouts, and a redacted record of every exchange.
+"""HTTP client bound to one target: keep-alive requests, timeouts, and a redacted record of every exchange.
 
 The record is the evidence a failing check shows (and what the benchmark replays); it never holds a
 credential: the target URL is shown without user info and authentication headers are replaced.
@@ -188,7 +188,7 @@ class ApiResponse:
 
 
 class ConnectorClient:
-    """Speaks to one target over a single keep-alive connection.
+    """Speaks to one target over its own keep-alive connection (its own ``requests.Session``).
 
     ``exchanges`` keeps a redacted record of requests since the last ``start_recording()``; the plugin
     resets it for every check so each check's evidence is its own.
