@@ -59,6 +59,14 @@ def https_target(start_target: Callable[..., ReferenceServer], ca: trustme.CA) -
     return start_target(ReferenceTarget(), ssl_context=context)
 
 
+@pytest.fixture
+def target_for(
+    start_target: Callable[..., ReferenceServer], https_target: ReferenceServer
+) -> Callable[[str], ReferenceServer]:
+    """A reference target speaking ``scheme`` (http or https, with a certificate from the test CA)."""
+    return lambda scheme: https_target if scheme == "https" else start_target()
+
+
 def _named(server: ReferenceServer) -> str:
     """The server's URL under the name only the proxy resolves."""
     return f"{server.scheme}://{HOST}:{server.port}"
@@ -70,6 +78,18 @@ def _text(result: pytest.RunResult) -> str:
 
 def _run(pytester: pytest.Pytester, url: str, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess("--connector-url", url, "--connector-timeout", "5", *args)
+
+
+def _both_pass(
+    pytester: pytest.Pytester, target_for: Callable[[str], ReferenceServer], ca_file: Path, *args: str, named: bool
+) -> None:
+    """The selection passes against an http and an https target, each by the name only the proxy resolves
+    (``named``) or by its loopback address."""
+    for scheme in ("http", "https"):
+        target = target_for(scheme)
+        url = _named(target) if named else target.url
+        result = _run(pytester, url, "--connector-ca-certs", str(ca_file), *args, *SELECTION)
+        assert result.ret == 0, _text(result)
 
 
 @pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
@@ -128,8 +148,7 @@ def test_an_https_target_is_reached_through_a_connect_tunnel(
 def test_the_proxy_option_overrides_the_environment(
     how: str,
     pytester: pytest.Pytester,
-    https_target: ReferenceServer,
-    start_target: Callable[..., ReferenceServer],
+    target_for: Callable[[str], ReferenceServer],
     start_proxy: Callable[..., ForwardingProxy],
     ca_file: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -141,12 +160,9 @@ def test_the_proxy_option_overrides_the_environment(
     args: tuple[str, ...] = ("--connector-proxy", chosen.url) if how == "option" else ()
     if how == "CONNECTOR_PROXY":
         monkeypatch.setenv("CONNECTOR_PROXY", chosen.url)
-    plain = _run(pytester, _named(start_target()), *args, *SELECTION)
-    assert plain.ret == 0, _text(plain)
-    tls = _run(pytester, _named(https_target), "--connector-ca-certs", str(ca_file), *args, *SELECTION)
-    assert tls.ret == 0, _text(tls)
+    _both_pass(pytester, target_for, ca_file, *args, named=True)
     assert any(line.startswith(f"GET http://{HOST}:") for line in chosen.requests)
-    assert any(line.startswith(f"CONNECT {HOST}:{https_target.port} ") for line in chosen.requests)
+    assert any(line.startswith(f"CONNECT {HOST}:{target_for('https').port} ") for line in chosen.requests)
     assert decoy.requests == []
 
 
@@ -154,8 +170,7 @@ def test_the_proxy_option_overrides_the_environment(
 def test_no_proxy_naming_the_target_bypasses_the_proxy(
     no_proxy: str,
     pytester: pytest.Pytester,
-    https_target: ReferenceServer,
-    start_target: Callable[..., ReferenceServer],
+    target_for: Callable[[str], ReferenceServer],
     start_proxy: Callable[..., ForwardingProxy],
     ca_file: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -164,10 +179,7 @@ def test_no_proxy_naming_the_target_bypasses_the_proxy(
     for variable in ("HTTP_PROXY", "HTTPS_PROXY"):
         monkeypatch.setenv(variable, proxy.url)
     monkeypatch.setenv("no_proxy", no_proxy)
-    plain = _run(pytester, start_target().url, *SELECTION)
-    assert plain.ret == 0, _text(plain)
-    tls = _run(pytester, https_target.url, "--connector-ca-certs", str(ca_file), *SELECTION)
-    assert tls.ret == 0, _text(tls)
+    _both_pass(pytester, target_for, ca_file, named=False)
     assert proxy.requests == []
 
 
@@ -184,8 +196,7 @@ def test_a_dead_proxy_stops_the_run_with_one_message_naming_it(
     how: str,
     scheme: str,
     pytester: pytest.Pytester,
-    https_target: ReferenceServer,
-    start_target: Callable[..., ReferenceServer],
+    target_for: Callable[[str], ReferenceServer],
     ca_file: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -195,7 +206,7 @@ def test_a_dead_proxy_stops_the_run_with_one_message_naming_it(
     args: tuple[str, ...] = ("--connector-proxy", dead) if how == "option" else ()
     if how == "environment":
         monkeypatch.setenv(f"{scheme.upper()}_PROXY", dead)
-    target = https_target if scheme == "https" else start_target()
+    target = target_for(scheme)
     result = _run(pytester, target.url, "--connector-ca-certs", str(ca_file), *args, *SELECTION)
     assert result.ret == pytest.ExitCode.INTERRUPTED
     text = _text(result)
@@ -212,15 +223,14 @@ def test_a_dead_proxy_stops_the_run_with_one_message_naming_it(
 def test_proxy_credentials_are_sent_to_the_proxy_and_shown_nowhere(
     scheme: str,
     pytester: pytest.Pytester,
-    https_target: ReferenceServer,
-    start_target: Callable[..., ReferenceServer],
+    target_for: Callable[[str], ReferenceServer],
     start_proxy: Callable[..., ForwardingProxy],
     ca_file: Path,
     tmp_path: Path,
 ) -> None:
     user, password = "ci-bot", "proxy-pass-0005"
     proxy = start_proxy(credentials=(user, password))
-    target = https_target if scheme == "https" else start_target()
+    target = target_for(scheme)
     log, junit, report = tmp_path / "requests.jsonl", tmp_path / "junit.xml", tmp_path / "conformance.json"
     result = _run(
         pytester,
@@ -253,8 +263,7 @@ def test_proxy_credentials_are_sent_to_the_proxy_and_shown_nowhere(
 def test_refused_proxy_credentials_say_it_is_the_proxy(
     scheme: str,
     pytester: pytest.Pytester,
-    https_target: ReferenceServer,
-    start_target: Callable[..., ReferenceServer],
+    target_for: Callable[[str], ReferenceServer],
     start_proxy: Callable[..., ForwardingProxy],
     ca_file: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -262,7 +271,7 @@ def test_refused_proxy_credentials_say_it_is_the_proxy(
     proxy = start_proxy(credentials=("ci-bot", "proxy-pass-0005"))
     wrong = f"http://ci-bot:wrong-pass-0006@127.0.0.1:{proxy.port}"
     monkeypatch.setenv(f"{scheme.upper()}_PROXY", wrong)
-    target = https_target if scheme == "https" else start_target()
+    target = target_for(scheme)
     result = _run(pytester, _named(target), "--connector-ca-certs", str(ca_file), *SELECTION)
     assert result.ret == pytest.ExitCode.INTERRUPTED
     text = _text(result)
