@@ -13,6 +13,19 @@ import pytest
 from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
 
+#: the environment variables that route requests through a proxy (requests reads both spellings)
+PROXY_VARIABLES = tuple(
+    name for base in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY") for name in (base, base.lower())
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_from_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests talk to servers on loopback: a proxy in the developer's or CI's environment must not
+    reroute them. A test that wants a proxy sets these variables itself."""
+    for name in (*PROXY_VARIABLES, "CONNECTOR_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
 
 @pytest.fixture
 def start_target() -> Iterator[Callable[..., ReferenceServer]]:

@@ -66,15 +66,27 @@ def identify(client: ConnectorClient, spec: Spec, *, profile: str, probe_id: str
     try:
         root = client.request("GET", "/", retry=True)
     except TargetUnreachable as exc:
-        raise PreflightError(
-            f"cannot reach the target {url}: {exc}. "
-            + (
+        if "through the proxy" in str(exc):
+            hint = (
+                "Check --connector-proxy, or HTTPS_PROXY / HTTP_PROXY (NO_PROXY names the hosts reached "
+                "without the proxy)."
+            )
+        elif "TLS failure" in str(exc):
+            hint = (
                 "Give the CA that signed its certificate with --connector-ca-certs (or, for a throw-away "
                 "cluster only, --connector-insecure)."
-                if "TLS failure" in str(exc)
-                else "Check --connector-url and that the server is running."
             )
-        ) from None
+        else:
+            hint = "Check --connector-url and that the server is running."
+        raise PreflightError(f"cannot reach the target {url}: {exc}. {hint}") from None
+    proxy = client.transport.proxy_display
+    if proxy is not None and root.status in (502, 503, 504) and "X-Elastic-Product" not in root.headers:
+        raise PreflightError(
+            f"GET / for the target {url} through the proxy {proxy} answered {root.summary()}: the proxy "
+            "could not reach the target (or a gateway in front of it failed). Check that the server is "
+            "running, and that it should be reached through this proxy (NO_PROXY names the hosts that "
+            "are not)."
+        )
     if root.status == 401:
         raise PreflightError(_refused(url, "GET /", root, client.authenticated))
     if root.status == 403 and profile == "auto":

@@ -1,4 +1,4 @@
-"""HTTP client bound to one target: one keep-alive connection, timeouts, and a redacted record of every exchange.
+"""HTTP client bound to one target: keep-alive requests, timeouts, and a redacted record of every exchange.
 
 The record is the evidence a failing check shows (and what the benchmark replays); it never holds a
 credential: the target URL is shown without user info and authentication headers are replaced.
@@ -6,7 +6,6 @@ credential: the target URL is shown without user info and authentication headers
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 import time
@@ -47,6 +46,9 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        self.secrets = sorted({*self.secrets, *(s for s in secrets if s)}, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self.secrets:
@@ -187,7 +189,7 @@ class ApiResponse:
 
 
 class ConnectorClient:
-    """Speaks to one target over a single keep-alive connection.
+    """Speaks to one target over its own keep-alive connection (its own ``requests.Session``).
 
     ``exchanges`` keeps a redacted record of requests since the last ``start_recording()``; the plugin
     resets it for every check so each check's evidence is its own.
@@ -202,22 +204,29 @@ class ConnectorClient:
         verify: bool | str = True,
         cert: str | tuple[str, str] | None = None,
         max_rps: float | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
         redactor: Redactor | None = None,
         transport: Transport | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """``proxy`` overrides the environment's proxies; ``trust_env=False`` reads no proxy and no CA
+        bundle from the environment (see :class:`Transport`)."""
         self.base_url = base_url.rstrip("/")
         self.display_url = redact_url(self.base_url)
         self.timeout = timeout
-        # One keep-alive connection; no proxies or ~/.netrc: a conformance run talks to the target it
-        # was given and nothing else.
-        self.transport = transport or Transport(self.base_url, timeout=timeout, verify=verify, cert=cert)
+        # Keep-alive connections to the target, through the proxy the options or the environment name;
+        # never ~/.netrc credentials, cookies or redirects.
+        self.transport = transport or Transport(
+            self.base_url, timeout=timeout, verify=verify, cert=cert, proxy=proxy, trust_env=trust_env
+        )
         self._authorization = authorization
         self.authenticated = authorization is not None
         self.redact = redactor or Redactor()
         #: how the client waits: between retries and for the rate limit (tests inject a recorded one)
         self._sleep = sleep
+        self.redact.add(self.transport.proxy_secrets())
         self.limiter = RateLimiter(max_rps, clock=clock, sleep=sleep)
         self.exchanges: list[Exchange] = []
         #: how many requests this client has sent
@@ -309,8 +318,8 @@ class ConnectorClient:
         started, clock = time.time(), time.perf_counter()
         try:
             status, raw_headers, content = self.transport.send(method, full_path, sent_headers, body)
-        except (OSError, http.client.HTTPException) as exc:
-            exchange.error = self.redact(describe_error(exc))
+        except OSError as exc:
+            exchange.error = self.redact(describe_error(exc, proxy=self.transport.proxy))
             self._log(method, full_path, headers, body, None, exchange.error, started, clock)
             raise TargetUnreachable(f"{method} {self.display_url}{full_path}: {exchange.error}") from None
         elapsed_ms = round((time.perf_counter() - clock) * 1000, 3)
@@ -392,8 +401,8 @@ def client_for(
     worker: str | None = None,
     authorization: Secret | None = None,
 ) -> ConnectorClient:
-    """A client for ``url`` with the run's credentials (or ``authorization`` instead), TLS settings, rate
-    limit, redaction and request log (``worker``: the xdist worker id the log names)."""
+    """A client for ``url`` with the run's credentials (or ``authorization`` instead), TLS settings, proxy,
+    rate limit, redaction and request log (``worker``: the xdist worker id the log names)."""
     verify: bool | str = str(settings.ca_certs) if settings.ca_certs else not settings.insecure
     cert: str | tuple[str, str] | None = None
     if settings.client_cert is not None:
@@ -402,12 +411,16 @@ def client_for(
             if settings.client_key is None
             else (str(settings.client_cert), str(settings.client_key))
         )
+    # The embedded target runs in this process on loopback: no proxy, whatever the environment says.
+    embedded = settings.url is None or settings.embedded
     client = ConnectorClient(
         url,
         timeout=settings.timeout,
         authorization=authorization or settings.authorization(),
         verify=verify,
         cert=cert,
+        proxy=None if embedded else settings.proxy,
+        trust_env=not embedded,
         max_rps=settings.max_rps / max(rate_share, 1) if settings.max_rps else None,
         redactor=Redactor(settings.secrets()),
     )

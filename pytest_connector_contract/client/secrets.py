@@ -4,9 +4,9 @@ ever shown without its user and password, and an Elasticsearch API key has one e
 from __future__ import annotations
 
 import base64
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-__all__ = ["Secret", "encode_api_key", "redact_url"]
+__all__ = ["Secret", "encode_api_key", "redact_url", "url_secrets"]
 
 
 class Secret:
@@ -40,11 +40,24 @@ def redact_url(url: str) -> str:
         return "<unparsable URL>"
     if parts.username is None and parts.password is None:
         return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    netloc = parts.netloc.rpartition("@")[2]  # host and port as written (also a port out of range)
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def url_secrets(url: str) -> list[str]:
+    """The password of a URL's user info in every form it can take in text: as written, decoded, as
+    ``user:password`` and base64-encoded as a Basic (or Proxy-Authorization) header carries it."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    if parts.password is None:
+        return []
+    user, password = unquote(parts.username or ""), unquote(parts.password)
+    pair = f"{user}:{password}"
+    forms = [parts.password, password, f"{parts.username}:{parts.password}", pair]
+    forms.append(base64.b64encode(pair.encode("latin-1", "replace")).decode())
+    return [form for form in forms if len(form) >= 4]
 
 
 def encode_api_key(key: str) -> str:

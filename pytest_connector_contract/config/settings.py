@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from pytest_connector_contract.client.secrets import Secret, encode_api_key, redact_url
+from pytest_connector_contract.client.secrets import Secret, encode_api_key, redact_url, url_secrets
 
 EMBEDDED = "embedded"
 
@@ -49,6 +49,22 @@ def parse_url(value: str) -> str:
     if parts.query or parts.fragment:
         raise argparse.ArgumentTypeError(f"{redact_url(value)!r}: a target URL takes no query string or fragment")
     return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def parse_proxy(value: str) -> str:
+    """An http(s) proxy URL, ``http://[user:password@]host[:port]``; returned without a trailing slash."""
+    value = value.strip()
+    example = "give an http(s) URL such as http://proxy.example:3128 (user:password@ may precede the host)"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - validates the port
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{redact_url(value)!r} is not a proxy ({exc}): {example}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{redact_url(value)!r} is not a proxy: {example}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(f"{redact_url(value)!r}: a proxy URL takes no path, query or fragment")
+    return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
 
 
 def parse_profile(value: str) -> str:
@@ -390,6 +406,17 @@ OPTIONS: tuple[Option, ...] = (
         is_flag=True,
     ),
     Option(
+        "proxy",
+        "--connector-proxy",
+        "CONNECTOR_PROXY",
+        "connector_proxy",
+        "HTTP proxy for every request to the target, http or https (https through CONNECT): "
+        "http://[user:password@]host:port. Overrides HTTPS_PROXY, HTTP_PROXY and NO_PROXY, which apply "
+        "without it. Credentials in it are never shown. Not used for the embedded target.",
+        parse_proxy,
+        metavar="URL",
+    ),
+    Option(
         "max_rps",
         "--connector-max-rps",
         "CONNECTOR_MAX_RPS",
@@ -535,6 +562,7 @@ class Settings:
     client_cert: Path | None = _default("client_cert")
     client_key: Path | None = _default("client_key")
     insecure: bool = _default("insecure")
+    proxy: str | None = _default("proxy")
     max_rps: float | None = _default("max_rps")
     baseline: Path | None = _default("baseline")
     baseline_write: Path | None = _default("baseline_write")
@@ -581,6 +609,7 @@ class Settings:
             if key is not None and ":" in key.reveal():
                 found.append(key.reveal().partition(":")[2])
                 found.append(encode_api_key(key.reveal()))
+        found.extend(url_secrets(self.proxy or ""))
         return [s for s in found if len(s) >= 4]
 
     def readonly_authorization(self) -> Secret | None:
@@ -601,7 +630,7 @@ class Settings:
                 shown = "<redacted>"
             else:
                 shown = str(value)
-            if option.dest == "url" and isinstance(value, str):
+            if option.dest in ("url", "proxy") and isinstance(value, str):
                 shown = redact_url(value)
             values[option.dest] = shown
         return {key: {"value": value, "source": self.sources.get(key, "default")} for key, value in values.items()}
