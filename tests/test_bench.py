@@ -123,7 +123,7 @@ def test_a_logged_run_replays_with_the_same_answers_and_its_phases_add_up(repo_r
     records = requestlog.read(log)
     checked = {r["check"] for r in records} - {None}
     assert checked == {"transition[created->error]", "not_found[unknown-id]"}
-    for replay in (bench.replay, bench.replay_requests):
+    for replay in (bench.replay, bench.replay_http_client):
         with bench.serve() as url:
             seconds, mismatches = replay(url, records)
         assert mismatches == 0, replay.__name__  # a fresh target gives the answers the suite got

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import trustme
 from proxy import ForwardingProxy
-from pytest_connector_contract.reference.target import ReferenceTarget
 
 from pytest_connector_contract.client import requestlog
+from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
 
 HOST = "es.cluster.test"
