@@ -12,7 +12,10 @@ connection; a bad request never garbles the next one, and a connector nobody add
 from __future__ import annotations
 
 import json
+import random
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +26,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from pytest_connector_contract.contract.spec import load_spec
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.connectors import Document, ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
 
 SPEC = load_spec()
@@ -641,3 +644,145 @@ def test_a_request_cut_short_is_never_served(data: st.DataObject) -> None:
         assert status_of(setup, "c1") == "error"
         setup.close()
     assert server.errors == []
+
+
+# ---------------------------------------------------------------------------- concurrent load
+
+LOAD_SECONDS = 2.0  # how long the clients hammer the server: bounded, so the test is too
+LOAD_CLIENTS = 16
+SHARED = [f"shared-{n}" for n in range(4)]
+
+
+class RecordingTarget(ReferenceTarget):
+    """The faithful target, plus a log of every status it writes: (connector, status before, after),
+    taken under the store's lock at the moment of the write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: dict[str, list[tuple[str, str]]] = {}
+
+    def apply_status(self, doc: Document, status: str) -> str:
+        connector_id = next(cid for cid, stored in self.connectors.items() if stored is doc)
+        self.writes.setdefault(connector_id, []).append((doc["status"], status))
+        return super().apply_status(doc, status)
+
+
+@dataclass
+class LoadLog:
+    answers: list[tuple[str, str, int, Any]] = field(default_factory=list)  # (connector, requested, status, body)
+    hostile: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def hammer(server: ReferenceServer, seed: int, deadline: float, log: LoadLog) -> None:
+    """One client on its own keep-alive connection: status updates to the shared connectors, valid and
+    invalid alike, and one request in eight a hostile one (bad JSON, an unparsable request line, an
+    oversized body, a request cut short on a connection of its own)."""
+    rng = random.Random(seed)
+    conn = Conn(server)
+    try:
+        while time.monotonic() < deadline:
+            if rng.random() < 0.125:
+                log.hostile += 1
+                kind = rng.choice(["json", "line", "oversized", "cut"])
+                if kind == "cut":
+                    half = Conn(server)
+                    half.send(put_json(f"/_connector/{rng.choice(SHARED)}/_status", {"status": "error"})[:-5])
+                    half.close()
+                    continue
+                data = {
+                    "json": raw(
+                        "PUT",
+                        f"/_connector/{rng.choice(SHARED)}/_status",
+                        [("Content-Type", "application/json")],
+                        b'{"status":',
+                    ),
+                    "line": b"PUT /_connector/x/_status HTTP/9\r\n\r\n",
+                    "oversized": raw(
+                        "PUT",
+                        f"/_connector/{rng.choice(SHARED)}/_status",
+                        [("Content-Type", "application/json")],
+                        big(LIMIT + 1),
+                    ),
+                }[kind]
+                answer = conn.exchange(data)
+                if answer.status != {"json": 400, "line": 400, "oversized": 413}[kind]:
+                    log.problems.append(f"{kind}: HTTP {answer.status} {answer.body[:200]!r}")
+                if answer.closes:
+                    conn.close()
+                    conn = Conn(server)
+                continue
+            cid = rng.choice(SHARED)
+            requested = rng.choice([*SPEC.statuses, "bogus"])
+            answer = conn.exchange(put_json(f"/_connector/{cid}/_status", {"status": requested}))
+            log.answers.append((cid, requested, answer.status, answer.json()))
+    except AssertionError as exc:  # a hang or a dropped connection: reported, not raised in a thread
+        log.problems.append(f"client {seed}: {exc}")
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("target_class", ["faithful", "stale"])
+def test_concurrent_load_accepts_no_stale_transition_and_loses_nothing(target_class: str) -> None:
+    """Many clients at once, mixed valid and invalid transitions on a few shared connectors and hostile
+    requests in between: every request answered, no 5xx, and per connector the writes the target made form
+    a path of the state machine from ``created`` (each accepted from the status current at that moment),
+    one write per 200 a client got, ending where GET says. A target that checks the transition against a
+    status it read before letting the lock go (the bench's ``StaleStatusTarget``) must fail this."""
+    from test_bench import StaleStatusTarget  # the mutant the bench's race model is proven against
+
+    base = RecordingTarget if target_class == "faithful" else type("Stale", (StaleStatusTarget, RecordingTarget), {})
+    target = base()
+    with ReferenceServer(target, max_content_length=LIMIT) as server:
+        setup = Conn(server)
+        for cid in SHARED:
+            create(setup, cid)
+        logs = [LoadLog() for _ in range(LOAD_CLIENTS)]
+        deadline = time.monotonic() + LOAD_SECONDS
+        threads = [threading.Thread(target=hammer, args=(server, n, deadline, logs[n])) for n in range(LOAD_CLIENTS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=LOAD_SECONDS + 30)
+        assert not any(thread.is_alive() for thread in threads), "a client hung"
+        finals = {cid: status_of(setup, cid) for cid in SHARED}
+        setup.close()
+    problems = [p for log in logs for p in log.problems]
+    answers = [a for log in logs for a in log.answers]
+    assert sum(log.hostile for log in logs) > 0
+    assert len(answers) > 100, "the load was too light to mean anything"
+
+    violations: list[str] = []
+    for cid, requested, status, body in answers:
+        if status == 200:
+            if body not in ({"result": "updated"}, {"result": "noop"}):
+                violations.append(f"{cid} -> {requested}: 200 {body}")
+        elif status == 400:
+            kind = body["error"]["type"]
+            if requested in SPEC.statuses and kind != "status_exception":
+                violations.append(f"{cid} -> {requested}: 400 {kind}")
+            if requested not in SPEC.statuses and kind != "x_content_parse_exception":
+                violations.append(f"{cid} -> {requested}: 400 {kind}")
+        else:
+            violations.append(f"{cid} -> {requested}: HTTP {status} {body}")
+    profile = target.profile
+    for cid in SHARED:
+        writes = target.writes.get(cid, [])
+        current = "created"
+        for before, after in writes:
+            if before != current:
+                violations.append(f"{cid}: a write from {before} while the status was {current}")
+            if not profile.allows(before, after):
+                violations.append(f"{cid}: {before} -> {after} accepted, which the state machine forbids")
+            current = after
+        if finals[cid] != current:
+            violations.append(f"{cid}: GET says {finals[cid]}, the writes end at {current}")
+        accepted = sum(1 for c, _, status, _ in answers if c == cid and status == 200)
+        if accepted != len(writes):
+            violations.append(f"{cid}: {accepted} answers 200, {len(writes)} writes")
+    if target_class == "faithful":
+        assert problems == []
+        assert violations == []
+        assert server.errors == []
+    else:
+        assert any("forbids" in v for v in violations), violations[:5]
