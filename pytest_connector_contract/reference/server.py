@@ -356,7 +356,7 @@ class _Handler(BaseHTTPRequestHandler):
     def handle_one_request(self) -> None:
         """BaseHTTPRequestHandler's, with Netty's limits and leniencies, and a safety net: a bug in the
         framing code becomes a 500 (recorded like a target's) instead of a silently dropped connection."""
-        self.command = ""  # until parse_request() knows it: error answers then carry their body
+        self.command = self.request_version = ""  # until parse_request() knows: error answers carry a body
         try:
             line = self.rfile.readline(_MAX_INITIAL_LINE + 2)
             for _ in range(_MAX_BLANK_LINES):  # Netty skips empty lines before a request line
