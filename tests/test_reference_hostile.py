@@ -786,3 +786,21 @@ def test_concurrent_load_accepts_no_stale_transition_and_loses_nothing(target_cl
         assert server.errors == []
     else:
         assert any("forbids" in v for v in violations), violations[:5]
+
+
+def test_a_bug_in_the_framing_code_is_a_recorded_500_not_a_dropped_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pytest_connector_contract.reference import server as server_module
+
+    def broken(self: Any) -> bytes:
+        raise RuntimeError("framing bug")
+
+    monkeypatch.setattr(server_module._Handler, "_read_body", broken)
+    with ReferenceServer() as running:
+        conn = Conn(running)
+        answer = conn.exchange(raw("GET", "/"))
+        assert (answer.status, answer.closes) == (500, True)
+        assert answer.json()["error"]["reason"] == "RuntimeError: framing bug"
+        conn.close()
+    assert [str(e) for e in running.errors] == ["framing bug"]
