@@ -13,8 +13,8 @@ follows Elasticsearch's ``RestController`` and ``BaseRestHandler``:
 3. a body needs a JSON ``Content-Type`` -> 406
 4. the route's handler, which checks its query parameters (:meth:`RestLayer.check_params`) and authorizes
    its action (:meth:`RestLayer.authorize`) where Elasticsearch does
-5. every answer, error or not, gets the base headers and the global parameters (``filter_path``,
-   ``pretty``, ``error_trace``): :meth:`RestLayer.finish`
+5. every answer, error or not, gets the base headers and the global parameters (``pretty``,
+   ``error_trace``; ``filter_path`` only on answers that are not errors): :meth:`RestLayer.finish`
 
 Errors raised as :class:`~pytest_connector_contract.reference.messages.EsError` anywhere below are rendered
 by :meth:`RestLayer.error` in Elasticsearch's shape. Only JSON is spoken: YAML, CBOR and Smile bodies
@@ -396,11 +396,15 @@ class RestLayer:
 
     def finish(self, request: Request, response: Response) -> Response:
         """Merge the base headers and apply the global response parameters (``filter_path``,
-        ``pretty``, ``error_trace``)."""
+        ``pretty``, ``error_trace``).
+
+        ``filter_path`` never applies to an error body: Elasticsearch builds those with
+        ``AbstractRestChannel.newErrorBuilder()``, which disables filtering, so that a filter cannot leave a
+        client with an error answer that has no ``error``."""
         headers = self.base_headers(request)
         headers.update(response.headers)
         body = response.body
-        filter_path = request.param("filter_path")
+        filter_path = request.param("filter_path") if response.status < 400 else None
         pretty = request.param("pretty")
         error_trace = request.param("error_trace") in ("", "true")
         if body and (filter_path or pretty not in (None, "false") or error_trace):

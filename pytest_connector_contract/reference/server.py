@@ -11,13 +11,34 @@ client still holds a keep-alive connection.
 Given a certificate (``certfile``/``keyfile``, or a ready ``ssl_context``) it speaks HTTPS instead. The TLS
 handshake runs on the connection's own thread, so a client that stalls or refuses the certificate never
 holds up the others; a failed handshake just closes that connection (it is not a target error).
+
+Hostile input. Teams run this server in CI as a local Elasticsearch, so no request may bring it down, and
+each framing answer is the one Elasticsearch's Netty layer gives:
+
+- a request Netty's decoder refuses (no or a bad version, a request line over ``http.max_initial_line_length``
+  (4kb), a header block over ``http.max_header_size`` (16kb), a line that is no header, a bad or repeated
+  ``Content-Length``, a broken chunked encoding) reaches ``RestController.dispatchBadRequest`` in Elasticsearch
+  (``AbstractHttpServerTransport.handleIncomingRequest`` hands it the decoder's exception): a 400 JSON error
+  whose type is that exception (``illegal_argument_exception``, ``too_long_http_line_exception``, ...). The
+  connection is then closed (``Connection: close``), since where the request ends is unknown; the exact
+  reasons and the closing are *derived*, not seen asserted by an Elastic test;
+- a body over ``max_content_length`` (``http.max_content_length``, 100mb by default) is answered 413 with an
+  empty body and ``Connection: close`` before it is read, and an ``Expect`` other than ``100-continue`` gets
+  417 the same way (``Netty4HttpContentSizeHandler``); ``100 Continue`` is sent only once the size is known
+  to be acceptable;
+- a client that hangs up mid-request gets nothing, and nothing of its request reaches the target;
+- the path ends at the first ``?`` (``RestRequest``), whatever follows; of a repeated header the target sees
+  the first value (``RestRequest.header``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
+import io
 import json
 import os
+import re
 import selectors
 import socket
 import socketserver
@@ -29,15 +50,25 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.messages import Response
 
-__all__ = ["ReferenceServer", "ReferenceServerError"]
+__all__ = ["DEFAULT_MAX_CONTENT_LENGTH", "ReferenceServer", "ReferenceServerError"]
 
-_MAX_BODY = 100 * 1024 * 1024  # Elasticsearch's default http.max_content_length
+#: Elasticsearch's default ``http.max_content_length`` (100mb).
+DEFAULT_MAX_CONTENT_LENGTH = 100 * 1024 * 1024
 _HANDSHAKE_TIMEOUT = 10.0  # seconds a client gets to complete the TLS handshake
+_MAX_INITIAL_LINE = 4096  # http.max_initial_line_length (4kb)
+_MAX_HEADER_SIZE = 16 * 1024  # http.max_header_size (16kb)
+_MAX_CHUNK_LINE = 1024  # a chunk-size line: hex digits and extensions
+_MAX_BLANK_LINES = 16  # empty lines skipped before a request line
+_LINGER_SECONDS = 1.0  # how long a closing connection drops what the client still sends
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: what a header name may be
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_SPACES = re.compile(r"[ \t]+")
+_FOLD = re.compile(r"\r?\n[ \t]*")
 
 
 class ReferenceServerError(AssertionError):
@@ -55,6 +86,9 @@ class ReferenceServer:
     For HTTPS give ``certfile`` (PEM: the certificate, then any intermediates; it may hold the key too)
     and ``keyfile``, or a server-side ``ssl_context`` you configured yourself; :attr:`url` then starts
     with ``https://``. Certificate problems raise ``OSError`` (``ssl.SSLError``) from the constructor.
+
+    ``max_content_length`` bounds request bodies (default 100 MiB, like Elasticsearch): a longer one gets
+    413 without being read into memory.
     """
 
     def __init__(
@@ -67,9 +101,12 @@ class ReferenceServer:
         certfile: str | os.PathLike[str] | None = None,
         keyfile: str | os.PathLike[str] | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH,
     ) -> None:
         if latency_ms < 0:
             raise ValueError("latency_ms must not be negative")
+        if max_content_length < 0:
+            raise ValueError("max_content_length must not be negative")
         if ssl_context is not None and (certfile is not None or keyfile is not None):
             raise ValueError("give either ssl_context or certfile/keyfile, not both")
         if keyfile is not None and certfile is None:
@@ -84,6 +121,9 @@ class ReferenceServer:
         self.host = host
         self._requested_port = port
         self.latency_ms = latency_ms
+        #: The largest request body accepted, in bytes (Elasticsearch's ``http.max_content_length``): a
+        #: larger one is answered 413 before it is read.
+        self.max_content_length = max_content_length
         #: The server-side TLS context, None for plain HTTP.
         self.ssl_context = ssl_context
         #: Exceptions raised by the target while answering, oldest first.
@@ -289,6 +329,12 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    """One connection: HTTP/1.1 framing as Elasticsearch's Netty layer does it, then the target.
+
+    Whatever the bytes, the client gets an answer or (only when it hung up mid-request) nothing, never
+    http.server's HTML error page, and never a half-read request passed on to the target. See
+    "Hostile input" in the module docstring for where each answer comes from."""
+
     protocol_version = "HTTP/1.1"
     server: _Server
 
@@ -305,16 +351,133 @@ class _Handler(BaseHTTPRequestHandler):
             return self._dispatch
         raise AttributeError(name)
 
+    # ---------------------------------------------------------------------------- framing
+
+    def handle_one_request(self) -> None:
+        """BaseHTTPRequestHandler's, with Netty's limits and leniencies, and a safety net: a bug in the
+        framing code becomes a 500 (recorded like a target's) instead of a silently dropped connection."""
+        self.command = self.request_version = ""  # until parse_request() knows: error answers carry a body
+        try:
+            line = self.rfile.readline(_MAX_INITIAL_LINE + 2)
+            for _ in range(_MAX_BLANK_LINES):  # Netty skips empty lines before a request line
+                if line not in (b"\r\n", b"\n"):
+                    break
+                line = self.rfile.readline(_MAX_INITIAL_LINE + 2)
+            self.raw_requestline = line
+            if len(line.rstrip(b"\r\n")) > _MAX_INITIAL_LINE:
+                self.requestline, self.request_version = "", ""
+                self._bad_request(
+                    f"An HTTP line is larger than {_MAX_INITIAL_LINE} bytes.", "too_long_http_line_exception"
+                )
+                return
+            if not line.endswith(b"\n"):  # EOF, or the client hung up inside the request line
+                self.close_connection = True
+                return
+            if not self.parse_request() or not self._check_head():
+                return
+            self._dispatch()
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True  # the client went away, or stop() closed the connection
+        except Exception as exc:  # a bug of the server itself: answer and record it
+            self.server.owner._record(exc)
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self._send(_internal_error(exc), closing=True)
+
+    def parse_request(self) -> bool:
+        """The request line and headers as Netty's ``HttpObjectDecoder`` reads them: words split on spaces
+        and tabs only, a version of HTTP/1.0 or 1.1, a token for a method; False after answering a 400."""
+        self.close_connection = True
+        self.requestline = self.raw_requestline.decode("latin-1").rstrip("\r\n")
+        words = _SPACES.split(self.requestline.strip(" \t"))
+        if len(words) != 3:
+            self._bad_request(f"invalid request line [{self.requestline}]")
+            return False
+        method, target, version = words
+        if version not in ("HTTP/1.0", "HTTP/1.1"):
+            self._bad_request(f"invalid version format: {version}")
+            return False
+        if not _TOKEN.fullmatch(method):
+            self._bad_request(f"invalid character in method name [{method}]")
+            return False
+        self.request_version = version
+        block = self._read_header_block()
+        if block is None:
+            return False
+        try:
+            self.headers = http.client.parse_headers(io.BytesIO(block), _class=self.MessageClass)
+        except http.client.HTTPException:  # more than 100 headers
+            self._headers_too_large()
+            return False
+        self.command, self.path = method, target
+        connection = self.headers.get("Connection", "").lower()
+        self.close_connection = connection == "close" or (version == "HTTP/1.0" and connection != "keep-alive")
+        return True
+
+    def _read_header_block(self) -> bytes | None:
+        """The header lines up to and with the empty line that ends them, within ``http.max_header_size``;
+        None after answering a 400, or when the client hung up before the end (http.server took an EOF
+        there for the end of the headers, and served the half request)."""
+        lines: list[bytes] = []
+        size = 0
+        while True:
+            line = self.rfile.readline(_MAX_HEADER_SIZE + 3 - size)
+            if line in (b"\r\n", b"\n"):
+                lines.append(line)
+                return b"".join(lines)
+            size += len(line)
+            if size > _MAX_HEADER_SIZE + 2:
+                self._headers_too_large()
+                return None
+            if not line.endswith(b"\n"):
+                self.close_connection = True
+                return None
+            lines.append(line)
+
+    def handle_expect_100(self) -> bool:
+        """Deferred: Elasticsearch answers 100 Continue only once it knows the body is not too large."""
+        return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (bad request line or version, headers too long or too many):
+        Elasticsearch's 400 instead of an HTML page."""
+        if code == HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE:
+            self._headers_too_large()
+        else:
+            self._bad_request(message or HTTPStatus(code).phrase)
+
+    def _check_head(self) -> bool:
+        """The header block as Netty's decoder validates it; False after answering a 400."""
+        if self.headers.defects:  # a line that is no header (no colon, white space before it, ...)
+            self._bad_request("invalid header line")
+            return False
+        size = 0
+        for name, value in self.headers.items():
+            size += len(name) + len(value) + 4
+            if not _TOKEN.fullmatch(name):
+                self._bad_request(f"a header name cannot contain prohibited characters: [{name}]")
+                return False
+        if size > _MAX_HEADER_SIZE:
+            self._headers_too_large()
+            return False
+        return True
+
     def _dispatch(self) -> None:
         owner = self.server.owner
         body = self._read_body()
         if body is None:
             return
-        split = urlsplit(self.path)
-        query = parse_qs(split.query, keep_blank_values=True)
-        headers = {name: value for name, value in self.headers.items()}
+        # Like Elasticsearch's RestRequest: the path ends at the first "?"; no fragment, no authority.
+        path, _, query_string = self.path.partition("?")
+        query = parse_qs(query_string, keep_blank_values=True)
+        headers: dict[str, str] = {}
+        for name, value in self.headers.items():
+            # RestRequest.header(): the first value of a repeated header; Netty joins a folded (obs-fold)
+            # value's lines with one space, where the email parser behind http.server keeps the line break.
+            headers.setdefault(name, _FOLD.sub(" ", value).strip())
         try:
-            response = owner.target.handle(self.command, split.path or "/", query, headers, body)
+            response = owner.target.handle(self.command, path or "/", query, headers, body)
         except Exception as exc:  # a bug of the target: answer like Elasticsearch would, and record it
             owner._record(exc)
             response = _internal_error(exc)
@@ -323,70 +486,147 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(response)
 
     def _read_body(self) -> bytes | None:
-        """The request body by Content-Length, or de-chunked; None after answering a framing error."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked()
-        length_header = self.headers.get("Content-Length")
-        if length_header is None:
-            return b""
-        try:
-            length = int(length_header)
-            if length < 0:
-                raise ValueError(length_header)
-        except ValueError:
-            self._framing_error(400, f"invalid Content-Length [{length_header}]")
+        """The whole request body, never more than ``max_content_length`` of it in memory; None when the
+        request was answered already (a framing error, too large) or the client hung up mid-body."""
+        limit = self.server.owner.max_content_length
+        expect = self.headers.get("Expect")
+        if expect is not None and expect.lower() != "100-continue":
+            self._refuse(HTTPStatus.EXPECTATION_FAILED)
             return None
-        if length > _MAX_BODY:
-            self._framing_error(413, f"request body is larger than {_MAX_BODY} bytes")
-            return None
-        return self.rfile.read(length)
+        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+        length = 0
+        if not chunked:
+            values = self.headers.get_all("Content-Length") or []
+            if len(values) > 1:
+                self._bad_request(f"Multiple Content-Length values found: [{', '.join(values)}]")
+                return None
+            if values:
+                if not values[0].strip().isdigit() or not values[0].strip().isascii():
+                    self._bad_request(f"invalid Content-Length [{values[0]}]")
+                    return None
+                length = int(values[0])
+            if length > limit:
+                self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+                return None
+        if expect is not None and self.request_version == "HTTP/1.1":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if chunked:
+            return self._read_chunked(limit)
+        return self._read_exactly(length)
 
-    def _read_chunked(self) -> bytes | None:
+    def _read_exactly(self, length: int) -> bytes | None:
+        data = self.rfile.read(length) if length else b""
+        if len(data) < length:  # the client hung up mid-body: nothing to answer, nothing to dispatch
+            self.close_connection = True
+            return None
+        return data
+
+    def _read_chunked(self, limit: int) -> bytes | None:
         chunks: list[bytes] = []
         total = 0
         while True:
-            line = self.rfile.readline(65537)
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                self._framing_error(400, "invalid chunked transfer encoding")
+            line = self.rfile.readline(_MAX_CHUNK_LINE + 2)
+            if not line.endswith(b"\n"):
+                if len(line) <= _MAX_CHUNK_LINE:  # EOF
+                    self.close_connection = True
+                else:
+                    self._bad_request("invalid chunk size line")
                 return None
+            size_text = line.split(b";", 1)[0].strip(b" \t\r\n")
+            if not _HEX.fullmatch(size_text):
+                self._bad_request(f"invalid chunk size [{size_text.decode('latin-1')}]")
+                return None
+            size = int(size_text, 16)
             if size == 0:
                 break
             total += size
-            if total > _MAX_BODY:
-                self._framing_error(413, f"request body is larger than {_MAX_BODY} bytes")
+            if total > limit:
+                self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
                 return None
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline(65537)  # the CRLF closing the chunk
-        while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-            pass  # trailers
-        return b"".join(chunks)
+            chunk = self._read_exactly(size + 2)
+            if chunk is None:
+                return None
+            if chunk[-2:] != b"\r\n":
+                self._bad_request("a chunk is not followed by CRLF")
+                return None
+            chunks.append(chunk[:-2])
+        trailers = 0
+        while True:  # trailers: read and dropped, within the header limits
+            line = self.rfile.readline(_MAX_HEADER_SIZE)
+            if line in (b"\r\n", b"\n"):
+                return b"".join(chunks)
+            if not line.endswith(b"\n"):
+                self.close_connection = True
+                return None
+            trailers += len(line)
+            if trailers > _MAX_HEADER_SIZE:
+                self._headers_too_large()
+                return None
 
-    def _framing_error(self, status: int, message: str) -> None:
-        self.close_connection = True
-        body = json.dumps({"error": message, "status": status}).encode()
-        self._send(Response(status, {"Content-Type": "application/json", "Connection": "close"}, body))
+    # ---------------------------------------------------------------------------- answers
 
-    def _send(self, response: Response) -> None:
-        """Status line, headers and body in one write."""
+    def _bad_request(self, reason: str, error_type: str = "illegal_argument_exception") -> None:
+        """A request Netty cannot decode: Elasticsearch's 400 (``RestController.dispatchBadRequest``), and the
+        connection closed, since where the request ends is unknown."""
+        error = {"type": error_type, "reason": reason}
+        body = {"error": {"root_cause": [dict(error)], **error}, "status": 400}
+        headers = {"Content-Type": "application/json", "X-elastic-product": "Elasticsearch"}
+        self._send(Response(400, headers, json.dumps(body).encode()), closing=True)
+
+    def _headers_too_large(self) -> None:
+        self._bad_request(f"HTTP header is larger than {_MAX_HEADER_SIZE} bytes.", "too_long_http_header_exception")
+
+    def _refuse(self, status: HTTPStatus) -> None:
+        """413 and 417 as ``Netty4HttpContentSizeHandler`` sends them: no body, ``Connection: close``."""
+        self._send(Response(status, {}, b""), closing=True)
+
+    def _send(self, response: Response, *, closing: bool = False) -> None:
+        """Status line, headers and body in one write; ``closing`` also closes the connection gently."""
         try:
             phrase = HTTPStatus(response.status).phrase
         except ValueError:
             phrase = ""
         lines = [f"HTTP/1.1 {response.status} {phrase}\r\n"]
         for name, value in response.headers.items():
-            if name.lower() in ("content-length", "transfer-encoding"):
+            if name.lower() in ("content-length", "transfer-encoding", "connection"):
+                if name.lower() == "connection" and value.lower() == "close":
+                    closing = True
                 continue
-            if name.lower() == "connection" and value.lower() == "close":
-                self.close_connection = True
-            lines.append(f"{name}: {value}\r\n")
+            lines.append(f"{name}: {_one_line(value)}\r\n")
         for name, values in response.header_lists.items():
-            lines.extend(f"{name}: {value}\r\n" for value in values)
+            lines.extend(f"{name}: {_one_line(value)}\r\n" for value in values)
+        # DefaultRestChannel says when it closes (the client asked, or spoke HTTP/1.0 without keep-alive),
+        # and echoes an HTTP/1.0 client's keep-alive.
+        if closing or self.close_connection:
+            lines.append("Connection: close\r\n")
+        elif self.request_version == "HTTP/1.0":
+            lines.append("Connection: keep-alive\r\n")
         lines.append(f"Content-Length: {len(response.body)}\r\n\r\n")
         head = "".join(lines).encode("latin-1", "replace")
         # HEAD answers carry the length of the body they do not send, like Elasticsearch.
         self.wfile.write(head if self.command == "HEAD" else head + response.body)
+        if closing:
+            self.close_connection = True
+            self._linger()
+
+    def _linger(self) -> None:
+        """Before closing with request bytes still unread, say we are done writing and read (and drop)
+        what the client still sends for a moment: closing at once would make the kernel answer those bytes
+        with a reset, which can destroy the answer before the client read it."""
+        self.wfile.flush()
+        connection = self.connection
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(connection, socket.SHUT_WR)
+            deadline = time.monotonic() + _LINGER_SECONDS
+            while (left := deadline - time.monotonic()) > 0:
+                connection.settimeout(left)
+                if not connection.recv(65536):
+                    break
+
+
+def _one_line(value: str) -> str:
+    """A header value that cannot end the header early (an echoed request header must not inject one)."""
+    return value.replace("\r", " ").replace("\n", " ")
 
 
 def _internal_error(exc: BaseException) -> Response:
