@@ -116,38 +116,39 @@ class ErrorBodyWithoutRootCause(ReferenceTarget):
         return self.json_response(status, {"error": {"type": type, "reason": reason}, "status": status})
 
 
-class NoTopLevelStatus(ReferenceTarget):
+class _RewritesErrorBodies(ReferenceTarget):
+    """A target that renders each error object as the reference does, then changes it (``rewrite``)."""
+
+    def error(
+        self, status: int, type: str, reason: str | None, caused_by: Mapping[str, Any] | None = None, **kw: Any
+    ) -> Response:
+        body = super().error(status, type, reason, caused_by, **kw).json()
+        self.rewrite(body)
+        return self.json_response(status, body)
+
+    def rewrite(self, body: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class NoTopLevelStatus(_RewritesErrorBodies):
     """Leaves the top-level status out of its error objects, which Elasticsearch always sets to the HTTP status."""
 
-    def error(
-        self, status: int, type: str, reason: str | None, caused_by: Mapping[str, Any] | None = None, **kw: Any
-    ) -> Response:
-        response = super().error(status, type, reason, caused_by, **kw)
-        body = response.json()
+    def rewrite(self, body: dict[str, Any]) -> None:
         del body["status"]
-        return self.json_response(status, body)
 
 
-class StatusAlways400(ReferenceTarget):
+class StatusAlways400(_RewritesErrorBodies):
     """Writes "status": 400 into every error object, whatever the HTTP status (a proxy's template)."""
 
-    def error(
-        self, status: int, type: str, reason: str | None, caused_by: Mapping[str, Any] | None = None, **kw: Any
-    ) -> Response:
-        response = super().error(status, type, reason, caused_by, **kw)
-        return self.json_response(status, {**response.json(), "status": 400})
+    def rewrite(self, body: dict[str, Any]) -> None:
+        body["status"] = 400
 
 
-class GenericRootCauseReason(ReferenceTarget):
+class GenericRootCauseReason(_RewritesErrorBodies):
     """Gives root_cause[0] a generic reason instead of repeating the error's own."""
 
-    def error(
-        self, status: int, type: str, reason: str | None, caused_by: Mapping[str, Any] | None = None, **kw: Any
-    ) -> Response:
-        response = super().error(status, type, reason, caused_by, **kw)
-        body = response.json()
+    def rewrite(self, body: dict[str, Any]) -> None:
         body["error"]["root_cause"][0]["reason"] = "request failed"
-        return self.json_response(status, body)
 
 
 class RefusalWithoutCause(ReferenceTarget):
