@@ -27,23 +27,29 @@ from pytest_connector_contract.contract.spec import load_spec
 from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
 
-#: seconds the target holds every create before applying it, by xdist worker count. Longer than pytest
+#: seconds the target holds every create before applying it, by xdist worker count: longer than pytest
 #: usually takes from Ctrl-C to the session-end DELETE (about 0.3 s serially, 0.5 to 1.7 s in an xdist
-#: worker), so that this DELETE meets a create not yet applied; at most the clean-up's wait
-#: (CREATE_GRACE, 2 s), so that the create always lands while the run still waits for it.
-DELAYS = {0: 0.75, 2: 1.5}
+#: worker), so that this DELETE meets a create not yet applied
+DELAYS = {0: 1.0, 2: 2.5}
+#: seconds after a DELETE of a held create that the target applies it: well inside the clean-up's wait
+LATE = 0.3
 #: a selection whose every check creates connectors, one after another
 SELECTION = "connector-contract::transition["
 
 
 class WatchedTarget(ReferenceTarget):
-    """The reference target with the delayed create, noting each request as it arrives (before any delay)."""
+    """The reference target with the delayed create, at its worst: a create still held when a DELETE of its
+    id arrives (404, not applied yet) is applied :data:`LATE` seconds after that DELETE, so that it lands just
+    after the run looked. Notes each request as it arrives (before any delay)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(create_delay=DELAYS[0], **kwargs)
         self.arrivals: list[tuple[str, str]] = []
         self.arrived = threading.Condition()
         self.held = 0  # creates accepted and not yet applied
+        self.holding: dict[str, float] = {}  # held create -> when it is applied
+        #: None: a DELETE does not move the moment a held create is applied
+        self.late: float | None = LATE
 
     def handle(self, method: str, path: str, query: Any, headers: Any, body: bytes) -> Any:
         create = _is_create(method.upper(), path)
@@ -57,6 +63,23 @@ class WatchedTarget(ReferenceTarget):
             with self.arrived:
                 self.held -= create
                 self.arrived.notify_all()
+
+    def delay_create(self, connector_id: str | None) -> None:
+        if connector_id is None:
+            super().delay_create(connector_id)
+            return
+        with self.arrived:
+            self.holding[connector_id] = time.monotonic() + self.create_delay
+            while (left := self.holding[connector_id] - time.monotonic()) > 0:
+                self.arrived.wait(left)
+            del self.holding[connector_id]
+
+    def handle_delete_connector(self, request: Any, connector_id: str) -> Any:
+        with self.arrived:
+            if connector_id in self.holding and self.late is not None:
+                self.holding[connector_id] = time.monotonic() + self.late
+                self.arrived.notify_all()
+        return super().handle_delete_connector(request, connector_id)
 
     def wait_until(self, ready: Callable[[list[tuple[str, str]]], bool], process: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + 60
@@ -99,16 +122,16 @@ class Moment:
 MOMENTS = [
     Moment("create", 1),
     Moment("create", 1, 0.2),
-    Moment("create", 1, 0.4),
+    Moment("create", 1, 0.5),
     Moment("create", 2, 0.05),
     Moment("create", 2, 0.3),
+    Moment("create", 2, 0.7),
     Moment("create", 3, 0.1),
-    Moment("create", 3, 0.35),
-    Moment("create", 4, 0.15),
+    Moment("create", 3, 0.4),
     Moment("request", 4),
-    Moment("request", 9),
-    Moment("request", 13, 0.01),
-    Moment("request", 18),
+    Moment("request", 7),
+    Moment("request", 10, 0.01),
+    Moment("request", 13),
 ]
 
 
@@ -148,7 +171,7 @@ def test_ctrl_c_at_any_moment_leaves_no_connector_behind(
     workers: int, moment: Moment, watched: tuple[WatchedTarget, ReferenceServer], pytester: pytest.Pytester
 ) -> None:
     target, server = watched
-    assert DELAYS[workers] <= CREATE_GRACE
+    assert LATE < CREATE_GRACE
     target.create_delay = DELAYS[workers]
     prefix = f"ccint{workers}"
     process = _start_run(pytester, server.url, workers, prefix)
@@ -169,7 +192,8 @@ def test_ctrl_c_during_cleanup_ends_the_run_promptly_and_lists_what_may_remain(
     watched: tuple[WatchedTarget, ReferenceServer], pytester: pytest.Pytester
 ) -> None:
     target, server = watched
-    target.create_delay = 3.0  # longer than the run waits for a held create: it lands after the run
+    target.create_delay = 4.0  # longer than the run waits for a held create: it lands after the run
+    target.late = None
     process = _start_run(pytester, server.url, 0, "ccint")
     held = ""
     try:

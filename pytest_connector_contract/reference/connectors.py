@@ -344,7 +344,7 @@ class ReferenceTarget(RestLayer):
         self.check_params(request, ("connector_id",), consumes_body=True)
         self.validate_connector(fields, connector_id)
         self.authorize(request)
-        self.delay_create()
+        self.delay_create(connector_id)
         with self.lock:
             self.check_index_name_free(fields.get("index_name"), connector_id)
             existed = connector_id in self.connectors
@@ -359,7 +359,7 @@ class ReferenceTarget(RestLayer):
         self.check_params(request, consumes_body=True)
         self.validate_connector(fields, None)
         self.authorize(request)
-        self.delay_create()
+        self.delay_create(None)
         with self.lock:
             self.check_index_name_free(fields.get("index_name"), None)
             connector_id = secrets.token_urlsafe(15)
@@ -368,11 +368,12 @@ class ReferenceTarget(RestLayer):
             self.connectors[connector_id] = self.new_document(connector_id, fields)
         return self.json_response(201, {"id": connector_id, "result": "created"})
 
-    def delay_create(self) -> None:
-        """Hold an accepted create for :attr:`create_delay` before it is applied, like a cluster that is slow
-        to apply it. The wait runs on the request's own thread without the lock (the server gives each
-        connection a thread), so GET and DELETE are answered meanwhile, and the create is applied even if the
-        client stopped waiting for its answer: a Ctrl-C after sending it cannot take it back."""
+    def delay_create(self, connector_id: str | None) -> None:
+        """Hold an accepted create of ``connector_id`` (None: an id the target generates) for
+        :attr:`create_delay` before it is applied, like a cluster that is slow to apply it. The wait runs on
+        the request's own thread without the lock (the server gives each connection a thread), so GET and
+        DELETE are answered meanwhile, and the create is applied even if the client stopped waiting for its
+        answer: a Ctrl-C after sending it cannot take it back. Override to choose the moment per id."""
         if self.create_delay:
             time.sleep(self.create_delay)
 
