@@ -228,6 +228,13 @@ def held() -> Iterator[tuple[ReferenceTarget, ReferenceServer, ConnectorFactory]
     server.stop()
 
 
+def _unanswered(factory: ConnectorFactory, connector_id: str) -> str:
+    """Own ``connector_id`` as the factory does just before it sends the create."""
+    factory.created.append(connector_id)
+    factory.ledger.add(connector_id, answered=False)
+    return connector_id
+
+
 def _send_create_and_give_up(url: str, connector_id: str) -> None:
     """What a run interrupted while waiting for a create leaves: the PUT sent, its answer never read."""
     with pytest.raises(requests.Timeout):
@@ -239,9 +246,7 @@ def test_cleanup_deletes_a_create_that_lands_after_its_delete(
 ) -> None:
     target, server, factory = held
     for connector_id in ("held-1", "held-2"):
-        factory.created.append(connector_id)
-        factory.ledger.add(connector_id, answered=False)
-        _send_create_and_give_up(server.url, connector_id)
+        _send_create_and_give_up(server.url, _unanswered(factory, connector_id))
     started = time.monotonic()
     assert factory.cleanup() == []
     assert 0.2 < time.monotonic() - started < 1.5  # it waited for the creates, and only as long as they took
@@ -255,8 +260,7 @@ def test_an_unanswered_create_that_never_lands_is_gone_after_a_bounded_wait(
 ) -> None:
     _, _, factory = held
     factory.create_grace = 0.5
-    factory.created.append("held-1")
-    factory.ledger.add("held-1", answered=False)  # Ctrl-C before the PUT was sent
+    _unanswered(factory, "held-1")  # Ctrl-C before the PUT was sent
     started = time.monotonic()
     assert factory.cleanup() == []
     assert 0.5 <= time.monotonic() - started < 1.0
@@ -277,9 +281,7 @@ def test_a_delete_now_also_waits_for_an_unanswered_create(
     held: tuple[ReferenceTarget, ReferenceServer, ConnectorFactory],
 ) -> None:
     target, server, factory = held
-    factory.created.append("held-1")
-    factory.ledger.add("held-1", answered=False)
-    _send_create_and_give_up(server.url, "held-1")
+    _send_create_and_give_up(server.url, _unanswered(factory, "held-1"))
     factory.delete_now("held-1")
     time.sleep(0.1)
     assert target.connectors == {}
@@ -290,8 +292,7 @@ def test_what_an_interrupted_cleanup_gave_up_on_is_left_alone(
     held: tuple[ReferenceTarget, ReferenceServer, ConnectorFactory],
 ) -> None:
     _, _, factory = held
-    factory.created.append("held-1")
-    factory.ledger.add("held-1", answered=False)
+    _unanswered(factory, "held-1")
     assert factory.ledger.abandon() == ["held-1"]
     sent = factory.client.request_count
     assert factory.cleanup() == []

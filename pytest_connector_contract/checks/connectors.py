@@ -277,9 +277,10 @@ class ConnectorFactory:
                 if answer.status == 404:
                     unsure.pop(connector_id, None)
                 elif answer.status == 200:
-                    # The create landed after the DELETE: delete it now.
+                    # The create landed after the DELETE: delete it now (nothing more of it can land).
                     pending.remove(connector_id)
                     unsure.pop(connector_id, None)
+                    self.ledger.answered(connector_id)
                     try:
                         deleted = self._delete_once(connector_id)
                     except TargetUnreachable as exc:
