@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, TargetUnreachable
 from pytest_connector_contract.contract.spec import Spec, transition_id
 
-__all__ = ["Connector", "ConnectorFactory", "Ledger", "PreconditionFailed", "SetupError"]
+__all__ = ["CREATE_GRACE", "Connector", "ConnectorFactory", "Ledger", "PreconditionFailed", "SetupError"]
+
+#: seconds clean-up keeps reading an id whose create was sent but never answered, and whose DELETE found
+#: nothing, before it counts as gone: the create may still be applied after that DELETE
+CREATE_GRACE = 2.0
+#: seconds between those reads
+_GRACE_POLL = 0.2
 
 
 class SetupError(Exception):
@@ -40,15 +47,36 @@ class Connector:
 
 
 class Ledger:
-    """Every id this process created and whether it is gone again; shared by all factories of a session."""
+    """Every id this process created and is not yet sure is gone again; shared by all factories of a session.
+
+    For each id it knows whether the target answered its create: one that was sent and never answered (Ctrl-C
+    while waiting, a timeout) may still be applied after the run's DELETE found nothing.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._live: dict[str, None] = {}
+        #: id -> whether its create was answered
+        self._live: dict[str, bool] = {}
 
-    def add(self, connector_id: str) -> None:
+    def add(self, connector_id: str, *, answered: bool = True) -> None:
+        """Own ``connector_id``; ``answered=False`` from before its create is sent until it is answered."""
         with self._lock:
-            self._live[connector_id] = None
+            self._live[connector_id] = answered
+
+    def answered(self, connector_id: str) -> None:
+        """The target answered the create of ``connector_id``: nothing of it can land later."""
+        with self._lock:
+            if connector_id in self._live:
+                self._live[connector_id] = True
+
+    def unanswered(self, connector_id: str) -> bool:
+        """Whether ``connector_id`` is held and its create was sent without an answer (it is in flight)."""
+        with self._lock:
+            return self._live.get(connector_id) is False
+
+    def holds(self, connector_id: str) -> bool:
+        with self._lock:
+            return connector_id in self._live
 
     def discard(self, connector_id: str) -> None:
         with self._lock:
@@ -57,6 +85,14 @@ class Ledger:
     def live(self) -> list[str]:
         with self._lock:
             return list(self._live)
+
+    def abandon(self) -> list[str]:
+        """Give up on every id still held (clean-up was interrupted): they are reported as possibly remaining
+        and no factory tries, or waits for, them again. Returns them."""
+        with self._lock:
+            ids = list(self._live)
+            self._live.clear()
+            return ids
 
 
 class ConnectorFactory:
@@ -78,6 +114,7 @@ class ConnectorFactory:
         ledger: Ledger,
         soft_delete: bool | None,
         keep: bool = False,
+        create_grace: float = CREATE_GRACE,
     ) -> None:
         self.client = client
         self.spec = spec
@@ -85,6 +122,8 @@ class ConnectorFactory:
         self.ledger = ledger
         self.soft_delete = soft_delete
         self.keep = keep
+        #: seconds to wait for a create that was never answered (see :data:`CREATE_GRACE`)
+        self.create_grace = create_grace
         self.created: list[str] = []
 
     def new_id(self) -> str:
@@ -113,12 +152,16 @@ class ConnectorFactory:
         # index_name (required on 8.13). The index itself is never created by the API.
         body = {"index_name": connector_id, "name": connector_id, "is_native": False}
         body.update(fields)
-        # Owned from before the PUT is sent: if the run is interrupted after the target created it but
-        # before the answer arrived, clean-up still deletes it. The id was just proven unused and carries
-        # the run's prefix, so a DELETE can only meet what this PUT created (or answer 404).
+        # Owned from before the PUT is sent, as unanswered: if the run is interrupted after the PUT was sent,
+        # clean-up deletes it, and waits for it when the target has not applied it yet. The id was just
+        # proven unused and carries the run's prefix, so a DELETE can only meet what this PUT created.
         self.created.append(connector_id)
-        self.ledger.add(connector_id)
+        self.ledger.add(connector_id, answered=False)
         answer = self._setup_request(self.client.put_connector, connector_id, body, retry=True)
+        if answer.status in (200, 201) or answer.attempts == 1:
+            # Created, or refused by the only attempt. A refusal after retries is not final: an earlier
+            # attempt that got no answer may still be applied.
+            self.ledger.answered(connector_id)
         # 200 after a retry: the first attempt created it and its answer was lost; the id is still ours.
         if not (answer.status == 201 or (answer.status == 200 and answer.attempts > 1)):
             raise SetupError(f"PUT _connector/{connector_id} answered {answer.summary()}, expected 201 created")
@@ -154,18 +197,15 @@ class ConnectorFactory:
 
     def delete(self, connector_id: str) -> ApiResponse:
         """Remove a connector this run created, for good (hard delete where deletes are soft), and forget it
-        once it is gone (200, or 404: already gone)."""
+        once it is gone (200, or 404: already gone). A 404 for an id whose create got no answer counts only
+        once the create could have landed: see :meth:`cleanup`."""
         if connector_id not in self.created:
             raise ValueError(f"{connector_id!r} was not created by this run: refusing to delete it")
-        hard = self.soft_delete is not False
-        answer = self.client.delete_connector(connector_id, hard=hard, retry=True)
-        if self.soft_delete is None and answer.status == 400 and "hard" in (answer.error_reason or ""):
-            # Version unknown and `hard` is not understood: the target's delete is a hard one.
-            self.soft_delete = False
-            answer = self.client.delete_connector(connector_id, retry=True)
+        answer = self._delete_once(connector_id)
+        if answer.status == 404 and self.ledger.unanswered(connector_id) and self._await_unanswered([connector_id]):
+            return answer  # it may remain: it stays on the list for cleanup(), which reports it
         if answer.status in (200, 404):
-            self.ledger.discard(connector_id)
-            self.created.remove(connector_id)
+            self._forget(connector_id)
         return answer
 
     def delete_now(self, connector_id: str) -> None:
@@ -175,20 +215,93 @@ class ConnectorFactory:
             self.delete(connector_id)
 
     def cleanup(self) -> list[str]:
-        """Delete everything this factory created; return a line per connector that could not be deleted."""
+        """Delete everything this factory created; return a line per connector that could not be deleted.
+
+        An id whose create was sent and never answered, and whose DELETE found nothing, is read again for up
+        to :attr:`create_grace` seconds (all such ids together), and deleted if it appears: the target may
+        apply that create after the DELETE. Ids the ledger no longer holds are gone, or were given up on by
+        an interrupted clean-up that reported them: they are left alone.
+        """
         problems: list[str] = []
         if self.keep:
             return problems
+        unanswered: list[str] = []
         for connector_id in list(self.created):
+            if not self.ledger.holds(connector_id):
+                self.created.remove(connector_id)
+                continue
             try:
-                answer = self.delete(connector_id)
+                answer = self._delete_once(connector_id)
             except TargetUnreachable as exc:
                 problems.append(f"{connector_id}: {exc}")
                 continue
-            if answer.status not in (200, 404):
+            if answer.status == 404 and self.ledger.unanswered(connector_id):
+                unanswered.append(connector_id)
+            elif answer.status in (200, 404):
+                self._forget(connector_id)
+            else:
                 problems.append(f"{connector_id}: DELETE answered {answer.summary()}")
+        waited = self._await_unanswered(unanswered)
+        for connector_id in unanswered:
+            if connector_id in waited:
+                problems.append(f"{connector_id}: {waited[connector_id]}")
+            else:
+                self._forget(connector_id)
         self.created.clear()
         return problems
+
+    def _delete_once(self, connector_id: str) -> ApiResponse:
+        hard = self.soft_delete is not False
+        answer = self.client.delete_connector(connector_id, hard=hard, retry=True)
+        if self.soft_delete is None and answer.status == 400 and "hard" in (answer.error_reason or ""):
+            # Version unknown and `hard` is not understood: the target's delete is a hard one.
+            self.soft_delete = False
+            answer = self.client.delete_connector(connector_id, retry=True)
+        return answer
+
+    def _await_unanswered(self, connector_ids: list[str]) -> dict[str, str]:
+        """Read ids whose create got no answer and whose DELETE found nothing until :attr:`create_grace` has
+        passed, and delete each one that appears. Returns a problem for each id that may remain: one that
+        appeared and could not be deleted, or whose last read was not a 404."""
+        pending = list(connector_ids)
+        problems: dict[str, str] = {}
+        unsure: dict[str, str] = {}  # id -> why its last read did not show it missing
+        deadline = time.monotonic() + self.create_grace
+        while pending:
+            for connector_id in list(pending):
+                try:
+                    answer = self.client.get_connector(connector_id)
+                except TargetUnreachable as exc:
+                    unsure[connector_id] = str(exc)
+                    continue
+                if answer.status == 404:
+                    unsure.pop(connector_id, None)
+                elif answer.status == 200:
+                    # The create landed after the DELETE: delete it now (nothing more of it can land).
+                    pending.remove(connector_id)
+                    unsure.pop(connector_id, None)
+                    self.ledger.answered(connector_id)
+                    try:
+                        deleted = self._delete_once(connector_id)
+                    except TargetUnreachable as exc:
+                        problems[connector_id] = f"appeared after its DELETE; deleting it again failed: {exc}"
+                        continue
+                    if deleted.status not in (200, 404):
+                        problems[connector_id] = f"appeared after its DELETE; DELETE answered {deleted.summary()}"
+                else:
+                    unsure[connector_id] = f"GET answered {answer.summary()}"
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            time.sleep(min(_GRACE_POLL, remaining))
+        for connector_id, why in unsure.items():
+            problems[connector_id] = f"its create was never answered and reading it again failed: {why}"
+        return problems
+
+    def _forget(self, connector_id: str) -> None:
+        self.ledger.discard(connector_id)
+        if connector_id in self.created:
+            self.created.remove(connector_id)
 
     def _setup_request(self, method: Any, *args: Any, **kwargs: Any) -> ApiResponse:
         try:

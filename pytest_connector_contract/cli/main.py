@@ -131,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="delay every answer, to imitate a remote cluster (default: %(default)s)",
     )
     serve.add_argument(
+        "--create-delay-ms",
+        type=_latency,
+        default=0.0,
+        metavar="MS",
+        help="apply each create (PUT or POST _connector) only this long after accepting it, and answer it then; "
+        "every other request is answered at once (default: %(default)s)",
+    )
+    serve.add_argument(
         "--api-key",
         dest="api_keys",
         type=_api_key,
@@ -228,7 +236,12 @@ def _serve(args: argparse.Namespace) -> int:
     if args.keyfile and not args.certfile:
         return _fail("--keyfile needs --certfile")
     try:
-        target = ReferenceTarget(args.es_version, build_flavor=args.build_flavor, security=_security(args, os.environ))
+        target = ReferenceTarget(
+            args.es_version,
+            build_flavor=args.build_flavor,
+            security=_security(args, os.environ),
+            create_delay=args.create_delay_ms / 1000,
+        )
     except ValueError as exc:
         return _fail(str(exc))
     try:

@@ -97,7 +97,11 @@ class RunState:
 
     def delete_leftovers(self) -> None:
         """Last line of the safety net: delete what this process created and still holds (also after
-        Ctrl-C, when fixture teardown may not have run)."""
+        Ctrl-C, when fixture teardown may not have run), waiting a bounded time for creates that were sent
+        and never answered.
+
+        Ctrl-C during this clean-up stops it at once: every id not yet known to be gone is listed as a
+        leftover (``NOT DELETED`` in the summary), and nothing waits for or deletes it any more."""
         live = self.ledger.live()
         if self.settings.keep or not live or self.target is None or self.target_url is None:
             return
@@ -108,6 +112,10 @@ class RunState:
         factory.created.extend(live)
         try:
             self.leftovers.extend(factory.cleanup())
+        except KeyboardInterrupt:
+            self.leftovers.extend(
+                f"{cid}: clean-up interrupted (Ctrl-C); it may remain" for cid in self.ledger.abandon()
+            )
         finally:
             client.close()
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import secrets
 import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -98,9 +99,14 @@ class ReferenceTarget(RestLayer):
         *,
         build_flavor: str = "default",
         security: Security | None = None,
+        create_delay: float = 0.0,
     ) -> None:
         """``security``: the credentials to accept; None (the default) answers everyone, like a
-        cluster with security disabled."""
+        cluster with security disabled. ``create_delay``: seconds a create (``PUT``/``POST _connector``)
+        waits, once validated, before it is applied and answered; every other request is answered at once
+        (see :meth:`delay_create`)."""
+        if create_delay < 0:
+            raise ValueError("create_delay must not be negative")
         spec = load_spec()
         parsed = parse_version(es_version)
         if parsed is None:
@@ -134,6 +140,8 @@ class ReferenceTarget(RestLayer):
         #: Stored documents by connector id (soft-deleted ones included, with ``deleted: true``).
         self.connectors: dict[str, Document] = {}
         self.cluster_uuid = secrets.token_urlsafe(16)
+        #: Seconds between accepting a create and applying it (0: at once).
+        self.create_delay = create_delay
 
     # ----------------------------------------------------------------- facts about the emulated version
 
@@ -336,6 +344,7 @@ class ReferenceTarget(RestLayer):
         self.check_params(request, ("connector_id",), consumes_body=True)
         self.validate_connector(fields, connector_id)
         self.authorize(request)
+        self.delay_create(connector_id)
         with self.lock:
             self.check_index_name_free(fields.get("index_name"), connector_id)
             existed = connector_id in self.connectors
@@ -350,6 +359,7 @@ class ReferenceTarget(RestLayer):
         self.check_params(request, consumes_body=True)
         self.validate_connector(fields, None)
         self.authorize(request)
+        self.delay_create(None)
         with self.lock:
             self.check_index_name_free(fields.get("index_name"), None)
             connector_id = secrets.token_urlsafe(15)
@@ -357,6 +367,15 @@ class ReferenceTarget(RestLayer):
                 connector_id = secrets.token_urlsafe(15)
             self.connectors[connector_id] = self.new_document(connector_id, fields)
         return self.json_response(201, {"id": connector_id, "result": "created"})
+
+    def delay_create(self, connector_id: str | None) -> None:
+        """Hold an accepted create of ``connector_id`` (None: an id the target generates) for
+        :attr:`create_delay` before it is applied, like a cluster that is slow to apply it. The wait runs on
+        the request's own thread without the lock (the server gives each connection a thread), so GET and
+        DELETE are answered meanwhile, and the create is applied even if the client stopped waiting for its
+        answer: a Ctrl-C after sending it cannot take it back. Override to choose the moment per id."""
+        if self.create_delay:
+            time.sleep(self.create_delay)
 
     def parse_connector_body(self, request: Request, parser_name: str) -> dict[str, Any]:
         """The strict create parser; an empty body means "all defaults" from 8.15 on."""

@@ -1,0 +1,337 @@
+"""Ctrl-C at any moment of a run leaves nothing behind, also when it lands on a create the target applies later.
+
+Each run is a real ``pytest`` subprocess against a reference target that applies every create only
+:data:`DELAYS` seconds after accepting it while it answers every other request at once: a Ctrl-C during that
+time leaves a create the client never saw answered and that lands after the run's first DELETE of the id.
+The interrupt is timed by the requests that reach the target, so every moment is a different point of a run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+
+from pytest_connector_contract.checks.connectors import CREATE_GRACE, ConnectorFactory, Ledger
+from pytest_connector_contract.client.connector import ConnectorClient
+from pytest_connector_contract.contract.spec import load_spec
+from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.server import ReferenceServer
+
+#: seconds the target holds every create before applying it, by xdist worker count: longer than pytest
+#: usually takes from Ctrl-C to the session-end DELETE (about 0.3 s serially, 0.5 to 1.7 s in an xdist
+#: worker), so that this DELETE meets a create not yet applied
+DELAYS = {0: 1.0, 2: 2.5}
+#: seconds after a DELETE of a held create that the target applies it: well inside the clean-up's wait
+LATE = 0.3
+#: a selection whose every check creates connectors, one after another
+SELECTION = "connector-contract::transition["
+
+
+class WatchedTarget(ReferenceTarget):
+    """The reference target with the delayed create, at its worst: a create still held when a DELETE of its
+    id arrives (404, not applied yet) is applied :data:`LATE` seconds after that DELETE, so that it lands just
+    after the run looked. Notes each request as it arrives (before any delay)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(create_delay=DELAYS[0], **kwargs)
+        self.arrivals: list[tuple[str, str]] = []
+        self.arrived = threading.Condition()
+        self.held = 0  # creates accepted and not yet applied
+        self.holding: dict[str, float] = {}  # held create -> when it is applied
+        #: None: a DELETE does not move the moment a held create is applied
+        self.late: float | None = LATE
+
+    def handle(self, method: str, path: str, query: Any, headers: Any, body: bytes) -> Any:
+        create = _is_create(method.upper(), path)
+        with self.arrived:
+            self.arrivals.append((method.upper(), path))
+            self.held += create
+            self.arrived.notify_all()
+        try:
+            return super().handle(method, path, query, headers, body)
+        finally:
+            with self.arrived:
+                self.held -= create
+                self.arrived.notify_all()
+
+    def delay_create(self, connector_id: str | None) -> None:
+        if connector_id is None:
+            super().delay_create(connector_id)
+            return
+        with self.arrived:
+            self.holding[connector_id] = time.monotonic() + self.create_delay
+            while (left := self.holding[connector_id] - time.monotonic()) > 0:
+                self.arrived.wait(left)
+            del self.holding[connector_id]
+
+    def handle_delete_connector(self, request: Any, connector_id: str) -> Any:
+        with self.arrived:
+            if connector_id in self.holding and self.late is not None:
+                self.holding[connector_id] = time.monotonic() + self.late
+                self.arrived.notify_all()
+        return super().handle_delete_connector(request, connector_id)
+
+    def wait_until(self, ready: Callable[[list[tuple[str, str]]], bool], process: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + 60
+        with self.arrived:
+            while not ready(self.arrivals):
+                assert process.poll() is None, "the run ended before the moment of the interrupt"
+                assert time.monotonic() < deadline, "the moment of the interrupt never came"
+                self.arrived.wait(0.05)
+
+    def run_ids(self, run_prefix: str) -> list[str]:
+        """The run's connectors, soft-deleted ones included, once every create that was sent is applied."""
+        with self.arrived:
+            assert self.arrived.wait_for(lambda: not self.held, timeout=30)
+        with self.lock:
+            return sorted(cid for cid in self.connectors if cid.startswith(f"{run_prefix}-"))
+
+
+def _is_create(method: str, path: str) -> bool:
+    return method == "PUT" and path.startswith("/_connector/") and not path.endswith("/_status")
+
+
+@dataclass(frozen=True)
+class Moment:
+    """When to press Ctrl-C: ``after`` seconds after the ``count``-th request of ``kind`` reached the target."""
+
+    kind: str  # "create" (a PUT _connector/<id>, held by the target) or "request" (any request)
+    count: int
+    after: float = 0.0
+
+    def __str__(self) -> str:
+        return f"{self.kind}{self.count}+{int(self.after * 1000)}ms"
+
+    def reached(self, arrivals: list[tuple[str, str]]) -> bool:
+        seen = [a for a in arrivals if self.kind == "request" or _is_create(*a)]
+        return len(seen) >= self.count
+
+
+# Interrupts while a create is held by the target (the create is in flight: sent, not yet answered nor
+# applied), and at other points of a run: between checks, on a GET, on a _status update, on a DELETE.
+MOMENTS = [
+    Moment("create", 1),
+    Moment("create", 1, 0.2),
+    Moment("create", 1, 0.5),
+    Moment("create", 2, 0.05),
+    Moment("create", 2, 0.3),
+    Moment("create", 2, 0.7),
+    Moment("create", 3, 0.1),
+    Moment("create", 3, 0.4),
+    Moment("request", 4),
+    Moment("request", 7),
+    Moment("request", 10, 0.01),
+    Moment("request", 13),
+]
+
+
+@pytest.fixture
+def watched() -> Iterator[tuple[WatchedTarget, ReferenceServer]]:
+    target = WatchedTarget()
+    server = ReferenceServer(target)
+    server.start()
+    yield target, server
+    server.stop()
+    assert not server.errors, f"the reference server raised: {server.errors}"
+
+
+def _start_run(pytester: pytest.Pytester, url: str, workers: int, prefix: str) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "pytest", "--connector-url", url, "--connector-id-prefix", prefix,
+               "-p", "no:cacheprovider", SELECTION]  # fmt: skip
+    if workers:
+        command += ["-n", str(workers)]
+    # A session of its own: Ctrl-C in a terminal reaches the whole process group, xdist workers included.
+    return subprocess.Popen(command, cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)  # fmt: skip
+
+
+def _finish(process: subprocess.Popen[bytes], timeout: float) -> str:
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    return output.decode(errors="replace")
+
+
+@pytest.mark.parametrize("moment", MOMENTS, ids=str)
+@pytest.mark.parametrize("workers", [0, 2], ids=["serial", "xdist"])
+def test_ctrl_c_at_any_moment_leaves_no_connector_behind(
+    workers: int, moment: Moment, watched: tuple[WatchedTarget, ReferenceServer], pytester: pytest.Pytester
+) -> None:
+    target, server = watched
+    assert LATE < CREATE_GRACE
+    target.create_delay = DELAYS[workers]
+    prefix = f"ccint{workers}"
+    process = _start_run(pytester, server.url, workers, prefix)
+    try:
+        target.wait_until(moment.reached, process)
+        time.sleep(moment.after)
+        os.killpg(process.pid, signal.SIGINT)
+    finally:
+        output = _finish(process, timeout=60)
+    # Ctrl-C reaches the whole process group; a worker may stop before the controller notices, which
+    # xdist reports as a failure rather than an interruption. Either way the run is not green.
+    assert process.returncode in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.TESTS_FAILED), output
+    assert "NOT DELETED" not in output, output
+    assert target.run_ids(prefix) == [], output
+
+
+def test_ctrl_c_during_cleanup_ends_the_run_promptly_and_lists_what_may_remain(
+    watched: tuple[WatchedTarget, ReferenceServer], pytester: pytest.Pytester
+) -> None:
+    target, server = watched
+    target.create_delay = 4.0  # longer than the run waits for a held create: it lands after the run
+    target.late = None
+    process = _start_run(pytester, server.url, 0, "ccint")
+    held = ""
+    try:
+        target.wait_until(lambda arrivals: any(_is_create(*a) for a in arrivals), process)
+        held = next(path for method, path in target.arrivals if _is_create(method, path)).rsplit("/", 1)[1]
+        os.killpg(process.pid, signal.SIGINT)
+        # The run deletes the held id (404: not applied yet), then reads it again while it waits: Ctrl-C now.
+        target.wait_until(lambda arrivals: arrivals[-1] == ("GET", f"/_connector/{held}"), process)
+        second = time.monotonic()
+        os.killpg(process.pid, signal.SIGINT)
+        output = _finish(process, timeout=30)
+        took = time.monotonic() - second
+    finally:
+        if process.poll() is None:
+            _finish(process, timeout=0)
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert took < 1.5, f"the run took {took:.1f}s to end after the second Ctrl-C"
+    assert f"NOT DELETED {held}: " in output, output
+
+
+# -- the factory's clean-up, one process, no pytest run -------------------------------------------------------
+@pytest.fixture
+def held() -> Iterator[tuple[ReferenceTarget, ReferenceServer, ConnectorFactory]]:
+    """A target holding creates for 0.4 s, and a factory whose ledger is shared with nobody."""
+    target = ReferenceTarget(create_delay=0.4)
+    server = ReferenceServer(target)
+    server.start()
+    client = ConnectorClient(server.url, timeout=5)
+    factory = ConnectorFactory(client, load_spec(), id_prefix="held", ledger=Ledger(), soft_delete=target.soft_delete)
+    yield target, server, factory
+    client.close()
+    server.stop()
+
+
+def _unanswered(factory: ConnectorFactory, connector_id: str) -> str:
+    """Own ``connector_id`` as the factory does just before it sends the create."""
+    factory.created.append(connector_id)
+    factory.ledger.add(connector_id, answered=False)
+    return connector_id
+
+
+def _send_create_and_give_up(url: str, connector_id: str) -> None:
+    """What a run interrupted while waiting for a create leaves: the PUT sent, its answer never read."""
+    with pytest.raises(requests.Timeout):
+        requests.put(f"{url}/_connector/{connector_id}", json={"index_name": connector_id}, timeout=0.05)
+
+
+def test_cleanup_deletes_a_create_that_lands_after_its_delete(
+    held: tuple[ReferenceTarget, ReferenceServer, ConnectorFactory],
+) -> None:
+    target, server, factory = held
+    for connector_id in ("held-1", "held-2"):
+        _send_create_and_give_up(server.url, _unanswered(factory, connector_id))
+    started = time.monotonic()
+    assert factory.cleanup() == []
+    assert 0.2 < time.monotonic() - started < 1.5  # it waited for the creates, and only as long as they took
+    time.sleep(0.1)
+    assert target.connectors == {}
+    assert factory.ledger.live() == []
+
+
+def test_an_unanswered_create_that_never_lands_is_gone_after_a_bounded_wait(
+    held: tuple[ReferenceTarget, ReferenceServer, ConnectorFactory],
+) -> None:
+    _, _, factory = held
+    factory.create_grace = 0.5
+    _unanswered(factory, "held-1")  # Ctrl-C before the PUT was sent
+    started = time.monotonic()
+    assert factory.cleanup() == []
+    assert 0.5 <= time.monotonic() - started < 1.0
+    assert factory.ledger.live() == []
+
+
+def test_an_answered_create_is_not_waited_for(held: tuple[ReferenceTarget, ReferenceServer, ConnectorFactory]) -> None:
+    target, _, factory = held
+    target.create_delay = 0
+    connector = factory()
+    factory.client.delete_connector(connector.id, hard=True)  # somebody removed it: DELETE will find nothing
+    started = time.monotonic()
+    assert factory.cleanup() == []
+    assert time.monotonic() - started < 0.2
+
+
+def test_a_delete_now_also_waits_for_an_unanswered_create(
+    held: tuple[ReferenceTarget, ReferenceServer, ConnectorFactory],
+) -> None:
+    target, server, factory = held
+    _send_create_and_give_up(server.url, _unanswered(factory, "held-1"))
+    factory.delete_now("held-1")
+    time.sleep(0.1)
+    assert target.connectors == {}
+    assert factory.created == []
+
+
+def test_what_an_interrupted_cleanup_gave_up_on_is_left_alone(
+    held: tuple[ReferenceTarget, ReferenceServer, ConnectorFactory],
+) -> None:
+    _, _, factory = held
+    _unanswered(factory, "held-1")
+    assert factory.ledger.abandon() == ["held-1"]
+    sent = factory.client.request_count
+    assert factory.cleanup() == []
+    assert factory.client.request_count == sent
+
+
+# -- the reference target's delayed create --------------------------------------------------------------
+def test_a_delayed_create_is_applied_late_while_other_requests_are_answered_at_once() -> None:
+    target = ReferenceTarget(create_delay=0.5)
+    with ReferenceServer(target) as server, requests.Session() as reader:
+        started = time.monotonic()
+        answers: list[requests.Response] = []
+        thread = threading.Thread(
+            target=lambda: answers.append(requests.put(f"{server.url}/_connector/late", json={}, timeout=10))
+        )
+        thread.start()
+        while not target.connectors and time.monotonic() - started < 0.3:
+            assert reader.get(f"{server.url}/_connector/late").status_code == 404
+            assert reader.delete(f"{server.url}/_connector/late").status_code == 404
+        thread.join()
+        assert time.monotonic() - started >= 0.5
+        assert [answer.status_code for answer in answers] == [201]
+        assert reader.get(f"{server.url}/_connector/late").status_code == 200
+
+
+def test_a_delayed_create_is_applied_even_when_the_client_stopped_waiting() -> None:
+    target = ReferenceTarget(create_delay=0.4)
+    with ReferenceServer(target) as server:
+        with pytest.raises(requests.Timeout):
+            requests.put(f"{server.url}/_connector/late", json={}, timeout=0.1)
+        assert "late" not in target.connectors
+        time.sleep(0.6)
+        assert target.snapshot("late") is not None
+    with pytest.raises(ValueError, match="negative"):
+        ReferenceTarget(create_delay=-1)
+
+
+def test_serve_takes_the_create_delay() -> None:
+    from pytest_connector_contract.cli.main import build_parser
+
+    assert build_parser().parse_args(["serve", "--create-delay-ms", "250"]).create_delay_ms == 250
+    assert build_parser().parse_args(["serve"]).create_delay_ms == 0
