@@ -8,6 +8,7 @@ The interrupt is timed by the requests that reach the target, so every moment is
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -335,3 +336,39 @@ def test_serve_takes_the_create_delay() -> None:
 
     assert build_parser().parse_args(["serve", "--create-delay-ms", "250"]).create_delay_ms == 250
     assert build_parser().parse_args(["serve"]).create_delay_ms == 0
+
+
+class RefusesDeletes(ReferenceTarget):
+    """A target that answers every DELETE of a connector with 500: nothing the run creates can be deleted."""
+
+    def handle_delete_connector(self, request: Any, connector_id: str) -> Any:
+        return self.error(500, "illegal_state_exception", "deletes are switched off")
+
+
+def test_after_ctrl_c_under_xdist_the_summary_lists_what_the_workers_could_not_delete(
+    pytester: pytest.Pytester,
+) -> None:
+    """The workers clean up after the controller has stopped waiting for checks: what they could not delete
+    still reaches the summary and the JSON report."""
+    target = RefusesDeletes()
+    server = ReferenceServer(target)
+    server.start()
+    report = pytester.path / "conformance.json"
+    try:
+        command = [sys.executable, "-m", "pytest", "--connector-url", server.url, "--connector-id-prefix", "ccleft",
+                   "--connector-json", str(report), "-p", "no:cacheprovider", "-n", "2", SELECTION]  # fmt: skip
+        process = subprocess.Popen(command, cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while len([c for c in target.connectors if c.startswith("ccleft-")]) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.killpg(process.pid, signal.SIGINT)
+        output = _finish(process, timeout=60)
+        remaining = sorted(c for c in target.connectors if c.startswith("ccleft-"))
+    finally:
+        server.stop()
+    assert remaining, output
+    for connector_id in remaining:
+        assert f"NOT DELETED {connector_id}" in output, output
+    leftovers = json.loads(report.read_text())["leftovers"]  # "<id>: why it could not be deleted"
+    assert sorted(entry.split(":", 1)[0] for entry in leftovers) == remaining

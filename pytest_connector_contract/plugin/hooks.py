@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import secrets
+import shutil
+import tempfile
 from collections.abc import Generator, Iterator
 from typing import Any
 
@@ -57,6 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
             target_url=shared["target_url"],
             rate_share=int(worker_input.get("workercount", 1)),
             seed=shared.get("seed"),
+            handoff=shared.get("handoff"),
         )
     else:
         selection = parse_selection(config.args)
@@ -103,11 +106,17 @@ class XdistHooks:
         self.state = state
 
     def pytest_configure_node(self, node: Any) -> None:
+        if self.state.handoff is None:
+            self.state.handoff = tempfile.mkdtemp(prefix="connector-contract-")
+            node.config.add_cleanup(lambda: shutil.rmtree(self.state.handoff or "", ignore_errors=True))
+        self.state.workers.add(node.gateway.id)
         node.workerinput[_WORKER_KEY] = self.state.for_worker()
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         output = getattr(node, "workeroutput", None) or {}
         self.state.leftovers.extend(output.get(_LEFTOVERS_KEY, []))
+        if _LEFTOVERS_KEY in output:
+            self.state.reported.add(node.gateway.id)
 
 
 _LEFTOVERS_KEY = "connector_contract_leftovers"
@@ -169,6 +178,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     state.delete_leftovers()
     worker_output[_LEFTOVERS_KEY] = list(state.leftovers)
+    state.hand_over()
 
 
 def pytest_collection(session: pytest.Session) -> bool | None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from pytest_connector_contract.checks.connectors import CREATE_GRACE
 from pytest_connector_contract.plugin.state import RunState
 from pytest_connector_contract.reports import terminal as reports
 from pytest_connector_contract.reports.results import Conformance
@@ -43,11 +44,26 @@ class ConformanceRecorder:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.document is None or self.state.target is None:
             return
+        self._add_late_leftovers()
         terminalreporter.write_sep("=", "connector status API conformance")
         for text, markup in reports.terminal_lines(self.document):
             terminalreporter.write_line(text, **markup)
         if self.state.settings.json is not None:
             terminalreporter.write_line(f"JSON report: {self.state.settings.json}")
+
+    def _add_late_leftovers(self) -> None:
+        """After Ctrl-C under xdist the workers clean up, and hand over what they could not delete, only once
+        the verdict is made (xdist stops its nodes after this plugin's session finish): add those to the
+        summary and rewrite the JSON report, so that nothing left on the target goes unmentioned."""
+        wait = CREATE_GRACE + self.state.settings.timeout  # a worker may still be waiting for a held create
+        handed = self.state.take_over(wait)
+        late = [item for item in [*self.state.leftovers, *handed] if item not in self.conformance.leftovers]
+        if not late or self.document is None:
+            return
+        self.conformance.leftovers.extend(late)
+        self.document["leftovers"] = list(self.conformance.leftovers)
+        if self.state.settings.json is not None:
+            reports.write_json(self.state.settings.json, self.document)
 
 
 RECORDER = pytest.StashKey[ConformanceRecorder]()

@@ -5,7 +5,10 @@ The hooks, the gate, the JUnit and pytest-html glue all read the run from here, 
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,6 +44,12 @@ class RunState:
     seed: int | None = None
     #: checks beyond the default suite enabled by the run's options (extended.py)
     extra_checks: list[Check] = field(default_factory=list)
+    #: under xdist, a directory where each worker also leaves what it could not delete: after Ctrl-C the
+    #: controller stops listening to its workers before they have cleaned up
+    handoff: str | None = None
+    #: xdist workers started, and those that reported their leftovers through xdist itself
+    workers: set[str] = field(default_factory=set)
+    reported: set[str] = field(default_factory=set)
 
     @property
     def id_prefix(self) -> str:
@@ -132,7 +141,36 @@ class RunState:
             "target": self.target.to_dict() if self.target else None,
             "target_url": self.target_url,
             "seed": self.seed,
+            "handoff": self.handoff,
         }
+
+    def hand_over(self) -> None:
+        """On a worker: leave the list of what it could not delete where the controller looks for it."""
+        if self.handoff is None or self.worker_id is None:
+            return
+        path = Path(self.handoff) / f"{self.worker_id}.json"
+        partial = path.with_suffix(".part")
+        partial.write_text(json.dumps(self.leftovers), encoding="utf-8")
+        partial.replace(path)  # the controller never reads half a list
+
+    def take_over(self, wait: float) -> list[str]:
+        """On the controller: the leftovers of workers that did not report through xdist, waiting up to
+        ``wait`` seconds for workers still cleaning up."""
+        if self.handoff is None:
+            return []
+        missing = self.workers - self.reported
+        found: list[str] = []
+        deadline = time.monotonic() + wait
+        while missing:
+            for worker in sorted(missing):
+                path = Path(self.handoff) / f"{worker}.json"
+                if path.exists():
+                    found.extend(json.loads(path.read_text(encoding="utf-8")))
+                    missing.discard(worker)
+            if not missing or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        return found
 
 
 def embedded_security(settings: Settings) -> Any:
