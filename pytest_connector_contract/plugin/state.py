@@ -161,16 +161,23 @@ class RunState:
         missing = self.workers - self.reported
         found: list[str] = []
         deadline = time.monotonic() + wait
-        while missing:
-            for worker in sorted(missing):
-                path = Path(self.handoff) / f"{worker}.json"
-                if path.exists():
-                    found.extend(json.loads(path.read_text(encoding="utf-8")))
-                    missing.discard(worker)
-            if not missing or time.monotonic() >= deadline:
-                break
-            time.sleep(0.05)
-        return found
+        try:
+            while missing:
+                for worker in sorted(missing):
+                    path = Path(self.handoff) / f"{worker}.json"
+                    if path.exists():
+                        found.extend(json.loads(path.read_text(encoding="utf-8")))
+                        missing.discard(worker)
+                if not missing or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.05)
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C: stop waiting, and say what may remain
+        return found + [
+            f"{self.run_prefix}-{worker}-*: worker {worker} did not say what it deleted; its connectors may remain "
+            f"(connector-contract sweep --prefix {self.run_prefix})"
+            for worker in sorted(missing)
+        ]
 
 
 def embedded_security(settings: Settings) -> Any:
