@@ -4,6 +4,8 @@ robust setup requests. Real runs over real HTTP against the reference target."""
 from __future__ import annotations
 
 import base64
+import email.utils
+import itertools
 import json
 import os
 import signal
@@ -19,7 +21,10 @@ import pytest
 
 from pytest_connector_contract.cli.sweep import is_run_connector_id
 from pytest_connector_contract.client.connector import RETRY_DELAYS, ConnectorClient, RateLimiter, TargetUnreachable
-from pytest_connector_contract.config.settings import decode_cloud_id
+from pytest_connector_contract.client.secrets import Secret
+from pytest_connector_contract.config.settings import Settings, decode_cloud_id
+from pytest_connector_contract.contract.spec import load_spec
+from pytest_connector_contract.plugin.state import RunState
 from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.messages import Request, Response
 from pytest_connector_contract.reference.server import ReferenceServer
@@ -360,14 +365,20 @@ def test_the_request_under_test_is_never_retried(
 
 
 class FakeClock:
-    """Time that moves only when slept, with an optional oversleep to imitate a loaded machine."""
+    """Time that moves only when slept, with an optional oversleep to imitate a loaded machine; records
+    each wait."""
 
     def __init__(self, oversleep: float = 0.0) -> None:
         self.now = 100.0
         self.oversleep = oversleep
         self.starts: list[float] = []
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
 
     def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
         self.now += seconds + self.oversleep
 
 
@@ -388,6 +399,165 @@ def test_rate_limiter_keeps_request_starts_on_schedule(oversleep: float) -> None
 def test_no_rate_limit_means_no_waiting() -> None:
     limiter = RateLimiter(None)
     assert limiter.interval == 0.0
+
+
+# -- one pace for the whole run -----------------------------------------------------------------------------
+class Stamped(ReferenceTarget):
+    """Stamps every request it answers with the fake clock's time (the time its slot came)."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.stamps: list[tuple[float, str, str]] = []
+
+    def handle(self, method: str, path: str, query: Any, headers: Any, body: bytes) -> Response:
+        self.stamps.append((self.clock.now, method, path))
+        return super().handle(method, path, query, headers, body)
+
+
+def _paced_state(settings: Settings, clock: FakeClock, url: str, *, rate_share: int = 1) -> RunState:
+    """A process's run state whose one limiter runs on ``clock`` (4 requests a second)."""
+    state = RunState(settings, load_spec(), run_prefix="ccontract-0000aaaa", worker_id=None, suite=True,
+                     selection=None, rate_share=rate_share)  # fmt: skip
+    state.limiter = RateLimiter(4.0, clock=clock, sleep=clock.sleep)
+    state.target_url = url
+    return state
+
+
+def _each_request_took_its_own_slot(stamps: list[float], interval: float) -> None:
+    """Requests sent together (the racing ones) take one slot each: the slots before them stayed empty."""
+    times = sorted(set(stamps))
+    for previous, current in itertools.pairwise(times):
+        together = stamps.count(current)
+        assert current - previous >= together * interval - 1e-9, (previous, current, together)
+    # ... so that within any second there are at most rate + 1 starts
+    assert all(sum(1 for t in stamps if s <= t < s + 1.0) <= 5 for s in stamps)
+
+
+def test_every_client_of_a_process_shares_its_one_limiter_of_the_workers_share() -> None:
+    settings = Settings(max_rps=8.0, api_key=Secret("id:key"), readonly_api_key=Secret("ro:key"))
+    state = RunState(settings, load_spec(), run_prefix="ccontract-0000aaaa", worker_id="gw1", suite=True,
+                     selection=None, rate_share=4)  # fmt: skip
+    state.target_url = "http://127.0.0.1:9"
+    clients = [state.client(), state.client()]
+    readonly = state.readonly_client()
+    assert readonly is not None
+    try:
+        assert all(client.limiter is state.limiter for client in [*clients, readonly])
+        assert state.limiter.interval == pytest.approx(4 / 8.0)  # 8 a second for the run, 2 for each of 4 workers
+    finally:
+        for client in [*clients, readonly]:
+            client.close()
+
+
+def test_clients_of_one_process_keep_the_runs_rate_together(
+    start_target: Callable[..., ReferenceServer],
+) -> None:
+    clock = FakeClock()
+    server = start_target(Stamped(clock))
+    settings = Settings(max_rps=4.0, readonly_api_key=Secret("ro:key"))
+    state = _paced_state(settings, clock, server.url)
+    readonly = state.readonly_client()
+    assert readonly is not None
+    clients = [state.client(), state.client(), state.client(), readonly]
+    try:
+        for _ in range(3):
+            for client in clients:
+                client.get_connector("absent")
+    finally:
+        for client in clients:
+            client.close()
+    stamps = [stamp for stamp, _, _ in server.target.stamps]
+    assert len(stamps) == 12
+    _each_request_took_its_own_slot(stamps, 0.25)
+
+
+def test_racing_clients_warm_up_and_race_within_the_runs_rate(
+    start_target: Callable[..., ReferenceServer],
+) -> None:
+    from pytest_connector_contract.checks.connectors import ConnectorFactory
+    from pytest_connector_contract.checks.preflight import identify
+    from pytest_connector_contract.checks.race import race
+    from pytest_connector_contract.checks.run import Run
+
+    clock = FakeClock()
+    server = start_target(Stamped(clock))
+    settings = Settings(max_rps=4.0, race_rounds=2)
+    state = _paced_state(settings, clock, server.url)
+    client = state.client()
+    try:
+        target = identify(client, state.spec, profile=settings.profile, probe_id="ccontract-0000aaaa-probe")
+        factory = ConnectorFactory(client, state.spec, id_prefix=state.id_prefix, ledger=state.ledger,
+                                   soft_delete=target.soft_delete)  # fmt: skip
+        check = next(c for c in state.spec.optional_checks if c.kind == "race")
+        run = Run(check, spec=state.spec, target=target, client=client, factory=factory, settings=settings,
+                  new_client=state.client)  # fmt: skip
+        race(run)
+        assert factory.cleanup() == []
+    finally:
+        client.close()
+    assert run.race is not None
+    assert run.race["rounds_run"] == 2
+    warm_ups = [(t, p) for t, m, p in server.target.stamps if m == "GET" and p.startswith("/_connector/")]
+    assert len(warm_ups) >= 2 * 2  # each racing client's read before each round, counted below
+    stamps = [stamp for stamp, _, _ in server.target.stamps]
+    _each_request_took_its_own_slot(stamps, 0.25)
+
+
+class AsksToWait(ReferenceTarget):
+    """Answers ``status`` with ``Retry-After: <retry_after>`` to the first ``times`` GETs of a connector."""
+
+    def __init__(self, status: int, retry_after: str, times: int = 1) -> None:
+        super().__init__()
+        self.status, self.retry_after, self.times = status, retry_after, times
+        self.answered: list[int] = []
+
+    def handle(self, method: str, path: str, query: Any, headers: Any, body: bytes) -> Response:
+        if method == "GET" and path.startswith("/_connector/") and len(self.answered) < self.times:
+            response = self.error(self.status, "unavailable", "busy")
+            response.headers["Retry-After"] = self.retry_after
+        else:
+            response = super().handle(method, path, query, headers, body)
+        self.answered.append(response.status)
+        return response
+
+
+#: the wall clock's time when the target's HTTP-date says "three seconds from now"
+_WALL = 1_796_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "times", "waits", "answered"),
+    [
+        (503, "2", 1, [2.0], [503, 404]),
+        (429, "2", 1, [2.0], [429, 404]),
+        (429, email.utils.formatdate(_WALL + 3, usegmt=True), 1, [3.0], [429, 404]),
+        (503, "0", 1, [RETRY_DELAYS[0]], [503, 404]),  # never sooner than the backoff
+        (503, "soon", 1, [RETRY_DELAYS[0]], [503, 404]),  # not a Retry-After: the backoff
+        (502, "2", 1, [RETRY_DELAYS[0]], [502, 404]),  # only 429 and 503 carry a Retry-After worth honouring
+        (503, "3600", 9, [5.0], [503, 503]),  # bounded by the 5 s timeout, then the answer is the last
+        (503, "3", 9, [3.0, 2.0], [503, 503, 503]),  # 3 s, then the 2 s left of the timeout
+    ],
+    ids=["503-seconds", "429-seconds", "429-http-date", "zero", "unparsable", "502-ignored", "huge", "budget"],
+)
+def test_a_retried_setup_request_honours_retry_after_within_its_timeout(
+    status: int,
+    retry_after: str,
+    times: int,
+    waits: list[float],
+    answered: list[int],
+    start_target: Callable[..., ReferenceServer],
+) -> None:
+    server = start_target(AsksToWait(status, retry_after, times))
+    clock = FakeClock()
+    client = ConnectorClient(server.url, timeout=5.0, clock=clock, sleep=clock.sleep, wall_clock=lambda: _WALL)
+    try:
+        answer = client.get_connector("absent", retry=True)
+    finally:
+        client.close()
+    assert clock.waits == waits
+    assert server.target.answered == answered
+    assert answer.status == answered[-1]
 
 
 @pytest.mark.parametrize(

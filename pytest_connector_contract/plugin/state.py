@@ -12,7 +12,7 @@ import pytest
 
 from pytest_connector_contract.checks.connectors import ConnectorFactory, Ledger
 from pytest_connector_contract.checks.preflight import TargetInfo, identify
-from pytest_connector_contract.client.connector import ConnectorClient, client_for
+from pytest_connector_contract.client.connector import ConnectorClient, RateLimiter, client_for, run_limiter
 from pytest_connector_contract.config.settings import Settings
 from pytest_connector_contract.contract.spec import Check, Spec
 
@@ -41,6 +41,11 @@ class RunState:
     seed: int | None = None
     #: checks beyond the default suite enabled by the run's options (extended.py)
     extra_checks: list[Check] = field(default_factory=list)
+    #: the process's one rate limiter (its share of --connector-max-rps), shared by every client it creates
+    limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limiter = run_limiter(self.settings, self.rate_share)
 
     @property
     def id_prefix(self) -> str:
@@ -79,7 +84,7 @@ class RunState:
     def client(self) -> ConnectorClient:
         """A new client for the target, with the run's credentials, TLS settings and rate limit."""
         assert self.target_url is not None
-        return client_for(self.settings, self.target_url, rate_share=self.rate_share, worker=self.worker_id)
+        return client_for(self.settings, self.target_url, worker=self.worker_id, limiter=self.limiter)
 
     def readonly_client(self) -> ConnectorClient | None:
         """A client that authenticates with --connector-readonly-api-key (None without one)."""
@@ -90,9 +95,9 @@ class RunState:
         return client_for(
             self.settings,
             self.target_url,
-            rate_share=self.rate_share,
             worker=self.worker_id,
             authorization=authorization,
+            limiter=self.limiter,
         )
 
     def delete_leftovers(self) -> None:
