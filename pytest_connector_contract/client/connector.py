@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from pytest_connector_contract.client.requestlog import RequestLog
-from pytest_connector_contract.client.secrets import Secret, redact_url
+from pytest_connector_contract.client.secrets import URL_USER_INFO, Secret, redact_url
 from pytest_connector_contract.client.transport import Headers, Transport, describe_error
 from pytest_connector_contract.config.settings import Settings
 
@@ -56,7 +56,9 @@ class TargetUnreachable(Exception):
 
 
 class Redactor:
-    """Replaces every known secret in a text by ``<redacted>``; the last line of defence for output."""
+    """Replaces every known secret in a text by ``<redacted>`` and removes the user info of every URL in
+    it; the last line of defence for output. ``secrets`` are the forms to replace (``Settings.secrets()``:
+    each credential as is, JSON-escaped, URL-encoded and base64-encoded as headers carry it)."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
@@ -67,7 +69,34 @@ class Redactor:
     def __call__(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
-        return text
+        return URL_USER_INFO.sub(r"\1", text) if "://" in text else text
+
+    def body(self, content: bytes) -> bytes:
+        """A body with every secret redacted: in its bytes, and, for a JSON body, in every string it decodes
+        to (which catches a secret that was JSON-escaped once more when the target echoed it)."""
+        if not self.secrets and b"://" not in content:
+            return content
+        text = content.decode("utf-8", "surrogateescape")
+        redacted = self(text)
+        if self.secrets and "\\" in redacted:
+            try:
+                decoded = json.loads(redacted)
+            except ValueError:
+                pass
+            else:
+                cleaned = self._walk(decoded)
+                if cleaned != decoded:
+                    redacted = json.dumps(cleaned, ensure_ascii=False)
+        return content if redacted == text else redacted.encode("utf-8", "surrogateescape")
+
+    def _walk(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, list):
+            return [self._walk(item) for item in value]
+        if isinstance(value, dict):
+            return {self(key): self._walk(item) for key, item in value.items()}
+        return value
 
 
 class RateLimiter:
@@ -395,10 +424,9 @@ class ConnectorClient:
             raise TargetUnreachable(f"{method} {self.display_url}{full_path}: {exchange.error}") from None
         elapsed_ms = round((time.perf_counter() - clock) * 1000, 3)
         self._log(method, full_path, headers, body, status, None, started, clock)
-        if self.redact.secrets:
-            # A target that echoes a credential back must not carry it into any message or report: the
-            # body is redacted before anything reads it (a conformant server never echoes one).
-            content = self.redact(content.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+        # A target that echoes a credential back must not carry it into any message or report: the
+        # body is redacted before anything reads it (a conformant server never echoes one).
+        content = self.redact.body(content)
         headers = {k: self.redact(v) for k, v in raw_headers.items()}
         response = ApiResponse(status, headers, content)
         exchange.status = status
