@@ -4,6 +4,9 @@ robust setup requests. Real runs over real HTTP against the reference target."""
 from __future__ import annotations
 
 import base64
+import email.utils
+import html
+import itertools
 import json
 import os
 import signal
@@ -14,12 +17,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 
 from pytest_connector_contract.cli.sweep import is_run_connector_id
 from pytest_connector_contract.client.connector import RETRY_DELAYS, ConnectorClient, RateLimiter, TargetUnreachable
-from pytest_connector_contract.config.settings import decode_cloud_id
+from pytest_connector_contract.client.secrets import Secret
+from pytest_connector_contract.config.settings import Settings, decode_cloud_id
+from pytest_connector_contract.contract.spec import load_spec
+from pytest_connector_contract.plugin.state import RunState
 from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.messages import Request, Response
 from pytest_connector_contract.reference.server import ReferenceServer
@@ -231,6 +238,159 @@ def test_no_secret_reaches_any_output(
             assert secret not in text, f"a secret reached the {where} output"
 
 
+#: what makes a credential's forms differ: JSON escapes (quote, backslash), URL-encoding (space, slash, plus,
+#: ampersand, equals, percent)
+_SPECIAL = '"\\ /+&=%'
+_KEY = f"kEy{_SPECIAL}-id-and-key-4242"
+_ENCODED_KEY = base64.b64encode(f"enc-id:kEy{_SPECIAL}-encoded-4242".encode()).decode()
+_PASSWORD = f"pä{_SPECIAL}-basic-4242"
+_TOKEN = f"tok{_SPECIAL}-bearer-4242"
+_READONLY_KEY = f"rO{_SPECIAL}-readonly-4242"
+_PROXY_PASSWORD = f"px{_SPECIAL}-proxy-4242"
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+#: credential kind -> (its secret, the base64 form its header carries or None, how the run is given it)
+CREDENTIALS: dict[str, tuple[str, str | None, Callable[[str], list[str]]]] = {
+    "api-key-encoded": (_ENCODED_KEY, None, lambda url: ["--connector-api-key", _ENCODED_KEY]),
+    "api-key-id-key": (_KEY, _b64(f"key-id:{_KEY}"), lambda url: ["--connector-api-key", f"key-id:{_KEY}"]),
+    "basic": (
+        _PASSWORD,
+        _b64(f"elastic:{_PASSWORD}"),
+        lambda url: ["--connector-user", "elastic", "--connector-password", _PASSWORD],
+    ),
+    "bearer": (_TOKEN, None, lambda url: ["--connector-bearer-token", _TOKEN]),
+    "readonly-api-key": (
+        _READONLY_KEY,
+        _b64(f"ro-id:{_READONLY_KEY}"),
+        lambda url: [
+            "--connector-api-key",
+            "main-id:main-key",
+            "--connector-readonly-api-key",
+            f"ro-id:{_READONLY_KEY}",
+        ],
+    ),
+    "proxy-password": (
+        _PROXY_PASSWORD,
+        base64.b64encode(f"ci-bot:{_PROXY_PASSWORD}".encode("latin-1")).decode(),
+        lambda proxy: ["--connector-proxy", proxy.replace("://", f"://ci-bot:{quote(_PROXY_PASSWORD, safe='')}@")],
+    ),
+}
+FORMS: dict[str, Callable[[str, str | None], str | None]] = {
+    "raw": lambda secret, header: secret,
+    "json-escaped": lambda secret, header: json.dumps(secret)[1:-1],
+    "url-encoded": lambda secret, header: quote(secret, safe=""),
+    "url-encoded-plus": lambda secret, header: quote_plus(secret),
+    "base64": lambda secret, header: header,
+}
+
+
+class EchoesASecret(ReferenceTarget):
+    """Refuses a transition with a reason, and a header, that echo ``echo`` back (a careless proxy or a
+    debugging build); a conformant server never does."""
+
+    def __init__(self, echo: str) -> None:
+        super().__init__()
+        self.echo = echo
+        self.echoed = 0
+
+    def reject_transition(self, doc: Any, current: str, requested: str) -> Response:
+        self.echoed += 1
+        response = self.error(400, "status_exception", f"refused for {self.echo}")
+        response.headers["X-Echo"] = self.echo
+        return response
+
+
+def _views(name: str, text: str) -> list[str]:
+    """A report as written and as read: HTML and XML entities resolved, JSON strings decoded."""
+    views = [text, html.unescape(text)]
+    if name.endswith((".json", ".jsonl")):
+        documents = (
+            [json.loads(line) for line in text.splitlines() if line.strip()]
+            if name.endswith("l")
+            else [json.loads(text)]
+        )
+        views.append("\n".join(_strings(document) for document in documents))
+    return views
+
+
+def _strings(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "\n".join(_strings(k) + "\n" + _strings(v) for k, v in value.items())
+    if isinstance(value, list):
+        return "\n".join(_strings(item) for item in value)
+    return ""
+
+
+def _outputs_of_a_run(pytester: pytest.Pytester, url: str, *args: str) -> tuple[dict[str, str], dict[str, Any]]:
+    out = pytester.path
+    result = pytester.runpytest_subprocess(
+        "--connector-url", url, *args, "--connector-json", str(out / "r.json"),
+        "--html", str(out / "r.html"), "--self-contained-html", "--junitxml", str(out / "r.xml"),
+        "--connector-request-log", str(out / "r.jsonl"), "-rA", "-vv", "--connector-timeout", "5",
+        "connector-contract::transition[created->connected]",
+    )  # fmt: skip
+    texts = {
+        "terminal": result.stdout.str() + result.stderr.str(),
+        **{name: (out / name).read_text(encoding="utf-8") for name in ("r.json", "r.html", "r.xml", "r.jsonl")},
+    }
+    assert result.ret == 1, texts["terminal"]  # the echoing refusal fails its check
+    return texts, json.loads(texts["r.json"])
+
+
+#: every credential kind in every form it takes (the ones whose header carries it as it is have no base64 form)
+_KIND_FORMS = [(kind, form) for kind, (secret, header, _) in CREDENTIALS.items() for form in FORMS
+               if FORMS[form](secret, header) is not None]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "form"), _KIND_FORMS, ids=[f"{kind}-{form}" for kind, form in _KIND_FORMS])
+def test_a_secret_in_any_form_reaches_no_output(
+    kind: str, form: str, pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer]
+) -> None:
+    from proxy import ForwardingProxy
+
+    secret, header, arguments = CREDENTIALS[kind]
+    echo = FORMS[form](secret, header)
+    assert echo is not None
+    target = EchoesASecret(echo)
+    server = start_target(target)
+    with ForwardingProxy() as proxy:
+        args = arguments(proxy.plain_url if kind == "proxy-password" else server.url)
+        texts, report = _outputs_of_a_run(pytester, server.url, *args)
+    assert target.echoed
+    scripts = [check["reproduction"] for check in report["checks"] if check.get("reproduction")]
+    assert scripts, "no curl script to look into"
+    assert '"Authorization: $CONNECTOR_AUTH"' in "".join(scripts) or kind == "proxy-password"
+    assert kind != "proxy-password" or proxy.requests, "the run did not go through the proxy"
+    assert "<redacted>" in texts["r.json"]
+    for where, text in {**texts, "curl scripts": "\n".join(scripts)}.items():
+        for view in _views(where, text):
+            assert echo not in view, f"the {form} form of the {kind} reached the {where} output"
+
+
+def test_a_short_password_in_the_url_reaches_no_output_in_headers_and_urls(
+    pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer]
+) -> None:
+    """Too short for free-text redaction, the password is still never in a header or a URL."""
+    header = _b64("elastic:xy")
+    target = EchoesASecret(f"Basic {header} http://elastic:xy@es.test:9200/")
+    server = start_target(target)
+    texts, report = _outputs_of_a_run(pytester, server.url.replace("://", "://elastic:xy@"))
+    assert target.echoed
+    exchanges = [e for check in report["checks"] for e in check.get("exchanges") or []]
+    assert exchanges
+    assert {e["request"]["headers"]["Authorization"] for e in exchanges} == {"<redacted>"}
+    for where, text in texts.items():
+        for view in _views(where, text):
+            assert header not in view, where
+            assert "elastic:xy@" not in view, where
+
+
 # -- robustness --------------------------------------------------------------------------------------------
 class Flaky(ReferenceTarget):
     """Answers 503 to the first attempt of every create, GET and DELETE of a connector (``_status`` behaves),
@@ -360,14 +520,20 @@ def test_the_request_under_test_is_never_retried(
 
 
 class FakeClock:
-    """Time that moves only when slept, with an optional oversleep to imitate a loaded machine."""
+    """Time that moves only when slept, with an optional oversleep to imitate a loaded machine; records
+    each wait."""
 
     def __init__(self, oversleep: float = 0.0) -> None:
         self.now = 100.0
         self.oversleep = oversleep
         self.starts: list[float] = []
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
 
     def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
         self.now += seconds + self.oversleep
 
 
@@ -388,6 +554,165 @@ def test_rate_limiter_keeps_request_starts_on_schedule(oversleep: float) -> None
 def test_no_rate_limit_means_no_waiting() -> None:
     limiter = RateLimiter(None)
     assert limiter.interval == 0.0
+
+
+# -- one pace for the whole run -----------------------------------------------------------------------------
+class Stamped(ReferenceTarget):
+    """Stamps every request it answers with the fake clock's time (the time its slot came)."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.stamps: list[tuple[float, str, str]] = []
+
+    def handle(self, method: str, path: str, query: Any, headers: Any, body: bytes) -> Response:
+        self.stamps.append((self.clock.now, method, path))
+        return super().handle(method, path, query, headers, body)
+
+
+def _paced_state(settings: Settings, clock: FakeClock, url: str, *, rate_share: int = 1) -> RunState:
+    """A process's run state whose one limiter runs on ``clock`` (4 requests a second)."""
+    state = RunState(settings, load_spec(), run_prefix="ccontract-0000aaaa", worker_id=None, suite=True,
+                     selection=None, rate_share=rate_share)  # fmt: skip
+    state.limiter = RateLimiter(4.0, clock=clock, sleep=clock.sleep)
+    state.target_url = url
+    return state
+
+
+def _each_request_took_its_own_slot(stamps: list[float], interval: float) -> None:
+    """Requests sent together (the racing ones) take one slot each: the slots before them stayed empty."""
+    times = sorted(set(stamps))
+    for previous, current in itertools.pairwise(times):
+        together = stamps.count(current)
+        assert current - previous >= together * interval - 1e-9, (previous, current, together)
+    # ... so that within any second there are at most rate + 1 starts
+    assert all(sum(1 for t in stamps if s <= t < s + 1.0) <= 5 for s in stamps)
+
+
+def test_every_client_of_a_process_shares_its_one_limiter_of_the_workers_share() -> None:
+    settings = Settings(max_rps=8.0, api_key=Secret("id:key"), readonly_api_key=Secret("ro:key"))
+    state = RunState(settings, load_spec(), run_prefix="ccontract-0000aaaa", worker_id="gw1", suite=True,
+                     selection=None, rate_share=4)  # fmt: skip
+    state.target_url = "http://127.0.0.1:9"
+    clients = [state.client(), state.client()]
+    readonly = state.readonly_client()
+    assert readonly is not None
+    try:
+        assert all(client.limiter is state.limiter for client in [*clients, readonly])
+        assert state.limiter.interval == pytest.approx(4 / 8.0)  # 8 a second for the run, 2 for each of 4 workers
+    finally:
+        for client in [*clients, readonly]:
+            client.close()
+
+
+def test_clients_of_one_process_keep_the_runs_rate_together(
+    start_target: Callable[..., ReferenceServer],
+) -> None:
+    clock = FakeClock()
+    server = start_target(Stamped(clock))
+    settings = Settings(max_rps=4.0, readonly_api_key=Secret("ro:key"))
+    state = _paced_state(settings, clock, server.url)
+    readonly = state.readonly_client()
+    assert readonly is not None
+    clients = [state.client(), state.client(), state.client(), readonly]
+    try:
+        for _ in range(3):
+            for client in clients:
+                client.get_connector("absent")
+    finally:
+        for client in clients:
+            client.close()
+    stamps = [stamp for stamp, _, _ in server.target.stamps]
+    assert len(stamps) == 12
+    _each_request_took_its_own_slot(stamps, 0.25)
+
+
+def test_racing_clients_warm_up_and_race_within_the_runs_rate(
+    start_target: Callable[..., ReferenceServer],
+) -> None:
+    from pytest_connector_contract.checks.connectors import ConnectorFactory
+    from pytest_connector_contract.checks.preflight import identify
+    from pytest_connector_contract.checks.race import race
+    from pytest_connector_contract.checks.run import Run
+
+    clock = FakeClock()
+    server = start_target(Stamped(clock))
+    settings = Settings(max_rps=4.0, race_rounds=2)
+    state = _paced_state(settings, clock, server.url)
+    client = state.client()
+    try:
+        target = identify(client, state.spec, profile=settings.profile, probe_id="ccontract-0000aaaa-probe")
+        factory = ConnectorFactory(client, state.spec, id_prefix=state.id_prefix, ledger=state.ledger,
+                                   soft_delete=target.soft_delete)  # fmt: skip
+        check = next(c for c in state.spec.optional_checks if c.kind == "race")
+        run = Run(check, spec=state.spec, target=target, client=client, factory=factory, settings=settings,
+                  new_client=state.client)  # fmt: skip
+        race(run)
+        assert factory.cleanup() == []
+    finally:
+        client.close()
+    assert run.race is not None
+    assert run.race["rounds_run"] == 2
+    warm_ups = [(t, p) for t, m, p in server.target.stamps if m == "GET" and p.startswith("/_connector/")]
+    assert len(warm_ups) >= 2 * 2  # each racing client's read before each round, counted below
+    stamps = [stamp for stamp, _, _ in server.target.stamps]
+    _each_request_took_its_own_slot(stamps, 0.25)
+
+
+class AsksToWait(ReferenceTarget):
+    """Answers ``status`` with ``Retry-After: <retry_after>`` to the first ``times`` GETs of a connector."""
+
+    def __init__(self, status: int, retry_after: str, times: int = 1) -> None:
+        super().__init__()
+        self.status, self.retry_after, self.times = status, retry_after, times
+        self.answered: list[int] = []
+
+    def handle(self, method: str, path: str, query: Any, headers: Any, body: bytes) -> Response:
+        if method == "GET" and path.startswith("/_connector/") and len(self.answered) < self.times:
+            response = self.error(self.status, "unavailable", "busy")
+            response.headers["Retry-After"] = self.retry_after
+        else:
+            response = super().handle(method, path, query, headers, body)
+        self.answered.append(response.status)
+        return response
+
+
+#: the wall clock's time when the target's HTTP-date says "three seconds from now"
+_WALL = 1_796_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "times", "waits", "answered"),
+    [
+        (503, "2", 1, [2.0], [503, 404]),
+        (429, "2", 1, [2.0], [429, 404]),
+        (429, email.utils.formatdate(_WALL + 3, usegmt=True), 1, [3.0], [429, 404]),
+        (503, "0", 1, [RETRY_DELAYS[0]], [503, 404]),  # never sooner than the backoff
+        (503, "soon", 1, [RETRY_DELAYS[0]], [503, 404]),  # not a Retry-After: the backoff
+        (502, "2", 1, [RETRY_DELAYS[0]], [502, 404]),  # only 429 and 503 carry a Retry-After worth honouring
+        (503, "3600", 9, [5.0], [503, 503]),  # bounded by the 5 s timeout, then the answer is the last
+        (503, "3", 9, [3.0, 2.0], [503, 503, 503]),  # 3 s, then the 2 s left of the timeout
+    ],
+    ids=["503-seconds", "429-seconds", "429-http-date", "zero", "unparsable", "502-ignored", "huge", "budget"],
+)
+def test_a_retried_setup_request_honours_retry_after_within_its_timeout(
+    status: int,
+    retry_after: str,
+    times: int,
+    waits: list[float],
+    answered: list[int],
+    start_target: Callable[..., ReferenceServer],
+) -> None:
+    server = start_target(AsksToWait(status, retry_after, times))
+    clock = FakeClock()
+    client = ConnectorClient(server.url, timeout=5.0, clock=clock, sleep=clock.sleep, wall_clock=lambda: _WALL)
+    try:
+        answer = client.get_connector("absent", retry=True)
+    finally:
+        client.close()
+    assert clock.waits == waits
+    assert server.target.answered == answered
+    assert answer.status == answered[-1]
 
 
 @pytest.mark.parametrize(

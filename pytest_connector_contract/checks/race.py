@@ -23,7 +23,7 @@ from typing import Any
 
 from pytest_connector_contract.checks.connectors import SetupError
 from pytest_connector_contract.checks.run import Run, changed_fields
-from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, RateLimiter, TargetUnreachable
+from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, TargetUnreachable
 
 __all__ = ["race"]
 
@@ -47,11 +47,10 @@ def race(run: Run) -> None:
         raise SetupError("racing needs a client factory")
     evidence: dict[str, Any] = {"from": source, "to": targets, "rounds_planned": rounds, "rounds": []}
     run.race = evidence
+    # The racing clients share the run's limiter with every other client: their warm-up reads are paced
+    # like any request, and each round waits for one slot per racing request before releasing them
+    # together (``paced=False``), so the round counts against --connector-max-rps in full.
     clients = [run.new_client() for _ in targets]
-    # The run's request-rate cap is honoured by waiting on the run's own limiter before each round; the
-    # racing requests themselves must leave together, so their clients are not limited one by one.
-    for client in clients:
-        client.limiter = RateLimiter(None)
     failing_exchanges: list[Any] | None = None
     try:
         for number in range(1, rounds + 1):
@@ -107,8 +106,8 @@ def _round(
             client.get_connector(connector_id, retry=True)  # opens the connection before the start signal
         except TargetUnreachable as exc:
             raise SetupError(str(exc)) from None
-    for _ in clients:
-        run.client.limiter.wait()
+    for client in clients:
+        client.limiter.wait()  # the racing request's slot, taken now so that they all leave at once
     barrier = threading.Barrier(len(clients), timeout=_BARRIER_TIMEOUT)
     answers: list[ApiResponse | None] = [None] * len(clients)
     failures: list[str | None] = [None] * len(clients)
@@ -120,7 +119,7 @@ def _round(
             failures[index] = "the racing threads did not start together"
             return
         try:
-            answers[index] = clients[index].update_status(connector_id, targets[index])
+            answers[index] = clients[index].update_status(connector_id, targets[index], paced=False)
         except TargetUnreachable as exc:
             failures[index] = f"no answer: {exc}"
 

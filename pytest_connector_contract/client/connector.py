@@ -6,7 +6,9 @@ credential: the target URL is shown without user info and authentication headers
 
 from __future__ import annotations
 
+import email.utils
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -16,11 +18,21 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from pytest_connector_contract.client.requestlog import RequestLog
-from pytest_connector_contract.client.secrets import Secret, redact_url
+from pytest_connector_contract.client.secrets import URL_USER_INFO, Secret, redact_url
 from pytest_connector_contract.client.transport import Headers, Transport, describe_error
 from pytest_connector_contract.config.settings import Settings
 
-__all__ = ["ApiResponse", "ConnectorClient", "Exchange", "RateLimiter", "Redactor", "TargetUnreachable", "client_for"]
+__all__ = [
+    "ApiResponse",
+    "ConnectorClient",
+    "Exchange",
+    "RateLimiter",
+    "Redactor",
+    "TargetUnreachable",
+    "client_for",
+    "parse_retry_after",
+    "run_limiter",
+]
 
 REDACTED = "<redacted>"
 _SECRET_HEADERS = frozenset(
@@ -35,6 +47,8 @@ _EVIDENCE_BODY_LIMIT = 4096
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 #: seconds to wait before each retry of a setup or teardown request
 RETRY_DELAYS = (0.25, 1.0, 3.0)
+#: answers whose ``Retry-After`` header a retry honours (waiting at most the rest of the request's timeout)
+RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 
 class TargetUnreachable(Exception):
@@ -42,7 +56,9 @@ class TargetUnreachable(Exception):
 
 
 class Redactor:
-    """Replaces every known secret in a text by ``<redacted>``; the last line of defence for output."""
+    """Replaces every known secret in a text by ``<redacted>`` and removes the user info of every URL in
+    it; the last line of defence for output. ``secrets`` are the forms to replace (``Settings.secrets()``:
+    each credential as is, JSON-escaped, URL-encoded and base64-encoded as headers carry it)."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
@@ -53,7 +69,34 @@ class Redactor:
     def __call__(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
-        return text
+        return URL_USER_INFO.sub(r"\1", text) if "://" in text else text
+
+    def body(self, content: bytes) -> bytes:
+        """A body with every secret redacted: in its bytes, and, for a JSON body, in every string it decodes
+        to (which catches a secret that was JSON-escaped once more when the target echoed it)."""
+        if not self.secrets and b"://" not in content:
+            return content
+        text = content.decode("utf-8", "surrogateescape")
+        redacted = self(text)
+        if self.secrets and "\\" in redacted:
+            try:
+                decoded = json.loads(redacted)
+            except ValueError:
+                pass
+            else:
+                cleaned = self._walk(decoded)
+                if cleaned != decoded:
+                    redacted = json.dumps(cleaned, ensure_ascii=False)
+        return content if redacted == text else redacted.encode("utf-8", "surrogateescape")
+
+    def _walk(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, list):
+            return [self._walk(item) for item in value]
+        if isinstance(value, dict):
+            return {self(key): self._walk(item) for key, item in value.items()}
+        return value
 
 
 class RateLimiter:
@@ -85,6 +128,38 @@ class RateLimiter:
             self._next = start + self.interval
         if start > now:
             self._sleep(start - now)
+
+
+def run_limiter(
+    settings: Settings,
+    rate_share: int = 1,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RateLimiter:
+    """The one limiter of a process, which every client of the process shares: ``--connector-max-rps``
+    is the whole run's rate, so each of ``rate_share`` processes (the xdist workers) gets its share."""
+    rate = settings.max_rps / max(rate_share, 1) if settings.max_rps else None
+    return RateLimiter(rate, clock=clock, sleep=sleep)
+
+
+def parse_retry_after(value: str | None, *, now: float) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait: delay-seconds, or an HTTP-date (``now``: the wall
+    clock's time). None when there is no header or it is neither; a date in the past is 0."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        seconds = when.timestamp() - now
+    if not math.isfinite(seconds):
+        return None
+    return max(seconds, 0.0)
 
 
 @dataclass
@@ -204,15 +279,19 @@ class ConnectorClient:
         verify: bool | str = True,
         cert: str | tuple[str, str] | None = None,
         max_rps: float | None = None,
+        limiter: RateLimiter | None = None,
         proxy: str | None = None,
         trust_env: bool = True,
         redactor: Redactor | None = None,
         transport: Transport | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        """``proxy`` overrides the environment's proxies; ``trust_env=False`` reads no proxy and no CA
-        bundle from the environment (see :class:`Transport`)."""
+        """``limiter`` is the rate limit shared with other clients (the run's); without one the client has
+        its own of ``max_rps``. ``proxy`` overrides the environment's proxies; ``trust_env=False`` reads no
+        proxy and no CA bundle from the environment (see :class:`Transport`). ``clock``, ``sleep`` and
+        ``wall_clock`` (which an HTTP-date in ``Retry-After`` is read against) are injectable for tests."""
         self.base_url = base_url.rstrip("/")
         self.display_url = redact_url(self.base_url)
         self.timeout = timeout
@@ -226,8 +305,10 @@ class ConnectorClient:
         self.redact = redactor or Redactor()
         #: how the client waits: between retries and for the rate limit (tests inject a recorded one)
         self._sleep = sleep
+        self._clock = clock
+        self._wall_clock = wall_clock
         self.redact.add(self.transport.proxy_secrets())
-        self.limiter = RateLimiter(max_rps, clock=clock, sleep=sleep)
+        self.limiter = limiter if limiter is not None else RateLimiter(max_rps, clock=clock, sleep=sleep)
         self.exchanges: list[Exchange] = []
         #: how many requests this client has sent
         self.request_count = 0
@@ -256,18 +337,25 @@ class ConnectorClient:
         accept: str | None = None,
         params: Mapping[str, str] | None = None,
         retry: bool = False,
+        paced: bool = True,
     ) -> ApiResponse:
         """Send one request; ``json_body`` is serialised exactly, ``raw_body`` is sent as given.
 
         ``content_type`` defaults to ``application/json`` when there is a body; pass None to send none.
         ``retry`` (setup and teardown only) tries again after connection errors and 429/502/503/504
         with backoff; the request under test is never retried, so no check can pass on a second try.
+        A 429 or 503 with ``Retry-After`` is tried again after the wait it asks for (at least the backoff),
+        but never later than the client's timeout after the first attempt: a wait beyond that is cut
+        short, and once the timeout has passed the answer is the last one. ``paced=False``: the caller
+        has already waited on :attr:`limiter` for this request (the racing requests, which leave together).
         """
         attempts = len(RETRY_DELAYS) + 1 if retry else 1
+        first = self._clock()
         for attempt in range(attempts):
             last = attempt == attempts - 1
+            delay = RETRY_DELAYS[attempt] if not last else 0.0
             try:
-                answer = self._send_once(method, path, json_body, raw_body, content_type, accept, params)
+                answer = self._send_once(method, path, json_body, raw_body, content_type, accept, params, paced)
             except TargetUnreachable:
                 if last:
                     raise
@@ -275,7 +363,17 @@ class ConnectorClient:
                 answer.attempts = attempt + 1
                 if last or answer.status not in RETRY_STATUSES:
                     return answer
-            self._sleep(RETRY_DELAYS[attempt])
+                asked = (
+                    parse_retry_after(answer.headers.get("Retry-After"), now=self._wall_clock())
+                    if answer.status in RETRY_AFTER_STATUSES
+                    else None
+                )
+                if asked is not None:
+                    remaining = self.timeout - (self._clock() - first)
+                    if remaining <= 0:
+                        return answer  # the target asks for a wait the timeout has no room left for
+                    delay = min(max(asked, delay), remaining)
+            self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_once(
@@ -287,6 +385,7 @@ class ConnectorClient:
         content_type: str | None,
         accept: str | None,
         params: Mapping[str, str] | None,
+        paced: bool = True,
     ) -> ApiResponse:
         body: bytes | None
         if json_body is not _UNSET:
@@ -314,7 +413,8 @@ class ConnectorClient:
         )
         self.exchanges.append(exchange)
         self.request_count += 1
-        self.limiter.wait()
+        if paced:
+            self.limiter.wait()
         started, clock = time.time(), time.perf_counter()
         try:
             status, raw_headers, content = self.transport.send(method, full_path, sent_headers, body)
@@ -324,10 +424,9 @@ class ConnectorClient:
             raise TargetUnreachable(f"{method} {self.display_url}{full_path}: {exchange.error}") from None
         elapsed_ms = round((time.perf_counter() - clock) * 1000, 3)
         self._log(method, full_path, headers, body, status, None, started, clock)
-        if self.redact.secrets:
-            # A target that echoes a credential back must not carry it into any message or report: the
-            # body is redacted before anything reads it (a conformant server never echoes one).
-            content = self.redact(content.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+        # A target that echoes a credential back must not carry it into any message or report: the
+        # body is redacted before anything reads it (a conformant server never echoes one).
+        content = self.redact.body(content)
         headers = {k: self.redact(v) for k, v in raw_headers.items()}
         response = ApiResponse(status, headers, content)
         exchange.status = status
@@ -389,8 +488,10 @@ class ConnectorClient:
     def status_path(self, connector_id: str) -> str:
         return f"/_connector/{quote(connector_id, safe='')}/_status"
 
-    def update_status(self, connector_id: str, status: Any, *, retry: bool = False) -> ApiResponse:
-        return self.request("PUT", self.status_path(connector_id), json_body={"status": status}, retry=retry)
+    def update_status(self, connector_id: str, status: Any, *, retry: bool = False, paced: bool = True) -> ApiResponse:
+        return self.request(
+            "PUT", self.status_path(connector_id), json_body={"status": status}, retry=retry, paced=paced
+        )
 
 
 def client_for(
@@ -400,9 +501,13 @@ def client_for(
     rate_share: int = 1,
     worker: str | None = None,
     authorization: Secret | None = None,
+    limiter: RateLimiter | None = None,
 ) -> ConnectorClient:
     """A client for ``url`` with the run's credentials (or ``authorization`` instead), TLS settings, proxy,
-    rate limit, redaction and request log (``worker``: the xdist worker id the log names)."""
+    rate limit, redaction and request log (``worker``: the xdist worker id the log names).
+
+    ``limiter`` is the process's limiter (:func:`run_limiter`), shared by all its clients; without one
+    the client gets a limiter of its own, of the process's share (``rate_share``) of the run's rate."""
     verify: bool | str = str(settings.ca_certs) if settings.ca_certs else not settings.insecure
     cert: str | tuple[str, str] | None = None
     if settings.client_cert is not None:
@@ -421,7 +526,7 @@ def client_for(
         cert=cert,
         proxy=None if embedded else settings.proxy,
         trust_env=not embedded,
-        max_rps=settings.max_rps / max(rate_share, 1) if settings.max_rps else None,
+        limiter=limiter if limiter is not None else run_limiter(settings, rate_share),
         redactor=Redactor(settings.secrets()),
     )
     if settings.request_log is not None:

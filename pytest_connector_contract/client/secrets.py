@@ -1,12 +1,45 @@
 """Credentials and their redaction: a credential is a :class:`Secret` that never prints itself, a URL is only
-ever shown without its user and password, and an Elasticsearch API key has one encoded form."""
+ever shown without its user and password, and an Elasticsearch API key has one encoded form.
+
+What is redacted where:
+
+- **Headers**: the values of ``Authorization``, ``Proxy-Authorization``, ``Cookie``, ``Set-Cookie`` and
+  ``ES-Secondary-Authorization`` are always replaced whole, whatever the credential's length.
+- **URLs**: the user info of a URL is always removed (:func:`redact_url`; in free text,
+  :data:`URL_USER_INFO`), whatever its length.
+- **Free text** (a target's echoes, exception messages): each credential in every form it can take
+  there (:func:`text_forms`: as is, JSON-escaped, URL-encoded; plus the base64 forms an ``Authorization``
+  header carries) is replaced wherever it occurs, when the form is at least :data:`MIN_FREE_TEXT_LENGTH`
+  characters long: a shorter one cannot be told apart from ordinary text, and replacing it everywhere
+  would garble every message. (The base64 forms of even a short password are long enough.)
+"""
 
 from __future__ import annotations
 
 import base64
-from urllib.parse import unquote, urlsplit, urlunsplit
+import binascii
+import json
+import re
+from collections.abc import Iterable
+from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
-__all__ = ["Secret", "encode_api_key", "redact_url", "url_secrets"]
+__all__ = [
+    "MIN_FREE_TEXT_LENGTH",
+    "URL_USER_INFO",
+    "Secret",
+    "basic_credentials",
+    "decode_api_key",
+    "encode_api_key",
+    "free_text_forms",
+    "redact_url",
+    "text_forms",
+    "url_secrets",
+]
+
+#: the shortest form of a credential that free-text redaction replaces (headers and URLs: any length)
+MIN_FREE_TEXT_LENGTH = 4
+#: the user info of any URL in a text (``scheme://user:password@``), removed whatever its length
+URL_USER_INFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#@\"'<>]*@")
 
 
 class Secret:
@@ -44,9 +77,35 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def text_forms(value: str) -> list[str]:
+    """``value`` in every form it can take in a text: as is, JSON-escaped (with and without ``\\uXXXX``
+    escapes) and URL-encoded (as a path or query part, and as a form field)."""
+    forms = [
+        value,
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        quote(value, safe=""),
+        quote_plus(value, safe=""),
+    ]
+    return list(dict.fromkeys(forms))
+
+
+def free_text_forms(values: Iterable[str]) -> list[str]:
+    """The :func:`text_forms` of each value that free-text redaction replaces (long enough, see above)."""
+    found = [form for value in values if value for form in text_forms(value)]
+    return [form for form in dict.fromkeys(found) if len(form) >= MIN_FREE_TEXT_LENGTH]
+
+
+def basic_credentials(user: str, password: str, encoding: str = "utf-8") -> str:
+    """``user:password`` base64-encoded, as a Basic ``Authorization`` (or ``Proxy-Authorization``) header
+    carries it."""
+    return base64.b64encode(f"{user}:{password}".encode(encoding, "replace")).decode("ascii")
+
+
 def url_secrets(url: str) -> list[str]:
     """The password of a URL's user info in every form it can take in text: as written, decoded, as
-    ``user:password`` and base64-encoded as a Basic (or Proxy-Authorization) header carries it."""
+    ``user:password`` and base64-encoded as a Basic (or Proxy-Authorization) header carries it (requests
+    encodes it as latin-1, the client's own Basic header as UTF-8), each also JSON-escaped and URL-encoded."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -54,13 +113,21 @@ def url_secrets(url: str) -> list[str]:
     if parts.password is None:
         return []
     user, password = unquote(parts.username or ""), unquote(parts.password)
-    pair = f"{user}:{password}"
-    forms = [parts.password, password, f"{parts.username}:{parts.password}", pair]
-    forms.append(base64.b64encode(pair.encode("latin-1", "replace")).decode())
-    return [form for form in forms if len(form) >= 4]
+    forms = [parts.password, password, f"{parts.username}:{parts.password}", f"{user}:{password}"]
+    forms += [basic_credentials(user, password, "latin-1"), basic_credentials(user, password)]
+    return free_text_forms(forms)
 
 
 def encode_api_key(key: str) -> str:
     """``id:api_key`` -> the base64 form clients send as ``Authorization: ApiKey <encoded>`` (and that
     Elasticsearch's create-API-key answer calls ``encoded``)."""
     return base64.b64encode(key.encode()).decode("ascii")
+
+
+def decode_api_key(encoded: str) -> str | None:
+    """The ``id:api_key`` an encoded API key stands for; None when it is not one."""
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    return decoded if ":" in decoded and decoded.isprintable() else None

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from pytest_connector_contract.client.secrets import Secret, encode_api_key, redact_url, url_secrets
+from pytest_connector_contract.client.secrets import (
+    Secret,
+    decode_api_key,
+    encode_api_key,
+    free_text_forms,
+    redact_url,
+    url_secrets,
+)
 
 EMBEDDED = "embedded"
 
@@ -597,20 +604,30 @@ class Settings:
         return None
 
     def secrets(self) -> list[str]:
-        """Every form in which a configured credential could appear in text, for redaction."""
+        """Every form in which a configured credential could appear in free text, for redaction: each
+        credential and the values its ``Authorization`` header carries (an API key encoded and as
+        ``id:key``, ``user:password`` base64-encoded), each as is, JSON-escaped and URL-encoded; only forms
+        of :data:`~pytest_connector_contract.client.secrets.MIN_FREE_TEXT_LENGTH` characters or more."""
         found: list[str] = []
-        for secret in (self.api_key, self.password, self.bearer_token, self.readonly_api_key):
+        for secret in (self.password, self.bearer_token):
             if secret is not None:
                 found.append(secret.reveal())
-        auth = self.authorization()
-        if auth is not None:
-            found.append(auth.reveal().partition(" ")[2])
-        for key in (self.api_key, self.readonly_api_key):
-            if key is not None and ":" in key.reveal():
-                found.append(key.reveal().partition(":")[2])
-                found.append(encode_api_key(key.reveal()))
+        for auth in (self.authorization(), self.readonly_authorization()):
+            if auth is not None:
+                found.append(auth.reveal().partition(" ")[2])
+        if self.user is not None and self.password is not None:
+            found.append(f"{self.user}:{self.password.reveal()}")
+        for secret in (self.api_key, self.readonly_api_key):
+            if secret is None:
+                continue
+            key = secret.reveal()
+            pair = key if ":" in key else decode_api_key(key)
+            found.append(key)
+            if pair is not None:  # id:key, and the key without its id (the id is no secret)
+                found += [pair, pair.partition(":")[2], encode_api_key(pair)]
+        found = free_text_forms(found)
         found.extend(url_secrets(self.proxy or ""))
-        return [s for s in found if len(s) >= 4]
+        return list(dict.fromkeys(found))
 
     def readonly_authorization(self) -> Secret | None:
         """The ``Authorization`` header value for ``--connector-readonly-api-key``, if given."""

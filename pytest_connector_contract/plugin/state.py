@@ -15,7 +15,7 @@ import pytest
 
 from pytest_connector_contract.checks.connectors import ConnectorFactory, Ledger
 from pytest_connector_contract.checks.preflight import TargetInfo, identify
-from pytest_connector_contract.client.connector import ConnectorClient, client_for
+from pytest_connector_contract.client.connector import ConnectorClient, RateLimiter, client_for, run_limiter
 from pytest_connector_contract.config.settings import Settings
 from pytest_connector_contract.contract.spec import Check, Spec
 
@@ -50,6 +50,11 @@ class RunState:
     #: xdist workers started, and those that reported their leftovers through xdist itself
     workers: set[str] = field(default_factory=set)
     reported: set[str] = field(default_factory=set)
+    #: the process's one rate limiter (its share of --connector-max-rps), shared by every client it creates
+    limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limiter = run_limiter(self.settings, self.rate_share)
 
     @property
     def id_prefix(self) -> str:
@@ -88,7 +93,7 @@ class RunState:
     def client(self) -> ConnectorClient:
         """A new client for the target, with the run's credentials, TLS settings and rate limit."""
         assert self.target_url is not None
-        return client_for(self.settings, self.target_url, rate_share=self.rate_share, worker=self.worker_id)
+        return client_for(self.settings, self.target_url, worker=self.worker_id, limiter=self.limiter)
 
     def readonly_client(self) -> ConnectorClient | None:
         """A client that authenticates with --connector-readonly-api-key (None without one)."""
@@ -99,9 +104,9 @@ class RunState:
         return client_for(
             self.settings,
             self.target_url,
-            rate_share=self.rate_share,
             worker=self.worker_id,
             authorization=authorization,
+            limiter=self.limiter,
         )
 
     def delete_leftovers(self) -> None:
