@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_connector_contract.contract.spec import Check, Provenance, load_spec
+from pytest_connector_contract.contract.spec import Check, Provenance, load_spec, source_label, source_url
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = load_spec()
@@ -25,10 +25,8 @@ def _link(entry: dict[str, str]) -> str:
     if entry["kind"] == "derived":
         text = f"derived: {entry['what']}"
     else:
-        name = entry["path"].rsplit("/", 1)[-1]
-        url = f"https://github.com/{entry['repo']}/blob/{entry['commit']}/{entry['path']}"
         kind = "Elastic test " if entry["kind"] == "test" else ""
-        text = f"{kind}[`{name}@{entry['commit'][:8]}`]({url}) ({entry['repo']}): {entry['what']}"
+        text = f"{kind}[`{source_label(entry)}`]({source_url(entry)}) ({entry['repo']}): {entry['what']}"
     if "releases" in entry:
         text += f" *[{entry['releases']}]*"
     return text

@@ -78,11 +78,7 @@ class Run:
     # -- evidence ---------------------------------------------------------------------------------
     def evidence(self) -> dict[str, Any]:
         return {
-            "id": self.check.id,
-            "category": self.check.category,
-            "statement": self.check.statement,
-            "source": self.check.source,
-            "provenance": [dict(entry) for entry in self.check.provenance],
+            **self.check.identity(),
             "expected": self.expected,
             "observed": self.observed,
             "problems": list(self.problems),
@@ -153,7 +149,7 @@ class Run:
                 answer.root_cause_type == error_type,
                 f"expected root_cause[0].type {error_type!r}, got {answer.root_cause_type!r}",
             )
-            root = _first_root_cause(error)
+            root = answer.root_cause
             if root is not None:
                 self.require(
                     root.get("reason") == error.get("reason"),
@@ -209,13 +205,6 @@ class Run:
         """The target behaves as stock Elasticsearch of its version does, which departs from the docs."""
         self.deviation = reason
         raise ExpectedFailure(reason)
-
-
-def _first_root_cause(error: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    causes = error.get("root_cause")
-    if isinstance(causes, list) and causes and isinstance(causes[0], dict):
-        return causes[0]
-    return None
 
 
 def changed_fields(

@@ -237,14 +237,18 @@ class ApiResponse:
         return error.get("reason") if isinstance(error, dict) else None
 
     @property
-    def root_cause_type(self) -> str | None:
+    def root_cause(self) -> dict[str, Any] | None:
+        """``error.root_cause[0]``, when the answer has one."""
         error = self.error
-        if not isinstance(error, dict):
-            return None
-        causes = error.get("root_cause")
+        causes = error.get("root_cause") if isinstance(error, dict) else None
         if isinstance(causes, list) and causes and isinstance(causes[0], dict):
-            return causes[0].get("type")
+            return causes[0]
         return None
+
+    @property
+    def root_cause_type(self) -> str | None:
+        root = self.root_cause
+        return root.get("type") if root is not None else None
 
     def summary(self) -> str:
         """A short description for messages: ``HTTP 400 status_exception: <reason>``."""

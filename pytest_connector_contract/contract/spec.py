@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -27,6 +28,8 @@ __all__ = [
     "parse_version",
     "provenance_text",
     "selects",
+    "source_label",
+    "source_url",
 ]
 
 #: the node id of the bundled suite: its items are ``connector-contract::<check id>`` in pytest and the reports
@@ -86,7 +89,6 @@ class Profile:
     name: str
     applies_to: VersionRange
     transitions: dict[str, frozenset[str]]
-    provenance: Provenance = ()
 
     def allows(self, current: str, requested: str) -> bool:
         return requested in self.transitions.get(current, frozenset())
@@ -109,7 +111,6 @@ class ReleaseExpectation:
 
     applies_to: VersionRange
     expect: dict[str, Any]
-    provenance: Provenance
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,6 @@ class ValidationCase:
     applies_to: VersionRange | None = None
     #: older releases that answer differently, oldest first
     by_release: tuple[ReleaseExpectation, ...] = ()
-    provenance: Provenance = ()
 
     def expect_for(self, release: tuple[int, int, int]) -> dict[str, Any]:
         """The expectation for ``release`` (see :meth:`TargetInfo.release`)."""
@@ -153,6 +153,16 @@ class Check:
     def source(self) -> str:
         """The provenance as one line of text, for the terminal and JUnit."""
         return provenance_text(self.provenance)
+
+    def identity(self) -> dict[str, Any]:
+        """What every report says of the check, whatever became of it: id, category, statement, provenance."""
+        return {
+            "id": self.id,
+            "category": self.category,
+            "statement": self.statement,
+            "source": self.source,
+            "provenance": [dict(entry) for entry in self.provenance],
+        }
 
 
 @dataclass(frozen=True)
@@ -237,6 +247,18 @@ def transition_id(current: str, requested: str) -> str:
     return f"transition[{current}->{requested}]"
 
 
+def source_label(entry: Mapping[str, str]) -> str:
+    """``ConnectorStateMachine.java@20435b91``: a source or test entry's file name at its commit."""
+    return f"{entry['path'].rsplit('/', 1)[-1]}@{entry['commit'][:8]}"
+
+
+def source_url(entry: Mapping[str, str]) -> str | None:
+    """The file at its commit on GitHub, for a source or test entry; None for a derived one."""
+    if entry.get("kind") == "derived" or not entry.get("repo"):
+        return None
+    return f"https://github.com/{entry['repo']}/blob/{entry['commit']}/{entry['path']}"
+
+
 def provenance_text(provenance: Provenance) -> str:
     """``ConnectorStateMachine.java@20435b91 (elastic/elasticsearch); derived: ...`` on one line."""
     parts = []
@@ -244,8 +266,7 @@ def provenance_text(provenance: Provenance) -> str:
         if entry["kind"] == "derived":
             parts.append(f"derived: {entry['what']}")
         else:
-            name = entry["path"].rsplit("/", 1)[-1]
-            label = f"{name}@{entry['commit'][:8]} ({entry['repo']})"
+            label = f"{source_label(entry)} ({entry['repo']})"
             parts.append(f"Elastic test {label}" if entry["kind"] == "test" else label)
         if "releases" in entry:
             parts[-1] += f" [{entry['releases']}]"
@@ -376,11 +397,9 @@ def _validation_case(raw: dict[str, Any], case: dict[str, Any]) -> ValidationCas
             ReleaseExpectation(
                 applies_to=VersionRange.from_data(entry["applies_to"]),
                 expect=entry["expect"],
-                provenance=_resolve(raw, entry["provenance"]),
             )
             for entry in case.get("by_release", [])
         ),
-        provenance=_resolve(raw, case.get("provenance", [])),
     )
 
 
@@ -395,7 +414,6 @@ def load_spec() -> Spec:
             name=name,
             applies_to=VersionRange.from_data(data["applies_to"]),
             transitions={k: frozenset(v) for k, v in data["transitions"].items()},
-            provenance=_resolve(raw, data["provenance"]),
         )
         for name, data in raw["profiles"].items()
     }

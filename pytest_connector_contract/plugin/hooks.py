@@ -106,7 +106,7 @@ class XdistHooks:
         self.state = state
 
     def pytest_configure_node(self, node: Any) -> None:
-        if self.state.handoff is None:
+        if self.state.handoff is None and self.state.suite:  # a run of the user's own tests creates nothing
             self.state.handoff = tempfile.mkdtemp(prefix="connector-contract-")
             node.config.add_cleanup(lambda: shutil.rmtree(self.state.handoff or "", ignore_errors=True))
         self.state.workers.add(node.gateway.id)
@@ -202,17 +202,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if isinstance(item, CheckItem):
         run: Run | None = getattr(item, "_connector_run_obj", None)
-        data: dict[str, Any] = (
-            run.evidence()
-            if run is not None
-            else {
-                "id": item.check.id,
-                "category": item.check.category,
-                "statement": item.check.statement,
-                "source": item.check.source,
-                "provenance": [dict(entry) for entry in item.check.provenance],
-            }
-        )
+        data: dict[str, Any] = run.evidence() if run is not None else item.check.identity()
         if call.excinfo is not None and not call.excinfo.errisinstance((pytest.skip.Exception, pytest.xfail.Exception)):
             data["failure"] = "check" if call.excinfo.errisinstance(CheckFailed) else "harness"
             data["message"] = _exception_message(call.excinfo.value, data["failure"])

@@ -18,7 +18,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from pytest_connector_contract.client.curl import reproduction
-from pytest_connector_contract.contract.spec import SUITE_NODE
+from pytest_connector_contract.contract.spec import SUITE_NODE, source_label, source_url
 from pytest_connector_contract.reports.results import OUTCOMES
 
 __all__ = [
@@ -418,13 +418,6 @@ def provenance_html(document: Mapping[str, Any]) -> str:
     return _render("provenance.html.j2", rows=rows)
 
 
-def source_url(entry: Mapping[str, Any]) -> str | None:
-    """The file at its commit on GitHub, for a source or test entry; None for a derived one."""
-    if entry.get("kind") == "derived" or not entry.get("repo"):
-        return None
-    return f"https://github.com/{entry['repo']}/blob/{entry['commit']}/{entry['path']}"
-
-
 def _sources(provenance: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One item per provenance entry: a link to the file at its commit (or the derivation), what it
     establishes, and the releases it backs."""
@@ -435,7 +428,7 @@ def _sources(provenance: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             {
                 "url": url,
                 "kind": "Elastic test " if entry.get("kind") == "test" else "",
-                "label": f"{entry['path'].rsplit('/', 1)[-1]}@{str(entry['commit'])[:8]}" if url else None,
+                "label": source_label(entry) if url else None,
                 "repo": str(entry["repo"]) if url else None,
                 "what": str(entry.get("what") or ""),
                 "releases": str(entry["releases"]) if entry.get("releases") else None,
