@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pytest_connector_contract.checks.catalogue import request_floors
 from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.client.transport import Transport
 from pytest_connector_contract.contract.spec import Spec, load_spec, parse_version
@@ -190,33 +191,6 @@ def bench_startup(work: Path, repeats: int) -> dict[str, Any]:
 # ------------------------------------------------------------------------------- 2. requests per check
 
 
-def floors(spec: Spec, check_id: str, soft_delete: bool) -> tuple[int, int]:
-    """The fewest requests a fully isolated check needs: (strict, safe).
-
-    create + setup transitions + the request(s) under test + one read + one delete, where create is one
-    PUT (strict) or, on an API whose PUT overwrites, the GET that proves the id unused plus the PUT (safe).
-    A check that sends a request to an id that must not exist needs that GET too (in both floors a
-    request to someone else's connector is never acceptable, so the strict floor counts it as well).
-    """
-    check = next(c for c in spec.checks if c.id == check_id)
-    if check.kind == "transition":
-        setup = len(spec.setup_paths[check.params["from"]])
-        return 1 + setup + 1 + 1 + 1, 2 + setup + 1 + 1 + 1
-    if check.kind == "validation":
-        return 1 + 1 + 1 + 1, 2 + 1 + 1 + 1
-    if check.kind == "not_found":
-        if check.params["case"] == "deleted-connector":
-            # create, the DELETE that is its setup, the request; a hard delete where deletes are soft
-            strict = 1 + 1 + 1 + (1 if soft_delete else 0)
-            return strict, strict + 1
-        # the GET proving the id unused, the request, the read showing it still missing
-        return 3, 3
-    if check.kind == "response":
-        # create, a second id proven unused, the three answers under test, one read, one delete
-        return 1 + 1 + 3 + 1 + 1, 2 + 1 + 3 + 1 + 1
-    raise KeyError(check.kind)
-
-
 def bench_requests(work: Path) -> dict[str, Any]:
     spec = load_spec()
     log = work / "requests.jsonl"
@@ -234,7 +208,7 @@ def bench_requests(work: Path) -> dict[str, Any]:
     kinds: dict[str, dict[str, int]] = {}
     rows = []
     for check in spec.checks:
-        strict, safe = floors(spec, check.id, soft_delete)
+        strict, safe = request_floors(spec, check, soft_delete=soft_delete)
         kind = kinds.setdefault(check.kind, {"checks": 0, "requests": 0, "floor_strict": 0, "floor_safe": 0})
         kind["checks"] += 1
         kind["requests"] += per_check[check.id]

@@ -172,17 +172,20 @@ def test_the_load_model_catches_a_transition_accepted_from_a_stale_status(
         assert level["errors"] == 0, level["problems"]
 
 
-def test_the_isolation_floor_counts_what_a_check_cannot_do_without(repo_root: Path) -> None:
-    bench = _bench(repo_root)
-    from pytest_connector_contract.contract.spec import load_spec
+def test_the_isolation_floor_counts_what_a_check_cannot_do_without() -> None:
+    from pytest_connector_contract.checks.catalogue import request_floors
 
     spec = load_spec()
+
+    def floors(check_id: str, soft_delete: bool) -> tuple[int, int]:
+        return request_floors(spec, next(c for c in spec.checks if c.id == check_id), soft_delete=soft_delete)
+
     # created -> error: create, request, read, delete (+ the GET proving the id unused)
-    assert bench.floors(spec, "transition[created->error]", True) == (4, 5)
+    assert floors("transition[created->error]", True) == (4, 5)
     # connected needs three setup transitions
-    assert bench.floors(spec, "transition[connected->error]", True) == (7, 8)
-    assert bench.floors(spec, "validation[unknown-field]", True) == (4, 5)
-    assert bench.floors(spec, "not_found[unknown-id]", True) == (3, 3)
-    assert bench.floors(spec, "not_found[deleted-connector]", True) == (4, 5)
-    assert bench.floors(spec, "not_found[deleted-connector]", False) == (3, 4)
-    assert bench.floors(spec, "response[x-elastic-product]", True) == (7, 8)
+    assert floors("transition[connected->error]", True) == (7, 8)
+    assert floors("validation[unknown-field]", True) == (4, 5)
+    assert floors("not_found[unknown-id]", True) == (3, 3)
+    assert floors("not_found[deleted-connector]", True) == (4, 5)
+    assert floors("not_found[deleted-connector]", False) == (3, 4)
+    assert floors("response[x-elastic-product]", True) == (7, 8)

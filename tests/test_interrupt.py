@@ -146,9 +146,11 @@ def watched() -> Iterator[tuple[WatchedTarget, ReferenceServer]]:
     assert not server.errors, f"the reference server raised: {server.errors}"
 
 
-def _start_run(pytester: pytest.Pytester, url: str, workers: int, prefix: str) -> subprocess.Popen[bytes]:
+def _start_run(
+    pytester: pytest.Pytester, url: str, workers: int, prefix: str, *args: str, selection: str = SELECTION
+) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "pytest", "--connector-url", url, "--connector-id-prefix", prefix,
-               "-p", "no:cacheprovider", SELECTION]  # fmt: skip
+               "-p", "no:cacheprovider", *args, selection]  # fmt: skip
     if workers:
         command += ["-n", str(workers)]
     # A session of its own: Ctrl-C in a terminal reaches the whole process group, xdist workers included.
@@ -166,16 +168,21 @@ def _finish(process: subprocess.Popen[bytes], timeout: float) -> str:
     return output.decode(errors="replace")
 
 
+#: how the run is started: xdist workers, and checks in flight at once in each process
+MODES = {"serial": (0, 1), "concurrent": (0, 8), "xdist": (2, 8)}
+
+
 @pytest.mark.parametrize("moment", MOMENTS, ids=str)
-@pytest.mark.parametrize("workers", [0, 2], ids=["serial", "xdist"])
+@pytest.mark.parametrize("mode", list(MODES))
 def test_ctrl_c_at_any_moment_leaves_no_connector_behind(
-    workers: int, moment: Moment, watched: tuple[WatchedTarget, ReferenceServer], pytester: pytest.Pytester
+    mode: str, moment: Moment, watched: tuple[WatchedTarget, ReferenceServer], pytester: pytest.Pytester
 ) -> None:
     target, server = watched
     assert LATE < CREATE_GRACE
+    workers, concurrency = MODES[mode]
     target.create_delay = DELAYS[workers]
     prefix = f"ccint{workers}"
-    process = _start_run(pytester, server.url, workers, prefix)
+    process = _start_run(pytester, server.url, workers, prefix, "--connector-concurrency", str(concurrency))
     try:
         target.wait_until(moment.reached, process)
         time.sleep(moment.after)
@@ -187,6 +194,42 @@ def test_ctrl_c_at_any_moment_leaves_no_connector_behind(
     assert process.returncode in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.TESTS_FAILED), output
     assert "NOT DELETED" not in output, output
     assert target.run_ids(prefix) == [], output
+
+
+def test_ctrl_c_midway_through_a_concurrent_run_leaves_nothing_and_reports_the_checks_that_ended(
+    pytester: pytest.Pytester,
+) -> None:
+    """Two checks in flight at a time against a target that answers after 30 ms and holds every create for a
+    second: Ctrl-C lands while the second pair is under way and the fifth check has started. Nothing is left,
+    and the reports hold the checks whose items were reached, in collection order, each passed; none of a
+    check that ran ahead and was cut off."""
+    target = WatchedTarget()
+    server = ReferenceServer(target, latency_ms=30)
+    server.start()
+    report = pytester.path / "conformance.json"
+    # five checks that need the same requests, so that they start in collection order
+    selection = "connector-contract::transition[connected->"
+    try:
+        process = _start_run(pytester, server.url, 0, "ccmid", "--connector-concurrency", "2",
+                             "--connector-json", str(report), selection=selection)  # fmt: skip
+        try:
+            # the first pair has ended (a second before the third DELETE: the hold of the next create)
+            target.wait_until(lambda arrivals: [method for method, _ in arrivals].count("DELETE") >= 3, process)
+            os.killpg(process.pid, signal.SIGINT)
+        finally:
+            output = _finish(process, timeout=60)
+        assert process.returncode == pytest.ExitCode.INTERRUPTED, output
+        assert "NOT DELETED" not in output, output
+        assert target.run_ids("ccmid") == [], output
+    finally:
+        server.stop()
+    checks = json.loads(report.read_text())["checks"]
+    ended = [check["id"] for check in checks if check["outcome"] is not None]
+    collected = [check.id for check in load_spec().checks if check.id.startswith("transition[connected->")]
+    assert 2 <= len(ended) < len(collected), output  # the run really was cut short
+    assert ended == collected[: len(ended)], output  # in collection order, none skipped
+    assert {check["outcome"] for check in checks if check["outcome"] is not None} == {"passed"}
+    assert f"checks: {len(ended)} ({len(ended)} passed)" in output, output
 
 
 def test_ctrl_c_during_cleanup_ends_the_run_promptly_and_lists_what_may_remain(

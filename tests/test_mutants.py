@@ -1,4 +1,5 @@
-"""Every mutant of the reference target fails the run, caught by the check named for it.
+"""Every mutant of the reference target fails the run, caught by the check named for it, and a run with one
+check at a time reports the same as the default run with checks in flight together.
 
 A suite whose checks pass against a broken target is broken: each deviation below must make the run
 non-conformant (exit status 1), with the named check failed for the named reason.
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from comparable import comparable, differences
 from mutants import MUTANTS, Mutant
 
 from pytest_connector_contract.reference.server import ReferenceServer
@@ -20,7 +22,7 @@ def test_mutant_is_caught_by_its_check(
     mutant: Mutant, start_target: Callable[..., ReferenceServer], run_suite: Callable[..., object]
 ) -> None:
     server = start_target(mutant.target(mutant.es_version))
-    run = run_suite(server.url, *mutant.args)
+    run = run_suite(server.url, *mutant.args)  # checks in flight together (the default)
     assert run.ret == 1, run.result.stdout.str()
     assert run.report is not None
     assert run.report["summary"]["conformant"] is False
@@ -30,6 +32,10 @@ def test_mutant_is_caught_by_its_check(
     assert f"FAILED connector-contract::{mutant.caught_by} " in run.result.stdout.str()
     # Whatever else failed, the run left nothing behind on the target.
     assert not server.target.connectors, sorted(server.target.connectors)
+    # One check at a time, against a fresh target, the run reports the very same, check by check.
+    serial = run_suite(start_target(mutant.target(mutant.es_version)).url, "--connector-concurrency", "1", *mutant.args)
+    assert serial.ret == run.ret
+    assert differences(comparable(serial.report), comparable(run.report)) == []  # type: ignore[arg-type]
 
 
 def test_there_are_at_least_fifteen_mutants_each_with_its_own_deviation() -> None:

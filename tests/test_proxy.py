@@ -114,7 +114,8 @@ def test_every_request_goes_through_the_proxy_of_the_environment(
         for r in requestlog.read(log)
     ]
     assert len(sent) > 3 * len(selection)
-    assert proxy.requests == sent  # every request of the run, in order, and nothing else
+    # every request of the run, and nothing else (checks in flight together send theirs in no fixed order)
+    assert sorted(proxy.requests) == sorted(sent)
 
 
 def test_without_the_proxy_the_same_target_cannot_be_reached(
@@ -135,12 +136,14 @@ def test_an_https_target_is_reached_through_a_connect_tunnel(
     proxy = start_proxy()
     monkeypatch.setenv("HTTPS_PROXY", proxy.url)
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # an https target uses HTTPS_PROXY
-    result = _run(pytester, _named(https_target), "--connector-ca-certs", str(ca_file), *SELECTION)
+    # Two checks in flight at a time: each slot keeps its client, and its tunnel, from check to check.
+    args = ("--connector-ca-certs", str(ca_file), "--connector-concurrency", "2")
+    result = _run(pytester, _named(https_target), *args, *SELECTION)
     assert result.ret == 0, _text(result)
     assert proxy.requests, "the proxy saw nothing"
     assert set(proxy.requests) == {f"CONNECT {HOST}:{https_target.port} HTTP/1.0"}
-    # keep-alive: a handful of tunnels (one per client) for dozens of requests
-    assert len(proxy.requests) <= 6
+    # keep-alive: a handful of tunnels (one per client: the preflight's and each slot's) for dozens of requests
+    assert len(proxy.requests) <= 4
     assert min(proxy.tunnelled) > 10_000
 
 

@@ -25,7 +25,7 @@ def test_every_request_of_a_serial_run_is_logged_in_order_without_credentials(
     log = pytester.path / "logs" / "requests.jsonl"
     log.parent.mkdir()
     log.write_text("a line of an earlier run\n")
-    result = _run(pytester, log)
+    result = _run(pytester, log, "--connector-concurrency", "1")
     assert result.ret == 0, result.stdout.str()
     text = log.read_text()
     assert SECRET not in text

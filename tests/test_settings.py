@@ -46,6 +46,8 @@ def test_precedence_is_command_line_then_environment_then_ini_then_default(
         (["--connector-url", "embedded"], {"CONNECTOR_TIMEOUT": "soon"}, "environment variable CONNECTOR_TIMEOUT"),
         (["--connector-url", "embedded"], {"CONNECTOR_KEEP": "maybe"}, "is not a boolean"),
         ([], {"CONNECTOR_URL": "localhost:9200"}, "environment variable CONNECTOR_URL"),
+        (["--connector-url", "embedded", "--connector-concurrency", "0"], {}, "checks in flight must be from 1 to 256"),
+        (["--connector-url", "embedded"], {"CONNECTOR_CONCURRENCY": "many"}, "'many' is not a number of checks"),
     ],
 )
 def test_bad_values_are_usage_errors_that_say_what_is_wrong(

@@ -11,8 +11,9 @@ from collections.abc import Callable
 
 from pytest_connector_contract.checks import kinds
 from pytest_connector_contract.checks.run import Run
+from pytest_connector_contract.contract.spec import Check, Spec
 
-__all__ = ["KINDS", "runner"]
+__all__ = ["KINDS", "RUN_ALONE", "request_floors", "runner"]
 
 #: kind -> the function that runs it, or "module:function" for the kinds loaded on first use
 KINDS: dict[str, Callable[[Run], None] | str] = {
@@ -25,6 +26,11 @@ KINDS: dict[str, Callable[[Run], None] | str] = {
     "race": "pytest_connector_contract.checks.race:race",
 }
 
+#: kinds whose checks never run ahead of their turn with others in flight (``--connector-concurrency``): an
+#: exploration walk drives Hypothesis, which is not thread-safe, so no two walks may overlap; a race check
+#: runs its own racing threads, whose timing other checks in flight would only blur
+RUN_ALONE = frozenset({"explore", "race"})
+
 
 def runner(kind: str) -> Callable[[Run], None]:
     """The function that runs checks of ``kind`` (KeyError for a kind the catalogue does not know)."""
@@ -35,3 +41,32 @@ def runner(kind: str) -> Callable[[Run], None]:
         KINDS[kind] = function
         return function
     return entry
+
+
+def request_floors(spec: Spec, check: Check, *, soft_delete: bool) -> tuple[int, int]:
+    """The fewest requests a fully isolated check of the default suite needs: (strict, safe). KeyError for
+    the kinds beyond it, whose request count depends on the run's options.
+
+    create + setup transitions + the request(s) under test + one read + one delete, where create is one
+    PUT (strict) or, on an API whose PUT overwrites, the GET that proves the id unused plus the PUT (safe).
+    A check that sends a request to an id that must not exist needs that GET too (in both floors a
+    request to someone else's connector is never acceptable, so the strict floor counts it as well).
+    The benchmark compares the suite with them (bench/run.py); checks in flight together start the longest
+    first (plugin/concurrency.py).
+    """
+    if check.kind == "transition":
+        setup = len(spec.setup_paths[check.params["from"]])
+        return 1 + setup + 1 + 1 + 1, 2 + setup + 1 + 1 + 1
+    if check.kind == "validation":
+        return 1 + 1 + 1 + 1, 2 + 1 + 1 + 1
+    if check.kind == "not_found":
+        if check.params["case"] == "deleted-connector":
+            # create, the DELETE that is its setup, the request; a hard delete where deletes are soft
+            strict = 1 + 1 + 1 + (1 if soft_delete else 0)
+            return strict, strict + 1
+        # the GET proving the id unused, the request, the read showing it still missing
+        return 3, 3
+    if check.kind == "response":
+        # create, a second id proven unused, the three answers under test, one read, one delete
+        return 1 + 1 + 3 + 1 + 1, 2 + 1 + 3 + 1 + 1
+    raise KeyError(check.kind)

@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from pytest_connector_contract.checks.connectors import ConnectorFactory
 from pytest_connector_contract.checks.preflight import TargetInfo
-from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient
+from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, Exchange
 from pytest_connector_contract.config.settings import Settings
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import Check, Profile, Spec
@@ -74,6 +74,9 @@ class Run:
         #: evidence of the kinds beyond the default suite (see explore.py and race.py)
         self.explore: dict[str, Any] | None = None
         self.race: dict[str, Any] | None = None
+        #: the evidence record as it stood when the check ended, for a check that ran ahead of its turn on a
+        #: client that went on to other checks (None: ``client.exchanges`` is this check's)
+        self.exchanges: list[Exchange] | None = None
 
     # -- evidence ---------------------------------------------------------------------------------
     def evidence(self) -> dict[str, Any]:
@@ -87,7 +90,9 @@ class Run:
             "matrix": self.matrix,
             "explore": self.explore,
             "race": self.race,
-            "exchanges": [exchange.to_dict() for exchange in self.client.exchanges],
+            "exchanges": [
+                exchange.to_dict() for exchange in (self.client.exchanges if self.exchanges is None else self.exchanges)
+            ],
         }
 
     # -- requirements ----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ __all__ = [
     "Exchange",
     "RateLimiter",
     "Redactor",
+    "RunStopped",
     "TargetUnreachable",
     "client_for",
     "parse_retry_after",
@@ -53,6 +54,11 @@ RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 class TargetUnreachable(Exception):
     """The target did not answer at all (connection refused, DNS, TLS, timeout)."""
+
+
+class RunStopped(TargetUnreachable):
+    """The run is stopping (``-x``, ``--maxfail``, Ctrl-C): the client's stop flag is set, so the request
+    was not sent. Never retried; what the check created is left to the run's final clean-up."""
 
 
 class Redactor:
@@ -319,6 +325,9 @@ class ConnectorClient:
         #: where every request is logged (``--connector-request-log``), and the check they are logged for
         self.request_log: RequestLog | None = None
         self.label: str | None = None
+        #: once set, every request raises :class:`RunStopped` instead of being sent (a check running ahead
+        #: of its turn, stopped when the run stops)
+        self.stop: threading.Event | None = None
 
     def close(self) -> None:
         self.transport.close()
@@ -326,9 +335,11 @@ class ConnectorClient:
             self.request_log.close()
 
     def start_recording(self, label: str | None = None) -> None:
-        """Start a new evidence record; ``label`` (a check id) names the requests in the request log."""
+        """Start a new evidence record; ``label`` (a check id) names the requests in the request log from now
+        on (without one, the label stays: a check that restarts its record mid-way still names its requests)."""
         self.exchanges = []
-        self.label = label
+        if label is not None:
+            self.label = label
 
     def request(
         self,
@@ -360,6 +371,8 @@ class ConnectorClient:
             delay = RETRY_DELAYS[attempt] if not last else 0.0
             try:
                 answer = self._send_once(method, path, json_body, raw_body, content_type, accept, params, paced)
+            except RunStopped:
+                raise
             except TargetUnreachable:
                 if last:
                     raise
@@ -408,6 +421,7 @@ class ConnectorClient:
         if self._authorization is not None:
             headers["Authorization"] = self._authorization.reveal()
         full_path = path + (f"?{urlencode(params)}" if params else "")
+        self._unless_stopped(method, full_path)
         sent_headers = self.transport.headers_for(headers, body, method)
         exchange = Exchange(
             method=method,
@@ -419,6 +433,7 @@ class ConnectorClient:
         self.request_count += 1
         if paced:
             self.limiter.wait()
+            self._unless_stopped(method, full_path)  # the run may have stopped while this request waited
         started, clock = time.time(), time.perf_counter()
         try:
             status, raw_headers, content = self.transport.send(method, full_path, sent_headers, body)
@@ -438,6 +453,10 @@ class ConnectorClient:
         exchange.response_body = _text(content)
         exchange.elapsed_ms = elapsed_ms
         return response
+
+    def _unless_stopped(self, method: str, full_path: str) -> None:
+        if self.stop is not None and self.stop.is_set():
+            raise RunStopped(f"{method} {self.display_url}{full_path}: not sent, the run is stopping")
 
     def _log(
         self,

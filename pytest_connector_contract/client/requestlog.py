@@ -3,7 +3,9 @@
 Every process of the run (the only one, or the xdist controller and each worker) appends to the same
 file; the process that configures the run empties it first. Each line is written with a single
 ``write()`` on a file opened with ``O_APPEND``, so lines from different processes never interleave.
-Within one process, ``seq`` counts up in the order the requests were sent.
+Within one process, ``seq`` counts up in the order the requests were logged, as each answer came: the
+order they were sent when one check runs at a time, while checks in flight together
+(``--connector-concurrency``) interleave theirs. :func:`read` orders them by the time they were sent.
 
 A line holds what is needed to send the request again byte for byte (method, path, query string,
 ``Content-Type``, ``Accept`` and the body) plus what came of it (status, error, timing), and which check

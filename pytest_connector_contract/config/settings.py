@@ -36,6 +36,9 @@ class SettingsError(ValueError):
 PROFILES = ("auto", "8.13", "8.15")
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_ID_PREFIX = "ccontract"
+#: checks in flight at once in one process by default (README, "Checks in flight together": why this number)
+DEFAULT_CONCURRENCY = 16
+MAX_CONCURRENCY = 256
 
 
 def parse_url(value: str) -> str:
@@ -205,6 +208,10 @@ def parse_steps(value: str) -> int:
 
 def parse_rounds(value: str) -> int:
     return _parse_int(value, "a number of rounds", 1, 10_000)
+
+
+def parse_concurrency(value: str) -> int:
+    return _parse_int(value, "a number of checks in flight", 1, MAX_CONCURRENCY)
 
 
 def parse_budget(value: str) -> float:
@@ -433,6 +440,17 @@ OPTIONS: tuple[Option, ...] = (
         metavar="N",
     ),
     Option(
+        "concurrency",
+        "--connector-concurrency",
+        "CONNECTOR_CONCURRENCY",
+        "connector_concurrency",
+        "Checks in flight at once in each pytest process (each xdist worker too); 1 runs them one after "
+        "another. Exploration walks and race checks always run one at a time.",
+        parse_concurrency,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+    ),
+    Option(
         "baseline",
         "--connector-baseline",
         "CONNECTOR_BASELINE",
@@ -571,6 +589,7 @@ class Settings:
     insecure: bool = _default("insecure")
     proxy: str | None = _default("proxy")
     max_rps: float | None = _default("max_rps")
+    concurrency: int = _default("concurrency")
     baseline: Path | None = _default("baseline")
     baseline_write: Path | None = _default("baseline_write")
     compare: Path | None = _default("compare")

@@ -20,7 +20,7 @@ from pytest_connector_contract.client.connector import ConnectorClient, TargetUn
 from pytest_connector_contract.config.settings import SettingsError
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import load_spec
-from pytest_connector_contract.plugin import gate, junit
+from pytest_connector_contract.plugin import concurrency, gate, junit
 from pytest_connector_contract.plugin import html as html_report
 from pytest_connector_contract.plugin.options import add_options, resolve
 from pytest_connector_contract.plugin.recorder import RECORDER, ConformanceRecorder
@@ -91,10 +91,12 @@ def pytest_configure(config: pytest.Config) -> None:
     gate.configure(config, state)  # baseline and comparison
     html_report.configure(config, state)
     junit.configure(config, state)
-    if state.suite and _needs_target_now(config) and getattr(config.option, "dist", "no") == "no":
+    runs_checks = _needs_target_now(config) and getattr(config.option, "dist", "no") == "no"
+    if state.suite and runs_checks:
         # This process runs checks (serially, or as an xdist worker): compile the schemas now, with the
         # rest of start-up, rather than in the middle of the first check. An xdist controller never does.
         schemas.prepare()
+    concurrency.configure(config, state, runs_checks=runs_checks)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(state), "connector_contract_xdist")
 
@@ -201,6 +203,7 @@ def pytest_collection(session: pytest.Session) -> bool | None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
     if isinstance(item, CheckItem):
+        concurrency.adjust(item, report)
         run: Run | None = getattr(item, "_connector_run_obj", None)
         data: dict[str, Any] = run.evidence() if run is not None else item.check.identity()
         if call.excinfo is not None and not call.excinfo.errisinstance((pytest.skip.Exception, pytest.xfail.Exception)):
@@ -247,17 +250,12 @@ def connector_factory(
     ``connector_factory()`` gives a new connector in ``created``; ``connector_factory(status="connected")``
     one reached through valid ``_status`` transitions. Never overwrites an existing id.
     """
-    state = request.config.stash[STATE]
-    factory = ConnectorFactory(
-        connector_client,
-        state.spec,
-        id_prefix=state.id_prefix,
-        ledger=state.ledger,
-        soft_delete=connector_target.soft_delete,
-        keep=state.settings.keep,
-    )
+    factory = request.config.stash[STATE].new_factory(connector_client)
     yield factory
     problems = factory.cleanup()
+    ahead = concurrency.taken(request.node)
+    if ahead is not None:  # the check ran ahead of its turn and deleted its connectors itself
+        problems.extend(ahead.cleanup_problems)
     if problems:
         raise RuntimeError("could not delete connectors the test created: " + "; ".join(problems))
 
@@ -271,17 +269,11 @@ def _connector_run(
 ) -> Run:
     item = request.node
     assert isinstance(item, CheckItem), "_connector_run serves the bundled suite's items only"
-    connector_client.start_recording(item.check.id)
-    state = request.config.stash[STATE]
-    run = Run(
-        item.check,
-        spec=state.spec,
-        target=connector_target,
-        client=connector_client,
-        factory=connector_factory,
-        settings=state.settings,
-        new_client=state.client,
-        readonly_client=state.readonly_client,
+    ahead = concurrency.take(item)
+    run = (
+        ahead.run
+        if ahead is not None
+        else request.config.stash[STATE].new_run(item.check, connector_client, connector_factory)
     )
     item._connector_run_obj = run  # type: ignore[attr-defined]
     return run

@@ -15,6 +15,7 @@ import pytest
 
 from pytest_connector_contract.checks.connectors import ConnectorFactory, Ledger
 from pytest_connector_contract.checks.preflight import TargetInfo, identify
+from pytest_connector_contract.checks.run import Run
 from pytest_connector_contract.client.connector import ConnectorClient, RateLimiter, client_for, run_limiter
 from pytest_connector_contract.config.settings import Settings
 from pytest_connector_contract.contract.spec import Check, Spec
@@ -95,6 +96,33 @@ class RunState:
         assert self.target_url is not None
         return client_for(self.settings, self.target_url, worker=self.worker_id, limiter=self.limiter)
 
+    def new_factory(self, client: ConnectorClient) -> ConnectorFactory:
+        """A connector factory over ``client``, with the process's ids, ledger and deletion rules."""
+        assert self.target is not None
+        return ConnectorFactory(
+            client,
+            self.spec,
+            id_prefix=self.id_prefix,
+            ledger=self.ledger,
+            soft_delete=self.target.soft_delete,
+            keep=self.settings.keep,
+        )
+
+    def new_run(self, check: Check, client: ConnectorClient, factory: ConnectorFactory) -> Run:
+        """The context of executing ``check`` over ``client``: the item's own, or a slot's ahead of its turn."""
+        assert self.target is not None
+        client.start_recording(check.id)
+        return Run(
+            check,
+            spec=self.spec,
+            target=self.target,
+            client=client,
+            factory=factory,
+            settings=self.settings,
+            new_client=self.client,
+            readonly_client=self.readonly_client,
+        )
+
     def readonly_client(self) -> ConnectorClient | None:
         """A client that authenticates with --connector-readonly-api-key (None without one)."""
         authorization = self.settings.readonly_authorization()
@@ -120,9 +148,7 @@ class RunState:
         if self.settings.keep or not live or self.target is None or self.target_url is None:
             return
         client = self.client()
-        factory = ConnectorFactory(
-            client, self.spec, id_prefix=self.id_prefix, ledger=self.ledger, soft_delete=self.target.soft_delete
-        )
+        factory = self.new_factory(client)
         factory.created.extend(live)
         try:
             self.leftovers.extend(factory.cleanup())

@@ -1,0 +1,206 @@
+"""Checks in flight together (``--connector-concurrency N``): a concurrent run reports what a serial run
+reports, check by check, and stops, selects and cleans up as a serial run does.
+
+Every run is a real ``pytest`` subprocess against a reference target on loopback. The two runs compared
+each get a fresh target, and the reports are compared with what is specific to a run taken out
+(``tests/comparable.py``): times, the run token and the numbering of connector ids.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from comparable import comparable, differences
+from conftest import SuiteRun
+from mutants import NoTopLevelStatus
+
+from pytest_connector_contract.client import requestlog
+from pytest_connector_contract.client.connector import ConnectorClient, RunStopped
+from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.server import ReferenceServer
+
+SERIAL = ("--connector-concurrency", "1")
+CONCURRENT = ("--connector-concurrency", "8")
+MODES = {"serial": SERIAL, "concurrent": CONCURRENT}
+#: exploration walks and race checks too: they run one at a time while the pool runs the others
+BEYOND = ("--connector-explore", "2", "--connector-seed", "7", "--connector-explore-steps", "6",
+          "--connector-race", "--connector-race-rounds", "2")  # fmt: skip
+
+
+def spans(log: Path) -> dict[str, tuple[float, float]]:
+    """Check id -> (start of its first request, end of its last answer), from a request log."""
+    found: dict[str, tuple[float, float]] = {}
+    for record in requestlog.read(log):
+        if record["check"] is None:
+            continue
+        start, end = record["start"], record["start"] + record["elapsed_ms"] / 1000
+        first, last = found.get(record["check"], (start, end))
+        found[record["check"]] = (min(first, start), max(last, end))
+    return found
+
+
+def most_in_flight(found: dict[str, tuple[float, float]]) -> int:
+    """The most checks that had a request under way, or were between two of theirs, at one moment."""
+    events = sorted([(start, 1) for start, _ in found.values()] + [(end, -1) for _, end in found.values()])
+    most = current = 0
+    for _, step in events:
+        current += step
+        most = max(most, current)
+    return most
+
+
+def run_both(
+    start_target: Callable[..., ReferenceServer],
+    run_suite: Callable[..., SuiteRun],
+    tmp_path: Path,
+    make_target: Callable[[], ReferenceTarget],
+    *args: str,
+    before: Callable[[], None] = lambda: None,
+) -> dict[str, SuiteRun]:
+    """The same run serially and concurrently, each against a fresh target that must be left empty
+    (``before`` is called before each of them)."""
+    runs = {}
+    for mode, concurrency in MODES.items():
+        before()
+        server = start_target(make_target())
+        runs[mode] = run_suite(
+            server.url, *concurrency, "--connector-request-log", str(tmp_path / f"{mode}.jsonl"), *args
+        )
+        assert runs[mode].report is not None, runs[mode].result.stdout.str()
+        assert not server.target.connectors, (mode, sorted(server.target.connectors))
+        assert runs[mode].report["leftovers"] == []
+    return runs
+
+
+@pytest.mark.parametrize("version", ["8.13.0", "9.1.0"])
+def test_a_concurrent_run_reports_what_a_serial_run_reports(
+    version: str, start_target: Callable[..., ReferenceServer], run_suite: Callable[..., SuiteRun], tmp_path: Path
+) -> None:
+    runs = run_both(start_target, run_suite, tmp_path, lambda: ReferenceTarget(version), *BEYOND)
+    assert runs["serial"].ret == runs["concurrent"].ret == 0, runs["concurrent"].result.stdout.str()
+    assert differences(comparable(runs["serial"].report), comparable(runs["concurrent"].report)) == []  # type: ignore[arg-type]
+    # The checks really were in flight together, and only in the concurrent run.
+    serial, concurrent = spans(tmp_path / "serial.jsonl"), spans(tmp_path / "concurrent.jsonl")
+    assert most_in_flight(serial) == 1
+    assert most_in_flight(concurrent) > 1
+    # Exploration walks (Hypothesis) never overlap one another.
+    assert most_in_flight({walk: concurrent[walk] for walk in ("explore[1]", "explore[2]")}) == 1
+    # The items report in collection order, as a serial run's do ("order" is part of the comparison).
+    assert comparable(runs["concurrent"].report)["order"][:3] == [  # type: ignore[arg-type]
+        "transition[created->created]",
+        "transition[created->needs_configuration]",
+        "transition[created->configured]",
+    ]
+
+
+@pytest.mark.parametrize("stop", [("-x",), ("--maxfail", "3")], ids=["x", "maxfail"])
+def test_after_x_a_concurrent_run_reports_the_checks_a_serial_run_reports_and_leaves_nothing(
+    stop: tuple[str, ...],
+    start_target: Callable[..., ReferenceServer],
+    run_suite: Callable[..., SuiteRun],
+    tmp_path: Path,
+) -> None:
+    # Every error answer of this mutant lacks its top-level status: most checks fail.
+    runs = run_both(start_target, run_suite, tmp_path, NoTopLevelStatus, *stop)
+    serial, concurrent = (comparable(runs[mode].report) for mode in MODES)  # type: ignore[arg-type]
+    assert runs["serial"].ret == runs["concurrent"].ret == 1
+    assert differences(serial, concurrent) == []
+    failed = [check for check, entry in serial["checks"].items() if entry["outcome"] == "failed"]
+    assert len(failed) == (1 if stop == ("-x",) else 3)
+    assert serial["order"][-1] == failed[-1]  # nothing was reported after the failure that stopped the run
+    # The checks that ran ahead of the stop did run, and deleted what they created (see run_both).
+    assert len(spans(tmp_path / "concurrent.jsonl")) > len(serial["checks"])
+
+
+def test_last_failed_k_baseline_and_comparison_work_as_in_a_serial_run(
+    pytester: pytest.Pytester,
+    start_target: Callable[..., ReferenceServer],
+    run_suite: Callable[..., SuiteRun],
+    tmp_path: Path,
+) -> None:
+    server = start_target(NoTopLevelStatus())
+    first = run_suite(server.url, *CONCURRENT)  # the cache now holds its failures, for --lf
+    assert first.report is not None
+    failed = sorted(check["id"] for check in first.report["checks"] if check["outcome"] == "failed")
+    previous = tmp_path / "previous.json"
+    previous.write_text(json.dumps(first.report), encoding="utf-8")
+    baseline = tmp_path / "baseline.toml"
+    baseline.write_text(f'[[expected_failure]]\ncheck = "{failed[0]}"\nreason = "accepted for now"\n', encoding="utf-8")
+    # (option=value: a path given as a word of its own would move pytest's rootdir, and with it the cache)
+    args = ("--lf", "-k", "not response", f"--connector-baseline={baseline}", f"--connector-compare={previous}")
+    cache = pytester.path / ".pytest_cache"
+    shutil.copytree(cache, tmp_path / "cache")
+
+    def first_cache() -> None:  # each run starts from the failures of the first one
+        shutil.rmtree(cache)
+        shutil.copytree(tmp_path / "cache", cache)
+
+    runs = run_both(start_target, run_suite, tmp_path, NoTopLevelStatus, *args, before=first_cache)
+    serial, concurrent = (comparable(runs[mode].report) for mode in MODES)  # type: ignore[arg-type]
+    assert differences(serial, concurrent) == []
+    assert sorted(serial["checks"]) == [check for check in failed if "response" not in check]
+    assert serial["checks"][failed[0]]["outcome"] == "xfailed"
+    assert serial["comparison"] is not None
+
+
+def test_each_check_reports_its_own_duration_not_the_time_its_item_waited(
+    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., SuiteRun], tmp_path: Path
+) -> None:
+    """Against a target that answers after 30 ms, with 4 checks in flight, the last items wait for most of
+    the run; each check's duration is still the span of its own requests, not that wait."""
+    server = start_target(latency_ms=30)
+    log = tmp_path / "requests.jsonl"
+    run = run_suite(server.url, "--connector-concurrency", "4", "--connector-request-log", str(log), "-k", "transition")
+    assert run.ret == 0
+    assert run.report is not None
+    found = spans(log)
+    whole = max(end for _, end in found.values()) - min(start for start, _ in found.values())
+    for check in run.report["checks"]:
+        first, last = found[check["id"]]
+        assert last - first <= check["duration"] < last - first + whole / 4, check["id"]
+
+
+def test_an_explicit_concurrency_of_one_runs_one_check_at_a_time_with_the_same_option_forms(
+    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., SuiteRun], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    server = start_target()
+    log = tmp_path / "requests.jsonl"
+    monkeypatch.setenv("CONNECTOR_CONCURRENCY", "1")
+    run = run_suite(server.url, "--connector-request-log", str(log), "-k", "validation")
+    assert run.ret == 0
+    assert run.report is not None
+    assert most_in_flight(spans(log)) == 1
+    assert run.report["configuration"]["concurrency"] == {"value": 1, "source": "env"}
+
+
+class Counting(ReferenceTarget):
+    """The reference target, counting the requests that reach it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = 0
+
+    def handle(self, *args: Any, **kwargs: Any) -> Any:
+        self.seen += 1
+        return super().handle(*args, **kwargs)
+
+
+def test_a_stopped_client_sends_nothing_and_retries_nothing(start_target: Callable[..., ReferenceServer]) -> None:
+    target = Counting()
+    server = start_target(target)
+    client = ConnectorClient(server.url, timeout=5)
+    client.stop = threading.Event()
+    assert client.get_connector("x").status == 404
+    client.stop.set()
+    with pytest.raises(RunStopped, match="not sent, the run is stopping"):
+        client.put_connector("x", {"index_name": "x"}, retry=True)
+    assert target.seen == 1
+    assert "x" not in target.connectors
+    client.close()
