@@ -8,9 +8,12 @@ each get a fresh target, and the reports are compared with what is specific to a
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import shutil
 import threading
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -204,3 +207,65 @@ def test_a_stopped_client_sends_nothing_and_retries_nothing(start_target: Callab
     assert target.seen == 1
     assert "x" not in target.connectors
     client.close()
+
+
+def _junit_cases(path: Path) -> list[tuple[str | None, str]]:
+    """(test case name, outcome) of a JUnit XML report, in order."""
+    cases = []
+    for case in ET.fromstring(path.read_text(encoding="utf-8")).iter("testcase"):
+        outcome = next((child.tag for child in case if child.tag in ("failure", "error", "skipped")), "passed")
+        cases.append((case.get("name"), outcome))
+    return cases
+
+
+def _html_results(path: Path) -> list[tuple[str, list[str]]]:
+    """(test id, the result of each of its rows) of a pytest-html report, in order."""
+    blob = re.search(r'data-jsonblob="([^"]*)"', path.read_text(encoding="utf-8"))
+    assert blob is not None, "pytest-html keeps its data in data-jsonblob"
+    tests = json.loads(html.unescape(blob.group(1)))["tests"]
+    return [(test_id, [row["result"] for row in rows]) for test_id, rows in tests.items()]
+
+
+def test_the_junit_and_html_reports_of_a_concurrent_run_are_a_serial_runs(
+    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., SuiteRun], tmp_path: Path
+) -> None:
+    junit: dict[str, list[tuple[str | None, str]]] = {}
+    pages: dict[str, list[tuple[str, list[str]]]] = {}
+    for mode, concurrency in MODES.items():
+        server = start_target(NoTopLevelStatus())
+        xml, page = tmp_path / f"{mode}.xml", tmp_path / f"{mode}.html"
+        run = run_suite(server.url, *concurrency, f"--junitxml={xml}", f"--html={page}", "--self-contained-html")
+        assert run.ret == 1, run.result.stdout.str()
+        junit[mode], pages[mode] = _junit_cases(xml), _html_results(page)
+    assert junit["concurrent"] == junit["serial"]
+    assert {outcome for _, outcome in junit["serial"]} == {"passed", "failure"}
+    assert pages["concurrent"] == pages["serial"]
+
+
+def test_every_slot_waits_on_the_runs_one_rate_limiter() -> None:
+    from pytest_connector_contract.checks.ahead import CheckPool
+    from pytest_connector_contract.config.settings import Settings
+    from pytest_connector_contract.contract.spec import load_spec
+    from pytest_connector_contract.plugin.state import RunState
+
+    state = RunState(Settings(max_rps=8.0), load_spec(), run_prefix="ccontract-0000aaaa", worker_id=None,
+                     suite=True, selection=None)  # fmt: skip
+    state.target_url = "http://127.0.0.1:9"
+    pool = CheckPool(4, state.client)
+    seen: list[ConnectorClient] = []
+    barrier = threading.Barrier(4)
+
+    def slot_client() -> ConnectorClient:
+        client = pool.client()
+        seen.append(client)
+        barrier.wait(5)  # four checks at once: four slots
+        return client
+
+    try:
+        futures = [pool.start(slot_client) for _ in range(4)]
+        clients = [future.result(10) for future in futures]
+    finally:
+        assert pool.close(5)
+    assert len({id(client) for client in clients}) == 4
+    assert all(client.limiter is state.limiter for client in clients)
+    assert all(client.stop is pool.stopping for client in clients)

@@ -1,8 +1,9 @@
 """The private APIs the plugin uses on purpose still have the shape it relies on, and still take effect.
 
 Each of these reaches into a library's internals because no public API does the job: Hypothesis' pool of
-constants from local modules (``checks/explore.py``), pytest's JUnit writer (``plugin/junit.py``) and
-pytest's structured node ids (``plugin/suite.py``). When one of them changes, a test here fails, and the
+constants from local modules (``checks/explore.py``), pytest's JUnit writer (``plugin/junit.py``),
+pytest's structured node ids (``plugin/suite.py``) and the queue of items an xdist worker has been handed
+(``plugin/concurrency.py``). When one of them changes, a test here fails, and the
 plugin itself warns instead of silently doing nothing.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import itertools
 import json
 import sys
 import types
@@ -24,8 +26,9 @@ from hypothesis import strategies as st
 from hypothesis.control import current_build_context
 
 from pytest_connector_contract.checks import explore
+from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.contract.spec import load_spec
-from pytest_connector_contract.plugin import junit, suite
+from pytest_connector_contract.plugin import concurrency, junit, suite
 
 #: an integer constant only the module written by the test holds
 MARK = 1_234_567_891
@@ -202,3 +205,47 @@ def test_an_unknown_node_id_layout_warns() -> None:
     with pytest.warns(pytest.PytestWarning, match="unknown node id layout"):
         suite._reparse_node_id(types.SimpleNamespace())  # type: ignore[arg-type]
     suite._warn_node_ids.cache_clear()
+
+
+# -- pytest-xdist: the items a worker has been handed ----------------------------------------------------
+def test_an_xdist_worker_keeps_the_indices_it_was_handed_where_the_plugin_reads_them() -> None:
+    import execnet
+    from xdist.remote import Marker, TestQueue, WorkerInteractor
+
+    assert "torun" in WorkerInteractor.__init__.__code__.co_names
+    queue = TestQueue(execnet.gateway_base.get_execmodel("thread"))
+    for index in (3, 5):
+        queue.put(index)
+    queue.put(Marker.SHUTDOWN)
+    assert concurrency._indices(queue.lock) == [3, 5]
+    assert queue.get() == 3  # reading them took none away
+
+
+def test_xdist_workers_run_their_checks_concurrently(pytester: pytest.Pytester) -> None:
+    log = pytester.path / "requests.jsonl"
+    result = pytester.runpytest_subprocess(
+        "--connector-url", "embedded", "-n", "2", "--connector-concurrency", "4", f"--connector-request-log={log}",
+        "-W", "error::pytest.PytestWarning",
+    )  # fmt: skip
+    assert result.ret == 0, result.stdout.str()
+    assert "unknown pytest-xdist worker layout" not in result.stdout.str()
+    spans: dict[tuple[str, str], tuple[float, float]] = {}
+    for record in requestlog.read(log):
+        if record["check"] is not None:
+            key = (record["worker"], record["check"])
+            end = record["start"] + record["elapsed_ms"] / 1000
+            first, last = spans.get(key, (record["start"], end))
+            spans[key] = (min(first, record["start"]), max(last, end))
+    for worker in ("gw0", "gw1"):  # within each worker, some checks overlapped
+        mine = sorted(span for (name, _), span in spans.items() if name == worker)
+        assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(mine)), worker
+
+
+def test_a_worker_without_the_queue_the_plugin_reads_warns_and_runs_one_check_at_a_time(
+    pytester: pytest.Pytester,
+) -> None:
+    config = pytester.parseconfigure()
+    concurrency._warn_xdist.cache_clear()
+    with pytest.warns(pytest.PytestWarning, match="unknown pytest-xdist worker layout"):
+        assert concurrency._xdist_queue(config) is None
+    concurrency._warn_xdist.cache_clear()

@@ -39,12 +39,15 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from pytest_connector_contract.checks.execute import Outcome, execute
 from pytest_connector_contract.checks.run import Run
 from pytest_connector_contract.client.connector import ConnectorClient, Exchange
 
 __all__ = ["Ahead", "CheckPool", "run_ahead"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -92,12 +95,12 @@ class CheckPool:
     def __init__(self, size: int, new_client: Callable[[], ConnectorClient]) -> None:
         self.size = size
         self._new_client = new_client
-        self._queue: queue.SimpleQueue[tuple[Future[Ahead], Callable[[], Ahead]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = queue.SimpleQueue()
         self._slots: list[threading.Thread] = []
         self._local = threading.local()
         self._clients: list[ConnectorClient] = []
         self._lock = threading.Lock()
-        self._futures: list[Future[Ahead]] = []
+        self._futures: list[Future[Any]] = []
         #: set once the run stops: no slot client sends another request
         self.stopping = threading.Event()
 
@@ -124,17 +127,16 @@ class CheckPool:
 
     def submit(self, task: Callable[[ConnectorClient], Run]) -> Future[Ahead]:
         """Queue a check: ``task`` builds its Run on the slot's client; the slot executes it and cleans up."""
+        return self.start(lambda: run_ahead(task(self.client()), self.stopping))
 
-        def work() -> Ahead:
-            return run_ahead(task(self.client()), self.stopping)
-
-        future: Future[Ahead] = Future()
+    def start(self, work: Callable[[], T]) -> Future[T]:
+        """Queue ``work`` for the next free slot, starting another slot while there are fewer than ``size``."""
+        future: Future[T] = Future()
         self._futures.append(future)
         self._queue.put((future, work))
         if len(self._slots) < min(self.size, len(self._futures)):
-            slot = threading.Thread(
-                target=self._slot, name=f"connector-contract-slot-{len(self._slots) + 1}", daemon=True
-            )
+            name = f"connector-contract-slot-{len(self._slots) + 1}"
+            slot = threading.Thread(target=self._slot, name=name, daemon=True)
             self._slots.append(slot)
             slot.start()
         return future
