@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Benchmarks of pytest-connector-contract: time to verdict, requests per check, harness overhead,
-parallel scaling, and the reference target under load.
+parallel scaling, checks in flight together, and the reference target under load.
 
     python bench/run.py                 # the full benchmark (a few minutes), writes bench/results.json
     python bench/run.py --quick         # a smoke run: few repeats, tiny sizes (bench/results-quick.json)
@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 from pytest_connector_contract.checks.catalogue import request_floors
 from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.client.transport import Transport
+from pytest_connector_contract.config.settings import DEFAULT_CONCURRENCY
 from pytest_connector_contract.contract.spec import Spec, load_spec, parse_version
 from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION
 
@@ -49,7 +50,7 @@ DEFAULT_OUTPUT = ROOT / "bench" / "results.json"
 #: where --quick writes unless told otherwise: a smoke run never replaces the published figures
 QUICK_OUTPUT = ROOT / "bench" / "results-quick.json"
 SCHEMA_VERSION = 1
-SECTIONS = ("startup", "requests", "overhead", "scaling", "load")
+SECTIONS = ("startup", "requests", "overhead", "scaling", "concurrency", "load")
 
 #: the targets of docs/performance.md, by the key of the figure they apply to
 TARGETS = {
@@ -57,6 +58,8 @@ TARGETS = {
     "requests": ("requests per check / isolation floor", "x", 1.2, "<="),
     "overhead": ("suite / bare replay over the same transport", "x", 1.5, "<="),
     "scaling": ("-n 8 / serial, 20 ms target", "x", 0.25, "<="),
+    "concurrency": ("default / --connector-concurrency 1, 20 ms target", "x", 0.15, "<="),
+    "concurrency_embedded": ("default / --connector-concurrency 1, embedded", "x", 1.0, "<="),
     "load": ("errors and model violations under load", "", 0, "=="),
 }
 
@@ -351,9 +354,11 @@ def bench_scaling(
         for n in workers:
             log = work / f"scaling-{repeat}-{n}.jsonl"
             with serve(latency_ms) as url:
+                # one check at a time in each process: the xdist figures (concurrency is the next section)
                 args = pytest_command(
-                    "--connector-url", url, "--connector-request-log", str(log), *select, *(["-n", str(n)] if n else [])
-                )
+                    "--connector-url", url, "--connector-request-log", str(log), "--connector-concurrency", "1",
+                    *select, *(["-n", str(n)] if n else []),
+                )  # fmt: skip
                 timed = run_timed(args, work)
             walls[n].append(timed.wall)
             cpus[n].append(timed.cpu)
@@ -377,7 +382,86 @@ def bench_scaling(
     }
 
 
-# ---------------------------------------------------------------------------- 5. reference under load
+# ----------------------------------------------------------------------- 5. checks in flight together
+
+
+def longest_chain(records: Sequence[dict[str, Any]]) -> tuple[str, int]:
+    """The check that sends the most requests, and how many: one after another, they are the longest chain
+    of requests any check needs, its clean-up included."""
+    counts: dict[str, int] = {}
+    for record in records:
+        if record["check"] is not None:
+            counts[record["check"]] = counts.get(record["check"], 0) + 1
+    check = max(counts, key=lambda c: (counts[c], c))
+    return check, counts[check]
+
+
+def bench_concurrency(work: Path, repeats: int, latency_ms: float, select: Sequence[str]) -> dict[str, Any]:
+    """The default run (checks in flight together) and ``--connector-concurrency 1``, one after the other in
+    each repeat: against ``serve --latency-ms`` (whole process, with the request log's phases) and against
+    the embedded target (whole process, no log: the zero-setup run as a user starts it; there the default is
+    one at a time, so the default number in flight is measured too). The floor of the
+    remote figure is the default run's start-up to its first check plus the longest chain of requests of one
+    check at the target's latency, plus what follows the last answer (reports, clean-up, exit)."""
+    modes = {"default": [], "one at a time": ["--connector-concurrency", "1"]}
+    walls: dict[str, list[float]] = {m: [] for m in modes}
+    cpus: dict[str, list[float]] = {m: [] for m in modes}
+    parts: dict[str, dict[str, list[float]]] = {m: {} for m in modes}
+    #: the embedded target runs one check at a time by default; the last mode is what it would cost otherwise
+    embedded_modes = {
+        **modes,
+        f"{DEFAULT_CONCURRENCY} in flight": ["--connector-concurrency", str(DEFAULT_CONCURRENCY)],
+    }
+    embedded: dict[str, list[float]] = {m: [] for m in embedded_modes}
+    chain: tuple[str, int] = ("", 0)
+    for repeat in range(repeats):
+        for mode, args in modes.items():
+            log = work / f"concurrency-{repeat}-{len(args)}.jsonl"
+            with serve(latency_ms) as url:
+                timed = run_timed(
+                    pytest_command("--connector-url", url, "--connector-request-log", str(log), *args, *select), work
+                )
+            walls[mode].append(timed.wall)
+            cpus[mode].append(timed.cpu)
+            records = requestlog.read(log)
+            for key, value in phases(timed, records).items():
+                parts[mode].setdefault(key, []).append(value)
+            if not args:
+                chain = max(chain, longest_chain(records), key=lambda c: c[1])
+        for mode, args in embedded_modes.items():
+            embedded[mode].append(run_timed(pytest_command("--connector-url", "embedded", *args, *select), work).wall)
+    default, serial = walls["default"], walls["one at a time"]
+    floors = [
+        start + chain[1] * latency_ms / 1000 + after
+        for start, after in zip(parts["default"]["to_first_check_s"], parts["default"]["after_checks_s"], strict=True)
+    ]
+    return {
+        "latency_ms": latency_ms,
+        "selection": list(select),
+        "default_concurrency": DEFAULT_CONCURRENCY,
+        "wall_s": {mode: stats(values) for mode, values in walls.items()},
+        "cpu_s": {mode: stats(values) for mode, values in cpus.items()},
+        "phases_s": {mode: {key: stats(values) for key, values in parts[mode].items()} for mode in modes},
+        "ratio": stats([d / s for d, s in zip(default, serial, strict=True)], 3),
+        "longest_chain": {"check": chain[0], "requests": chain[1], "seconds": round(chain[1] * latency_ms / 1000, 3)},
+        "floor_s": stats(floors),
+        "floor_ratio": stats([f / s for f, s in zip(floors, serial, strict=True)], 3),
+        "default_to_floor": stats([d / f for d, f in zip(default, floors, strict=True)], 3),
+        "embedded_wall_s": {mode: stats(values) for mode, values in embedded.items()},
+        "embedded_ratio": stats(
+            [d / s for d, s in zip(embedded["default"], embedded["one at a time"], strict=True)], 3
+        ),
+        "embedded_concurrent_ratio": stats(
+            [
+                c / s
+                for c, s in zip(embedded[f"{DEFAULT_CONCURRENCY} in flight"], embedded["one at a time"], strict=True)
+            ],
+            3,
+        ),
+    }
+
+
+# ---------------------------------------------------------------------------- 6. reference under load
 
 
 class Model:
@@ -671,7 +755,7 @@ def machine() -> dict[str, Any]:
 def verdicts(sections: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for key, (name, unit, limit, op) in TARGETS.items():
-        section = sections.get(key)
+        section = sections.get(key.removesuffix("_embedded"))  # the embedded figure is the same section's
         if section is None:
             continue
         if key == "startup":
@@ -680,6 +764,12 @@ def verdicts(sections: dict[str, Any]) -> list[dict[str, Any]]:
             measured = section["ratio_safe"]
         elif key == "overhead":
             measured = section["ratio"]["median"]
+        elif key == "concurrency":
+            measured = section["ratio"]["median"]
+            latency = f"{section['latency_ms']:g} ms target"
+            name = f"default ({section['default_concurrency']} in flight) / one at a time, {latency}"
+        elif key == "concurrency_embedded":
+            measured = section["embedded_ratio"]["median"]
         elif key == "scaling":
             ratio = section["ratio_to_serial"]
             last = max(ratio, key=int) if ratio else None
@@ -742,6 +832,25 @@ def table(result: dict[str, Any]) -> str:
             row(f"-n {n} / serial, whole process", values, "<= 0.25" if n == "8" else "")
         for n, values in s["checks_ratio_to_serial"].items():
             row(f"-n {n} / serial, the checks alone", values)
+    if "concurrency" in sections:
+        s = sections["concurrency"]
+        for mode, values in s["wall_s"].items():
+            row(f"{mode}, {s['latency_ms']:g} ms target, whole process (s)", values)
+        for mode, values in s["phases_s"].items():
+            row(f"  {mode}: start-up to the first check (s)", values["to_first_check_s"])
+            row(f"  {mode}: the checks, first request to last answer (s)", values["checks_s"])
+            row(f"  {mode}: after the last answer (s)", values["after_checks_s"])
+            row(f"  {mode}: CPU time (s)", s["cpu_s"][mode])
+        row("default / one at a time, 20 ms target", s["ratio"], "<= 0.15")
+        chain = s["longest_chain"]
+        row(f"longest chain: {chain['check']} ({chain['requests']} requests) (s)", chain["seconds"])
+        row("floor: start-up + longest chain + after (s)", s["floor_s"])
+        row("floor / one at a time", s["floor_ratio"])
+        row("default / floor", s["default_to_floor"])
+        for mode, values in s["embedded_wall_s"].items():
+            row(f"{mode}, embedded, whole process (s)", values)
+        row("default / one at a time, embedded", s["embedded_ratio"], "<= 1")
+        row(f"{s['default_concurrency']} in flight / one at a time, embedded", s["embedded_concurrent_ratio"])
     if "load" in sections:
         for n, level in sections["load"]["levels"].items():
             row(f"reference, {n} client(s): requests/s", level["rps"])
@@ -785,6 +894,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             work,
             max(1, repeats // 2) if not args.quick else 1,
             (0, 2) if args.quick else (0, 2, 4, 8),
+            20.0,
+            ["-k", "transition and created"] if args.quick else [],
+        ),
+        "concurrency": lambda work: bench_concurrency(
+            work,
+            1 if args.quick else repeats,
             20.0,
             ["-k", "transition and created"] if args.quick else [],
         ),

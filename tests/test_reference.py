@@ -874,3 +874,35 @@ def test_cli_bad_version_is_a_one_line_error(capsys: pytest.CaptureFixture[str])
     assert captured.out == ""
     assert captured.err.count("\n") == 1
     assert "8.12.0" in captured.err
+
+
+class HeldUntilAllArrive(ReferenceTarget):
+    """Answers no request before ``parties`` requests are being handled at once."""
+
+    def __init__(self, parties: int) -> None:
+        super().__init__()
+        self.barrier = threading.Barrier(parties, timeout=10)
+
+    def handle(self, *args: Any, **kwargs: Any) -> Any:
+        self.barrier.wait()  # BrokenBarrierError (a 500 and a server error) unless all are served together
+        return super().handle(*args, **kwargs)
+
+
+def test_the_server_serves_as_many_connections_at_once_as_a_run_keeps_in_flight() -> None:
+    """16 clients (the default number of checks in flight) each open a connection and send a request at the
+    same moment: all are handled at once, none waits for another to be answered."""
+    parties = 16
+    with ReferenceServer(HeldUntilAllArrive(parties)) as server:
+        answers: list[int] = []
+
+        def one() -> None:
+            with requests.Session() as session:
+                answers.append(session.get(f"{server.url}/_connector/missing", timeout=15).status_code)
+
+        threads = [threading.Thread(target=one) for _ in range(parties)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not server.errors
+    assert answers == [404] * parties

@@ -36,7 +36,8 @@ class SettingsError(ValueError):
 PROFILES = ("auto", "8.13", "8.15")
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_ID_PREFIX = "ccontract"
-#: checks in flight at once in one process by default (README, "Checks in flight together": why this number)
+#: checks in flight at once in one process by default against a target over the network (README, "Checks in
+#: flight together": why this number); the embedded target runs one at a time by default (see Settings.in_flight)
 DEFAULT_CONCURRENCY = 16
 MAX_CONCURRENCY = 256
 
@@ -444,10 +445,10 @@ OPTIONS: tuple[Option, ...] = (
         "--connector-concurrency",
         "CONNECTOR_CONCURRENCY",
         "connector_concurrency",
-        "Checks in flight at once in each pytest process (each xdist worker too); 1 runs them one after "
-        "another. Exploration walks and race checks always run one at a time.",
+        f"Checks in flight at once in each pytest process (each xdist worker too); 1 runs them one after "
+        f"another. Default: {DEFAULT_CONCURRENCY}, and 1 for the embedded target. Exploration walks and race "
+        "checks always run one at a time.",
         parse_concurrency,
-        default=DEFAULT_CONCURRENCY,
         metavar="N",
     ),
     Option(
@@ -589,7 +590,7 @@ class Settings:
     insecure: bool = _default("insecure")
     proxy: str | None = _default("proxy")
     max_rps: float | None = _default("max_rps")
-    concurrency: int = _default("concurrency")
+    concurrency: int | None = _default("concurrency")
     baseline: Path | None = _default("baseline")
     baseline_write: Path | None = _default("baseline_write")
     compare: Path | None = _default("compare")
@@ -607,6 +608,16 @@ class Settings:
     @property
     def embedded(self) -> bool:
         return self.url == EMBEDDED
+
+    @property
+    def in_flight(self) -> int:
+        """Checks in flight at once in one process: ``--connector-concurrency``, or else
+        :data:`DEFAULT_CONCURRENCY` against a target over the network and 1 for the embedded one, which
+        answers at once from this very process: with no network to wait for, more checks at a time only
+        share one interpreter lock, and measured slower (docs/performance.md)."""
+        if self.concurrency is not None:
+            return self.concurrency
+        return 1 if self.url is None or self.embedded else DEFAULT_CONCURRENCY
 
     def authorization(self) -> Secret | None:
         """The ``Authorization`` header value for the configured credentials, if any."""

@@ -48,7 +48,7 @@ _PLUGIN_NAME = "connector_contract_concurrency"
 def configure(config: pytest.Config, state: RunState, *, runs_checks: bool) -> None:
     """Register the glue in a process that runs the bundled suite's checks, when more than one may be in
     flight (an xdist controller runs none: its workers each have their own pool)."""
-    if state.suite and runs_checks and state.settings.concurrency > 1:
+    if state.suite and runs_checks and state.settings.in_flight > 1:
         config.pluginmanager.register(ChecksAhead(state), _PLUGIN_NAME)
 
 
@@ -102,7 +102,7 @@ class ChecksAhead:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
         self.session = session
-        self.pool = CheckPool(self.state.settings.concurrency, self.state.client)
+        self.pool = CheckPool(self.state.settings.in_flight, self.state.client)
         if hasattr(session.config, "workerinput"):
             self.queued = _xdist_queue(session.config)
         else:

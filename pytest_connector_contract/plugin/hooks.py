@@ -135,6 +135,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
     if state.settings.insecure:
         lines.append("connector-contract: WARNING: TLS certificate verification is OFF (--connector-insecure)")
+    if state.settings.in_flight > 1:
+        each = " in each xdist worker" if getattr(config.option, "dist", "no") != "no" else ""
+        lines.append(f"connector-contract: up to {state.settings.in_flight} checks in flight at once{each}")
     lines.extend(extended.header_lines(state.settings, target, state.seed))
     return lines
 
