@@ -27,6 +27,7 @@ import requests
 
 import pytest_connector_contract
 from pytest_connector_contract.cli import main as cli
+from pytest_connector_contract.config.settings import DEFAULT_CONCURRENCY
 from pytest_connector_contract.contract.spec import ValidationCase, load_spec
 from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION, Document, ReferenceTarget
 from pytest_connector_contract.reference.messages import Request, Response
@@ -889,9 +890,9 @@ class HeldUntilAllArrive(ReferenceTarget):
 
 
 def test_the_server_serves_as_many_connections_at_once_as_a_run_keeps_in_flight() -> None:
-    """16 clients (the default number of checks in flight) each open a connection and send a request at the
-    same moment: all are handled at once, none waits for another to be answered."""
-    parties = 16
+    """As many clients as the default number of checks in flight each open a connection and send a request at
+    the same moment: all are handled at once, none waits for another to be answered."""
+    parties = DEFAULT_CONCURRENCY
     with ReferenceServer(HeldUntilAllArrive(parties)) as server:
         answers: list[int] = []
 

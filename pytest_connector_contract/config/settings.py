@@ -38,7 +38,7 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_ID_PREFIX = "ccontract"
 #: checks in flight at once in one process by default against a target over the network (README, "Checks in
 #: flight together": why this number); the embedded target runs one at a time by default (see Settings.in_flight)
-DEFAULT_CONCURRENCY = 16
+DEFAULT_CONCURRENCY = 32
 MAX_CONCURRENCY = 256
 
 
