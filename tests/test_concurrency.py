@@ -23,8 +23,10 @@ from comparable import comparable, differences
 from conftest import SuiteRun
 from mutants import NoTopLevelStatus
 
+from pytest_connector_contract.checks.connectors import ConnectorFactory, Ledger
 from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.client.connector import ConnectorClient, RunStopped
+from pytest_connector_contract.contract.spec import load_spec
 from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
 
@@ -206,6 +208,22 @@ def test_a_stopped_client_sends_nothing_and_retries_nothing(start_target: Callab
         client.put_connector("x", {"index_name": "x"}, retry=True)
     assert target.seen == 1
     assert "x" not in target.connectors
+    # A create stopped before it was sent is not the run's to delete: it leaves the ledger again.
+    client.stop.clear()
+    factory = ConnectorFactory(client, load_spec(), id_prefix="stop", ledger=Ledger(), soft_delete=True)
+    real_put = client.put_connector
+
+    def stop_then_put(*args: Any, **kwargs: Any) -> Any:
+        assert client.stop is not None
+        client.stop.set()  # the run stops between the GET that proved the id unused and the PUT
+        return real_put(*args, **kwargs)
+
+    client.put_connector = stop_then_put  # type: ignore[method-assign]
+    with pytest.raises(RunStopped):
+        factory.create()
+    assert factory.ledger.live() == []
+    assert factory.created == []
+    assert target.seen == 2  # the GET; never the PUT
     client.close()
 
 
@@ -245,7 +263,6 @@ def test_the_junit_and_html_reports_of_a_concurrent_run_are_a_serial_runs(
 def test_every_slot_waits_on_the_runs_one_rate_limiter() -> None:
     from pytest_connector_contract.checks.ahead import CheckPool
     from pytest_connector_contract.config.settings import Settings
-    from pytest_connector_contract.contract.spec import load_spec
     from pytest_connector_contract.plugin.state import RunState
 
     state = RunState(Settings(max_rps=8.0), load_spec(), run_prefix="ccontract-0000aaaa", worker_id=None,

@@ -24,8 +24,20 @@ ledger, and the run's final clean-up (``RunState.delete_leftovers``) deletes it.
 That clean-up is safe even while a slot is still in flight (after Ctrl-C the plugin does not wait, see
 ``plugin/concurrency.py``): a slot adds an id to the ledger before it sends the create, as unanswered, so the
 clean-up waits for a create in flight as it does for one Ctrl-C cut off; a slot can send nothing once the
-flag is set, so an id it adds afterwards was never sent; the ledger is shared under a lock, and an id either
-side has seen deleted is left alone by the other.
+flag is set, and a create the flag stopped before it was sent leaves the ledger again (it would otherwise be
+listed as possibly remaining by a target that refuses the DELETE of an id it never had); the ledger is
+shared under a lock, and an id either side has seen deleted is left alone by the other.
+
+What the slots share, and why it is safe under N threads: the :class:`Ledger` and the
+:class:`~pytest_connector_contract.client.connector.RateLimiter` take a lock for every change; the id counter
+of :class:`~pytest_connector_contract.checks.connectors.ConnectorFactory` is an ``itertools.count``, whose
+``next()`` is one indivisible step; the request log (``--connector-request-log``) is one file descriptor per
+client, opened with ``O_APPEND`` and written one whole line per ``write()``, its sequence numbers drawn under a
+lock; a client's :class:`~pytest_connector_contract.client.connector.Redactor` is its own and only read once
+built; the schemas are compiled at start-up (``schemas.prepare()``), and their ``functools.cache`` would at
+worst compile one twice; the catalogue's lazy import of a kind is never reached by a slot (the kinds that load
+on first use run alone). Hypothesis is used by exploration walks alone, which never run in a slot. Every
+check's evidence is its own ``Run`` and, in a slot, a copy of its client's record.
 
 This module never imports pytest: the plugin's glue is ``plugin/concurrency.py``.
 """
@@ -64,8 +76,6 @@ class Ahead:
     cleanup_exchanges: list[Exchange] = field(default_factory=list)
     cleanup_problems: list[str] = field(default_factory=list)
     cleanup_duration: float = 0.0
-    #: False when the run stopped before the check's own clean-up (the final clean-up deletes its connectors)
-    cleaned_up: bool = False
 
 
 def run_ahead(run: Run, stop: threading.Event) -> Ahead:
@@ -79,7 +89,6 @@ def run_ahead(run: Run, stop: threading.Event) -> Ahead:
     ahead.cleanup_problems = run.factory.cleanup()
     ahead.cleanup_duration = time.perf_counter() - started
     ahead.cleanup_exchanges = list(run.client.exchanges)
-    ahead.cleaned_up = not stop.is_set()
     return ahead
 
 

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, TargetUnreachable
+from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, RunStopped, TargetUnreachable
 from pytest_connector_contract.contract.spec import Spec, transition_id
 
 __all__ = ["CREATE_GRACE", "Connector", "ConnectorFactory", "Ledger", "PreconditionFailed", "SetupError"]
@@ -157,7 +157,12 @@ class ConnectorFactory:
         # proven unused and carries the run's prefix, so a DELETE can only meet what this PUT created.
         self.created.append(connector_id)
         self.ledger.add(connector_id, answered=False)
-        answer = self._setup_request(self.client.put_connector, connector_id, body, retry=True)
+        try:
+            answer = self._setup_request(self.client.put_connector, connector_id, body, retry=True)
+        except RunStopped as exc:
+            if not exc.sent_before:  # the run stopped before the create was sent: nothing of it can land
+                self._forget(connector_id)
+            raise
         if answer.status in (200, 201) or answer.attempts == 1:
             # Created, or refused by the only attempt. A refusal after retries is not final: an earlier
             # attempt that got no answer may still be applied.
@@ -306,6 +311,8 @@ class ConnectorFactory:
     def _setup_request(self, method: Any, *args: Any, **kwargs: Any) -> ApiResponse:
         try:
             answer: ApiResponse = method(*args, **kwargs)
+        except RunStopped:
+            raise
         except TargetUnreachable as exc:
             raise SetupError(str(exc)) from None
         return answer

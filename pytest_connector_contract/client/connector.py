@@ -60,6 +60,9 @@ class RunStopped(TargetUnreachable):
     """The run is stopping (``-x``, ``--maxfail``, Ctrl-C): the client's stop flag is set, so the request
     was not sent. Never retried; what the check created is left to the run's final clean-up."""
 
+    #: whether an earlier attempt of the same (retried) request was sent: then it may still take effect
+    sent_before: bool = False
+
 
 class Redactor:
     """Replaces every known secret in a text by ``<redacted>`` and removes the user info of every URL in
@@ -371,7 +374,8 @@ class ConnectorClient:
             delay = RETRY_DELAYS[attempt] if not last else 0.0
             try:
                 answer = self._send_once(method, path, json_body, raw_body, content_type, accept, params, paced)
-            except RunStopped:
+            except RunStopped as exc:
+                exc.sent_before = attempt > 0
                 raise
             except TargetUnreachable:
                 if last:

@@ -36,6 +36,7 @@ import pytest
 from pytest_connector_contract.checks.ahead import Ahead, CheckPool
 from pytest_connector_contract.checks.catalogue import RUN_ALONE, request_floors
 from pytest_connector_contract.checks.connectors import CREATE_GRACE
+from pytest_connector_contract.checks.run import Run
 from pytest_connector_contract.client.connector import RETRY_DELAYS, ConnectorClient
 from pytest_connector_contract.contract.spec import Check
 from pytest_connector_contract.plugin.state import RunState
@@ -155,7 +156,7 @@ class ChecksAhead:
         except KeyError:
             return 0
 
-    def _new_run(self, check: Check, client: ConnectorClient) -> Any:
+    def _new_run(self, check: Check, client: ConnectorClient) -> Run:
         return self.state.new_run(check, client, self.state.new_factory(client))
 
     def take(self, item: pytest.Item) -> Ahead | None:
