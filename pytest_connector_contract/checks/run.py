@@ -74,6 +74,8 @@ class Run:
         #: evidence of the kinds beyond the default suite (see explore.py and race.py)
         self.explore: dict[str, Any] | None = None
         self.race: dict[str, Any] | None = None
+        #: the comparison with a reference, and what a recording keeps (see differential/execute.py)
+        self.differential: dict[str, Any] | None = None
 
     # -- evidence ---------------------------------------------------------------------------------
     def evidence(self) -> dict[str, Any]:
@@ -87,6 +89,7 @@ class Run:
             "matrix": self.matrix,
             "explore": self.explore,
             "race": self.race,
+            "differential": self.differential,
             "exchanges": [exchange.to_dict() for exchange in self.client.exchanges],
         }
 

@@ -20,6 +20,8 @@ from pytest_connector_contract.client.connector import ConnectorClient, TargetUn
 from pytest_connector_contract.config.settings import SettingsError
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import load_spec
+from pytest_connector_contract.differential.execute import NOT_COMPARED_KINDS, Reference
+from pytest_connector_contract.differential.recording import Recording, RecordingError
 from pytest_connector_contract.plugin import gate, junit
 from pytest_connector_contract.plugin import html as html_report
 from pytest_connector_contract.plugin.options import add_options, resolve
@@ -57,6 +59,8 @@ def pytest_configure(config: pytest.Config) -> None:
             selection=shared["selection"],
             target=TargetInfo.from_dict(shared["target"]) if shared["target"] else None,
             target_url=shared["target_url"],
+            reference=TargetInfo.from_dict(shared["reference"]) if shared.get("reference") else None,
+            reference_url=shared.get("reference_url"),
             rate_share=int(worker_input.get("workercount", 1)),
             seed=shared.get("seed"),
             handoff=shared.get("handoff"),
@@ -82,6 +86,11 @@ def pytest_configure(config: pytest.Config) -> None:
             seed=extended.run_seed(settings),
         )
     state.extra_checks = extended.enabled_checks(spec, settings, state.selection, state.seed)
+    if settings.expect_from is not None and state.suite:
+        try:
+            state.recording = Recording.load(settings.expect_from)
+        except RecordingError as exc:
+            raise pytest.UsageError(str(exc)) from None
     if worker_input is None or _WORKER_KEY not in worker_input:
         recorder = ConformanceRecorder(state, Conformance(spec, state.extra_checks))
         config.pluginmanager.register(recorder, "connector_contract_recorder")
@@ -133,6 +142,24 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
     if state.settings.insecure:
         lines.append("connector-contract: WARNING: TLS certificate verification is OFF (--connector-insecure)")
+    if state.reference is not None:
+        reference = state.reference
+        lines.append(
+            f"connector-contract: reference cluster {reference.url} ({reference.product or 'unknown product'} "
+            f"{reference.version or 'unknown version'}), connector ids {state.run_prefix}-* there too"
+        )
+        if state.settings.reference_insecure:
+            lines.append(
+                "connector-contract: WARNING: the reference cluster's TLS certificate is NOT verified "
+                "(--connector-reference-insecure)"
+            )
+    if state.recording is not None:
+        recording = state.recording
+        lines.append(
+            f"connector-contract: expectations also from the recording {recording.path} "
+            f"({recording.target.product or 'unknown product'} {recording.target.version}, "
+            f"recorded {recording.recorded_at})"
+        )
     lines.extend(extended.header_lines(state.settings, target, state.seed))
     return lines
 
@@ -161,6 +188,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             )
     try:
         state.ensure_target()
+        state.ensure_reference()
     except PreflightError as exc:
         state.close()
         # The target is unusable (unreachable, no API, too old): stop before any check, and before xdist
@@ -188,6 +216,16 @@ def pytest_collection(session: pytest.Session) -> bool | None:
     items = collect_suite(session, state.spec, state.selection, state.extra_checks)
     session.items = items
     session.config.hook.pytest_collection_modifyitems(session=session, config=session.config, items=items)
+    if state.recording is not None:
+        missing = state.recording.missing(
+            item.check.id for item in items if isinstance(item, CheckItem) and item.check.kind not in NOT_COMPARED_KINDS
+        )
+        if missing:
+            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+            raise pytest.UsageError(
+                f"--connector-expect-from {state.recording.path} has no answers for {len(missing)} selected "
+                f"check(s): {shown}; record them (the same selection and options) or deselect them"
+            )
     session.config.hook.pytest_collection_finish(session=session)
     session.testscollected = len(items)
     # What exists now (every module, the items) lives until the process exits: keep it out of the cyclic
@@ -260,6 +298,12 @@ def connector_factory(
     problems = factory.cleanup()
     if problems:
         raise RuntimeError("could not delete connectors the test created: " + "; ".join(problems))
+
+
+@pytest.fixture
+def _connector_reference(request: pytest.FixtureRequest) -> Reference | None:
+    """What the bundled suite's checks are compared with: the reference cluster, a recording, or nothing."""
+    return request.config.stash[STATE].counterpart()
 
 
 @pytest.fixture

@@ -14,20 +14,21 @@ from typing import Any
 
 import pytest
 
-from pytest_connector_contract.checks.catalogue import runner
 from pytest_connector_contract.checks.connectors import PreconditionFailed, SetupError
 from pytest_connector_contract.checks.run import CheckFailed, CheckSkipped, ExpectedFailure, Run
 from pytest_connector_contract.client.connector import TargetUnreachable
 from pytest_connector_contract.contract.spec import SUITE_NODE, Check, Spec, selects
+from pytest_connector_contract.differential.execute import Reference, execute
 
 __all__ = ["CheckItem", "SuiteCollector", "collect_suite", "parse_selection"]
 
 
-def run_check(_connector_run: Run) -> None:
-    """Run one catalogued check against the target (the same function serves every item)."""
+def run_check(_connector_run: Run, _connector_reference: Reference | None) -> None:
+    """Run one catalogued check against the target, and the reference if there is one (the same function
+    serves every item)."""
     run = _connector_run
     try:
-        runner(run.check.kind)(run)
+        execute(run, _connector_reference, record=run.settings.record is not None)
     except PreconditionFailed as exc:
         run.blocked_by = exc.blocked_by
         pytest.skip(str(exc))
