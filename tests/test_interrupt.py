@@ -372,3 +372,35 @@ def test_after_ctrl_c_under_xdist_the_summary_lists_what_the_workers_could_not_d
         assert f"NOT DELETED {connector_id}" in output, output
     leftovers = json.loads(report.read_text())["leftovers"]  # "<id>: why it could not be deleted"
     assert sorted(entry.split(":", 1)[0] for entry in leftovers) == remaining
+
+
+@pytest.mark.parametrize("moment", [Moment("create", 1, 0.2), Moment("create", 2, 0.05)], ids=str)
+@pytest.mark.parametrize("workers", [0, 2], ids=["serial", "xdist"])
+def test_ctrl_c_leaves_nothing_on_the_reference_cluster_either(
+    workers: int,
+    moment: Moment,
+    watched: tuple[WatchedTarget, ReferenceServer],
+    pytester: pytest.Pytester,
+    start_target: Callable[..., ReferenceServer],
+) -> None:
+    """The reference cluster (--connector-reference-url) holds its creates: Ctrl-C while one is in flight there."""
+    reference, reference_server = watched
+    reference.create_delay = DELAYS[workers]
+    target = start_target()
+    prefix = f"ccref{workers}"
+    command = [sys.executable, "-m", "pytest", "--connector-url", target.url, "--connector-reference-url",
+               reference_server.url, "--connector-id-prefix", prefix, "-p", "no:cacheprovider", SELECTION]  # fmt: skip
+    if workers:
+        command += ["-n", str(workers)]
+    process = subprocess.Popen(command, cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True)  # fmt: skip
+    try:
+        reference.wait_until(moment.reached, process)
+        time.sleep(moment.after)
+        os.killpg(process.pid, signal.SIGINT)
+    finally:
+        output = _finish(process, timeout=60)
+    assert process.returncode in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.TESTS_FAILED), output
+    assert "NOT DELETED" not in output, output
+    assert reference.run_ids(prefix) == [], output
+    assert sorted(target.target.connectors) == [], output

@@ -55,6 +55,9 @@ class ConformanceRecorder:
         terminalreporter.write_sep("=", "connector status API conformance")
         for text, markup in reports.terminal_lines(self.document):
             terminalreporter.write_line(text, **markup)
+        if self.conformance.leftovers:
+            for hint in self.state.sweep_hints():
+                terminalreporter.write_line(f"to remove what may remain: {hint}", red=True)
         if self.state.settings.json is not None:
             terminalreporter.write_line(f"JSON report: {self.state.settings.json}")
         if self.state.settings.record is not None and self.state.settings.record.exists():
