@@ -146,9 +146,9 @@ def watched() -> Iterator[tuple[WatchedTarget, ReferenceServer]]:
     assert not server.errors, f"the reference server raised: {server.errors}"
 
 
-def _start_run(pytester: pytest.Pytester, url: str, workers: int, prefix: str) -> subprocess.Popen[bytes]:
+def _start_run(pytester: pytest.Pytester, url: str, workers: int, prefix: str, *extra: str) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "pytest", "--connector-url", url, "--connector-id-prefix", prefix,
-               "-p", "no:cacheprovider", SELECTION]  # fmt: skip
+               "-p", "no:cacheprovider", *extra, SELECTION]  # fmt: skip
     if workers:
         command += ["-n", str(workers)]
     # A session of its own: Ctrl-C in a terminal reaches the whole process group, xdist workers included.
@@ -388,12 +388,7 @@ def test_ctrl_c_leaves_nothing_on_the_reference_cluster_either(
     reference.create_delay = DELAYS[workers]
     target = start_target()
     prefix = f"ccref{workers}"
-    command = [sys.executable, "-m", "pytest", "--connector-url", target.url, "--connector-reference-url",
-               reference_server.url, "--connector-id-prefix", prefix, "-p", "no:cacheprovider", SELECTION]  # fmt: skip
-    if workers:
-        command += ["-n", str(workers)]
-    process = subprocess.Popen(command, cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               start_new_session=True)  # fmt: skip
+    process = _start_run(pytester, target.url, workers, prefix, "--connector-reference-url", reference_server.url)
     try:
         reference.wait_until(moment.reached, process)
         time.sleep(moment.after)

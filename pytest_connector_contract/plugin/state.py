@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,17 +83,7 @@ class RunState:
             url = self.server.url
         assert url is not None
         self.target_url = url
-        client = self.client()
-        try:
-            self.target = identify(
-                client,
-                self.spec,
-                profile=self.settings.profile,
-                probe_id=f"{self.run_prefix}-probe",
-                embedded=embedded,
-            )
-        finally:
-            client.close()
+        self.target = self._identify(self.client, profile=self.settings.profile, embedded=embedded)
         return self.target
 
     def ensure_reference(self) -> TargetInfo | None:
@@ -106,20 +97,22 @@ class RunState:
             self.reference_server = _start_embedded(settings)
             url = self.reference_server.url
         self.reference_url = url
-        client = self.reference_client()
+        self.reference = self._identify(
+            self.reference_client,
+            profile="auto",
+            embedded=settings.embedded,
+            role="reference cluster",
+            flags="--connector-reference",
+        )
+        return self.reference
+
+    def _identify(self, new_client: Callable[[], ConnectorClient], **options: Any) -> TargetInfo:
+        """The preflight of the target or of the reference cluster, with the run's probe id."""
+        client = new_client()
         try:
-            self.reference = identify(
-                client,
-                self.spec,
-                profile="auto",
-                probe_id=f"{self.run_prefix}-probe",
-                embedded=settings.embedded,
-                role="reference cluster",
-                flags="--connector-reference",
-            )
+            return identify(client, self.spec, probe_id=f"{self.run_prefix}-probe", **options)
         finally:
             client.close()
-        return self.reference
 
     def reference_client(self) -> ConnectorClient:
         """A new client for the reference cluster, with its credentials and TLS settings and the run's rate
