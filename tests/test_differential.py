@@ -27,6 +27,7 @@ from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
 
 Start = Callable[..., ReferenceServer]
+SUITE = "connector-contract::"
 RunSuite = Callable[..., SuiteRun]
 
 
@@ -191,7 +192,8 @@ def test_every_mutant_is_caught_by_the_comparison_alone(
     mutant: Mutant, start_target: Start, run_suite: RunSuite, faithful: Callable[[str], ReferenceServer]
 ) -> None:
     target, reference = start_target(mutant.target(mutant.es_version)), faithful(mutant.es_version)
-    run = run_suite(target.url, "--connector-reference-url", reference.url, *mutant.args)
+    # The check named for the mutant alone: the comparison must tell it from the reference
+    run = run_suite(target.url, "--connector-reference-url", reference.url, *mutant.args, f"{SUITE}{mutant.caught_by}")
     assert run.ret == 1, run.result.stdout.str()
     check = run.check(mutant.caught_by)
     if mutant.name in MISSED_BY_COMPARISON:
@@ -410,6 +412,11 @@ def test_a_recording_lacking_a_selected_check_names_it(run_suite: RunSuite, tmp_
     run = run_suite("embedded", "--connector-expect-from", str(path), "-k", "transition or empty-body")
     _usage_error(run, "*has no answers for 1 selected check(s): validation?empty-body?; record them*")
     assert run_suite("embedded", "--connector-expect-from", str(path), "-k", "transition").ret == 0
+    under_xdist = run_suite("embedded", "--connector-expect-from", str(path), "-n", "2")
+    assert under_xdist.ret == 1  # a worker's failed collection: the controller runs nothing
+    assert "has no answers for 31 selected check(s): validation[unknown-value]" in under_xdist.result.stdout.str()
+    assert under_xdist.report is not None
+    assert under_xdist.report["summary"]["executed"] == 0
 
 
 def test_an_unusable_reference_stops_the_run_naming_it(start_target: Start, run_suite: RunSuite) -> None:

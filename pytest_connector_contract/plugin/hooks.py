@@ -19,7 +19,7 @@ from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable
 from pytest_connector_contract.config.settings import SettingsError
 from pytest_connector_contract.contract import schemas
-from pytest_connector_contract.contract.spec import load_spec
+from pytest_connector_contract.contract.spec import SUITE_NODE, load_spec
 from pytest_connector_contract.differential.execute import NOT_COMPARED_KINDS, Reference
 from pytest_connector_contract.differential.recording import Recording, RecordingError
 from pytest_connector_contract.plugin import gate, junit
@@ -222,10 +222,17 @@ def pytest_collection(session: pytest.Session) -> bool | None:
         )
         if missing:
             shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
-            raise pytest.UsageError(
+            message = (
                 f"--connector-expect-from {state.recording.path} has no answers for {len(missing)} selected "
                 f"check(s): {shown}; record them (the same selection and options) or deselect them"
             )
+            if state.worker_id is None:
+                raise pytest.UsageError(message)
+            # An xdist worker: a usage error here would only crash it. A failed collection reaches the
+            # controller, which shows the message and runs nothing.
+            report = pytest.CollectReport(SUITE_NODE, "failed", f"connector-contract: {message}", [])
+            session.config.hook.pytest_collectreport(report=report)
+            items[:] = []
     session.config.hook.pytest_collection_finish(session=session)
     session.testscollected = len(items)
     # What exists now (every module, the items) lives until the process exits: keep it out of the cyclic
