@@ -137,6 +137,12 @@ def test_what_could_not_be_deleted_on_the_reference_cluster_is_named_as_such_wit
         f"{where}: DELETE answered HTTP 403 security_exception: action [cluster:admin/xpack/connector/delete] "
         "is unauthorized"
     ]
+    assert run.ret == 1  # as on the target: the check errs
+    assert run.outcome("transition[created->error]") == "error"
+    assert (
+        "could not delete connectors the check created on the reference cluster"
+        in run.check("transition[created->error]")["message"]
+    )
     prefix = left[0].rsplit("-", 1)[0]
     sweep = f"*connector-contract sweep --connector-url {reference.url} --prefix {prefix}"
     run.result.stdout.fnmatch_lines([f"NOT DELETED {where}: *", sweep])

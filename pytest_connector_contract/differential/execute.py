@@ -61,9 +61,10 @@ class LiveReference:
             "release": ".".join(str(part) for part in self.release),
         }
 
-    def run(self, check: Check) -> tuple[str, str | None, list[dict[str, Any]]]:
-        """Run ``check`` on the reference: its own outcome, message and normalised steps. Its connectors are
-        deleted when it ends; what cannot be deleted stays in the Ledger for the end of the session."""
+    def run(self, check: Check) -> tuple[str, str | None, list[dict[str, Any]], list[str]]:
+        """Run ``check`` on the reference: its own outcome, message and normalised steps, and a line for each
+        connector it created there that could not be deleted when it ended (those stay in the Ledger: the
+        session's clean-up tries again, and reports what remains)."""
         client = self.new_client()
         try:
             client.start_recording(check.id)
@@ -79,10 +80,10 @@ class LiveReference:
             outcome, message, _ = own_outcome(run)
             message = normalise_text(message, self.id_prefix)
             steps = normalise_exchanges([exchange.to_dict() for exchange in client.exchanges], self.id_prefix)
-            factory.cleanup()  # what it cannot delete stays held: the session's clean-up retries and reports it
+            problems = factory.cleanup()
         finally:
             client.close()
-        return outcome, message, steps
+        return outcome, message, steps, problems
 
 
 Reference = LiveReference | Recording
@@ -122,6 +123,14 @@ def execute(run: Run, reference: Reference | None = None, *, record: bool = Fals
     run.differential = evidence
     if reference is not None:
         _judge(run, own, steps, reference, evidence)
+        if evidence.get("reference_cleanup") and not isinstance(raised, CheckFailed | PreconditionFailed):
+            # As on the target, where the fixture's teardown errs: a check that leaves connectors behind is
+            # not a pass (they stay held, and are listed as NOT DELETED if the session's clean-up fails too).
+            where = reference.describe()["url"]
+            raise RuntimeError(
+                f"could not delete connectors the check created on the reference cluster {where}: "
+                + "; ".join(evidence["reference_cleanup"])
+            )
         if evidence.get("outcome") == "passed" and own != "passed":
             return  # the target fails as the reference does: the reference departs (listed in the reports)
     if raised is not None:
@@ -143,7 +152,9 @@ def _judge(run: Run, own: str, steps: list[dict[str, Any]], reference: Reference
             return
         ref_own, ref_message, ref_steps = entry["outcome"], entry.get("message"), list(entry["steps"])
     else:
-        ref_own, ref_message, ref_steps = reference.run(run.check)
+        ref_own, ref_message, ref_steps, cleanup = reference.run(run.check)
+        if cleanup:
+            evidence["reference_cleanup"] = cleanup
     evidence["reference"].update(outcome=ref_own, message=ref_message)
     if own not in COMPARABLE or ref_own not in COMPARABLE:
         evidence["not_compared"] = (
