@@ -427,3 +427,22 @@ def test_an_unusable_reference_stops_the_run_naming_it(start_target: Start, run_
         ["*connector-contract: cannot reach the reference cluster http://127.0.0.1:9*Check --connector-reference-url*"]
     )
     assert _left(target) == []
+
+
+def test_headers_are_compared_as_the_clients_read_them() -> None:
+    def answer(content_type: str, allow: str, product: str | None) -> list[dict[str, Any]]:
+        headers = {"Content-Type": content_type, "Allow": allow}
+        if product is not None:
+            headers["X-elastic-product"] = product
+        exchange = _exchange("POST", "/_connector/p-1/_status", 405, {"error": "Incorrect HTTP method", "status": 405})
+        exchange["response"]["headers"] = headers
+        return normalise_exchanges([exchange], "p")
+
+    same = answer("application/json; charset=UTF-8", "PUT, GET", "Elasticsearch")
+    assert compare_steps(same, answer("Application/JSON", "GET,PUT", "Elasticsearch"), same_release=True) == []
+    differences = compare_steps(same, answer("text/plain", "PUT", None), same_release=True)
+    assert [(d["field"], d["target"], d["reference"]) for d in differences] == [
+        ("headers.allow", "GET, PUT", "PUT"),
+        ("headers.content-type", "application/json", "text/plain"),
+        ("headers.x-elastic-product", "Elasticsearch", None),
+    ]

@@ -19,6 +19,8 @@ Before comparing, what differs between any two runs is normalised (each rule wit
   ``_status`` API (derived: ``pipeline.name`` is ``ent-search-generic-ingestion`` before 8.15 and
   ``search-default-ingestion`` from 8.15, ``ConnectorIngestPipeline`` in elastic/elasticsearch; ``deleted``
   exists from 9.0);
+- ``Content-Type`` is compared as its media type (derived: the clients and the suite check only that), and
+  ``Allow`` as its set of methods (derived: the suite reads it as a list, kinds.py and run.py);
 - an attempt of a setup request that is retried (no answer, or 429, 502, 503, 504) is dropped: only the attempt
   that counts is compared (derived: the suite retries setup requests, never the request under test).
 """
@@ -115,6 +117,8 @@ def _step(exchange: Mapping[str, Any], ids: _Ids, first_reads: dict[str, dict[st
         value = headers.get(name)
         if name == "Content-Type" and value is not None:
             value = value.split(";")[0].strip().lower()  # the media type is what a client checks
+        elif name == "Allow" and value is not None:
+            value = ", ".join(sorted({method.strip().upper() for method in value.split(",") if method.strip()}))
         shown[name.lower()] = value
     answer: dict[str, Any] = {"status": response["status"], "headers": shown}
     body = _json(response.get("body"))
