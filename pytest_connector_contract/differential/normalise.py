@@ -16,9 +16,9 @@ Before comparing, what differs between any two runs is normalised (each rule wit
   says never to assert ``[line:col]`` prefixes or parser (Jackson) wording; every other reason it quotes is stable;
 - a connector read back is compared field by field as it changed since the check's first read of it, and whole
   only between runs of the same release: the defaults a release creates connectors with are not part of the
-  ``_status`` API (derived: ``pipeline.name`` is ``ent-search-generic-ingestion`` before 8.15 and
-  ``search-default-ingestion`` from 8.15, ``ConnectorIngestPipeline`` in elastic/elasticsearch; ``deleted``
-  exists from 9.0);
+  ``_status`` API (derived: a new connector's ``pipeline.name`` is ``ent-search-generic-ingestion`` before
+  8.15 and ``search-default-ingestion`` from 8.15, and ``deleted`` exists from 9.0, as the reference target
+  models Elasticsearch's ``createConnectorWithDefaultValues`` in reference/connectors.py ``new_document``);
 - ``Content-Type`` is compared as its media type (derived: the clients and the suite check only that), and
   ``Allow`` as its set of methods (derived: the suite reads it as a list, kinds.py and run.py);
 - an attempt of a setup request that is retried (no answer, or 429, 502, 503, 504) is dropped: only the attempt
