@@ -175,9 +175,14 @@ def test_ctrl_c_at_any_moment_leaves_no_connector_behind(
     assert LATE < CREATE_GRACE
     target.create_delay = DELAYS[workers]
     prefix = f"ccint{workers}"
-    process = _start_run(pytester, server.url, workers, prefix)
+    output = _interrupt(target, _start_run(pytester, server.url, workers, prefix), moment)
+    assert target.run_ids(prefix) == [], output
+
+
+def _interrupt(watched: WatchedTarget, process: subprocess.Popen[bytes], moment: Moment) -> str:
+    """Ctrl-C at ``moment`` of the requests ``watched`` sees; the run must stop and say nothing remains."""
     try:
-        target.wait_until(moment.reached, process)
+        watched.wait_until(moment.reached, process)
         time.sleep(moment.after)
         os.killpg(process.pid, signal.SIGINT)
     finally:
@@ -186,7 +191,7 @@ def test_ctrl_c_at_any_moment_leaves_no_connector_behind(
     # xdist reports as a failure rather than an interruption. Either way the run is not green.
     assert process.returncode in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.TESTS_FAILED), output
     assert "NOT DELETED" not in output, output
-    assert target.run_ids(prefix) == [], output
+    return output
 
 
 def test_ctrl_c_during_cleanup_ends_the_run_promptly_and_lists_what_may_remain(
@@ -389,13 +394,6 @@ def test_ctrl_c_leaves_nothing_on_the_reference_cluster_either(
     target = start_target()
     prefix = f"ccref{workers}"
     process = _start_run(pytester, target.url, workers, prefix, "--connector-reference-url", reference_server.url)
-    try:
-        reference.wait_until(moment.reached, process)
-        time.sleep(moment.after)
-        os.killpg(process.pid, signal.SIGINT)
-    finally:
-        output = _finish(process, timeout=60)
-    assert process.returncode in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.TESTS_FAILED), output
-    assert "NOT DELETED" not in output, output
+    output = _interrupt(reference, process, moment)
     assert reference.run_ids(prefix) == [], output
     assert sorted(target.target.connectors) == [], output
