@@ -326,3 +326,21 @@ def test_the_rendering_imports_neither_pytest_nor_pytest_html() -> None:
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert not {name for name in imported if name.split(".")[0] in ("pytest", "pytest_html")}
+
+
+def test_a_check_that_differs_from_the_reference_shows_both_answers_side_by_side(
+    start_target: Callable[..., ReferenceServer], run_html: Callable[..., HtmlRun]
+) -> None:
+    from mutants import WrongResultWord
+
+    target, reference = start_target(WrongResultWord()), start_target()
+    run = run_html(target.url, "--connector-reference-url", reference.url)
+    section = run.page.find("section", id="cc-differential")
+    text = section.words()
+    assert f"live reference cluster {reference.url}: Elasticsearch 9.1.0, release 9.1.0" in text
+    table = next(
+        t for t in section.find_all("table", cls="cc-differences") if "transition[created->error]" in t.words()
+    )
+    rows = [row.words() for row in table.find_all("tr")]
+    assert any(row.endswith("body.result ok updated") for row in rows), rows  # target, then reference
+    assert "The reference departs from the suite's expectation (0)" in text

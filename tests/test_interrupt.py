@@ -147,10 +147,10 @@ def watched() -> Iterator[tuple[WatchedTarget, ReferenceServer]]:
 
 
 def _start_run(
-    pytester: pytest.Pytester, url: str, workers: int, prefix: str, *args: str, selection: str = SELECTION
+    pytester: pytest.Pytester, url: str, workers: int, prefix: str, *extra: str, selection: str = SELECTION
 ) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "pytest", "--connector-url", url, "--connector-id-prefix", prefix,
-               "-p", "no:cacheprovider", *args, selection]  # fmt: skip
+               "-p", "no:cacheprovider", *extra, selection]  # fmt: skip
     if workers:
         command += ["-n", str(workers)]
     # A session of its own: Ctrl-C in a terminal reaches the whole process group, xdist workers included.
@@ -183,8 +183,14 @@ def test_ctrl_c_at_any_moment_leaves_no_connector_behind(
     target.create_delay = DELAYS[workers]
     prefix = f"ccint{workers}"
     process = _start_run(pytester, server.url, workers, prefix, "--connector-concurrency", str(concurrency))
+    output = _interrupt(target, process, moment)
+    assert target.run_ids(prefix) == [], output
+
+
+def _interrupt(watched: WatchedTarget, process: subprocess.Popen[bytes], moment: Moment) -> str:
+    """Ctrl-C at ``moment`` of the requests ``watched`` sees; the run must stop and say nothing remains."""
     try:
-        target.wait_until(moment.reached, process)
+        watched.wait_until(moment.reached, process)
         time.sleep(moment.after)
         os.killpg(process.pid, signal.SIGINT)
     finally:
@@ -193,7 +199,7 @@ def test_ctrl_c_at_any_moment_leaves_no_connector_behind(
     # xdist reports as a failure rather than an interruption. Either way the run is not green.
     assert process.returncode in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.TESTS_FAILED), output
     assert "NOT DELETED" not in output, output
-    assert target.run_ids(prefix) == [], output
+    return output
 
 
 def test_ctrl_c_midway_through_a_concurrent_run_leaves_nothing_and_reports_the_checks_that_ended(
@@ -415,3 +421,23 @@ def test_after_ctrl_c_under_xdist_the_summary_lists_what_the_workers_could_not_d
         assert f"NOT DELETED {connector_id}" in output, output
     leftovers = json.loads(report.read_text())["leftovers"]  # "<id>: why it could not be deleted"
     assert sorted(entry.split(":", 1)[0] for entry in leftovers) == remaining
+
+
+@pytest.mark.parametrize("moment", [Moment("create", 1, 0.2), Moment("create", 2, 0.05)], ids=str)
+@pytest.mark.parametrize("workers", [0, 2], ids=["serial", "xdist"])
+def test_ctrl_c_leaves_nothing_on_the_reference_cluster_either(
+    workers: int,
+    moment: Moment,
+    watched: tuple[WatchedTarget, ReferenceServer],
+    pytester: pytest.Pytester,
+    start_target: Callable[..., ReferenceServer],
+) -> None:
+    """The reference cluster (--connector-reference-url) holds its creates: Ctrl-C while one is in flight there."""
+    reference, reference_server = watched
+    reference.create_delay = DELAYS[workers]
+    target = start_target()
+    prefix = f"ccref{workers}"
+    process = _start_run(pytester, target.url, workers, prefix, "--connector-reference-url", reference_server.url)
+    output = _interrupt(reference, process, moment)
+    assert reference.run_ids(prefix) == [], output
+    assert sorted(target.target.connectors) == [], output

@@ -13,7 +13,7 @@ import pytest
 PACKAGE = "pytest_connector_contract"
 ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 #: the subpackages that must import without pytest (a user may run the reference target or the CLI alone)
-PYTEST_FREE = ("contract", "client", "config", "checks", "reference", "reports", "cli")
+PYTEST_FREE = ("contract", "client", "config", "checks", "differential", "reference", "reports", "cli")
 
 
 def _module_name(path: Path) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from comparable import comparable, differences
-from mutants import MUTANTS, Mutant
+from mutants import MISSED_BY_COMPARISON, MUTANTS, Mutant
 
 from pytest_connector_contract.reference.server import ReferenceServer
 
@@ -65,6 +65,20 @@ def render_mutant_table() -> str:
         if mutant.args:
             caught_by += f" with `{' '.join(_shown(mutant.args))}`"
         lines.append(f"| `{mutant.name}` | {mutant.description} | {caught_by} | {because} |")
+    caught = len(MUTANTS) - len(MISSED_BY_COMPARISON)
+    lines += [
+        "",
+        "## Caught by the comparison with a reference alone",
+        "",
+        "`tests/test_differential.py` also runs the suite against each mutant with the faithful reference target",
+        "of the same release as the reference cluster (`--connector-reference-url`), and requires the check named",
+        "above to answer unlike the reference: the comparison alone catches the mutant, without the suite's own",
+        f"expectations. It catches {caught} of the {len(MUTANTS)} mutants. It misses these, each for a reason:",
+        "",
+        "| mutant | why the comparison misses it |",
+        "|---|---|",
+    ]
+    lines += [f"| `{name}` | {reason} |" for name, reason in MISSED_BY_COMPARISON.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -122,6 +122,32 @@ def test_what_could_not_be_deleted_is_listed_in_the_summary_and_the_report(
     run.result.stdout.fnmatch_lines([f"NOT DELETED {left[0]}*"])
 
 
+def test_what_could_not_be_deleted_on_the_reference_cluster_is_named_as_such_with_its_sweep_command(
+    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
+) -> None:
+    target, reference = start_target(), start_target(UndeletableTarget())
+    run = run_suite(
+        target.url, "--connector-reference-url", reference.url, "connector-contract::transition[created->error]"
+    )
+    left = _run_ids(reference.target)
+    assert len(left) == 1
+    assert _run_ids(target.target) == []
+    where = f"on the reference cluster {reference.url}: {left[0]}"
+    assert run.report["leftovers"] == [
+        f"{where}: DELETE answered HTTP 403 security_exception: action [cluster:admin/xpack/connector/delete] "
+        "is unauthorized"
+    ]
+    assert run.ret == 1  # as on the target: the check errs
+    assert run.outcome("transition[created->error]") == "error"
+    assert (
+        "could not delete connectors the check created on the reference cluster"
+        in run.check("transition[created->error]")["message"]
+    )
+    prefix = left[0].rsplit("-", 1)[0]
+    sweep = f"*connector-contract sweep --connector-url {reference.url} --prefix {prefix}"
+    run.result.stdout.fnmatch_lines([f"NOT DELETED {where}: *", sweep])
+
+
 # -- sweep --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("connector_id", "prefix", "swept"),
@@ -369,6 +395,45 @@ def test_a_secret_in_any_form_reaches_no_output(
     assert kind != "proxy-password" or proxy.requests, "the run did not go through the proxy"
     assert "<redacted>" in texts["r.json"]
     for where, text in {**texts, "curl scripts": "\n".join(scripts)}.items():
+        for view in _views(where, text):
+            assert echo not in view, f"the {form} form of the {kind} reached the {where} output"
+
+
+#: the reference cluster's credentials (--connector-reference-*): kind -> (secret, its header's base64 form, args)
+REFERENCE_CREDENTIALS: dict[str, tuple[str, str | None, list[str]]] = {
+    "reference-api-key": (_KEY, _b64(f"ref-id:{_KEY}"), ["--connector-reference-api-key", f"ref-id:{_KEY}"]),
+    "reference-basic": (
+        _PASSWORD,
+        _b64(f"elastic:{_PASSWORD}"),
+        ["--connector-reference-user", "elastic", "--connector-reference-password", _PASSWORD],
+    ),
+    "reference-bearer": (_TOKEN, None, ["--connector-reference-bearer-token", _TOKEN]),
+}
+_REFERENCE_FORMS = [(kind, form) for kind, (secret, header, _) in REFERENCE_CREDENTIALS.items() for form in FORMS
+                    if FORMS[form](secret, header) is not None]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "form"), _REFERENCE_FORMS, ids=[f"{kind}-{form}" for kind, form in _REFERENCE_FORMS])
+def test_a_secret_of_the_reference_cluster_in_any_form_reaches_no_output(
+    kind: str, form: str, pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer]
+) -> None:
+    """The reference echoes its credential: the comparison shows its answer beside the target's, the recording
+    and every report hold neither."""
+    secret, header, arguments = REFERENCE_CREDENTIALS[kind]
+    echo = FORMS[form](secret, header)
+    assert echo is not None
+    reference = EchoesASecret(echo)
+    target, reference_server = start_target(), start_target(reference)
+    recording = pytester.path / "recording.json"
+    texts, report = _outputs_of_a_run(
+        pytester, target.url, "--connector-reference-url", reference_server.url, *arguments,
+        "--connector-record", str(recording),
+    )  # fmt: skip
+    texts["recording.json"] = recording.read_text(encoding="utf-8")
+    assert reference.echoed
+    assert report["differential"]["differing"], "the echoing reference answers unlike the target"
+    assert "<redacted>" in texts["r.json"]
+    for where, text in texts.items():
         for view in _views(where, text):
             assert echo not in view, f"the {form} form of the {kind} reached the {where} output"
 

@@ -106,7 +106,12 @@ FLAGS = [option for option in OPTIONS if option.is_flag]
 
 
 def test_the_boolean_options_are_the_ones_the_table_marks() -> None:
-    assert {option.dest for option in FLAGS} == {"keep", "insecure", "race"}
+    assert {option.dest for option in FLAGS} == {"keep", "insecure", "race", "reference_insecure"}
+
+
+def _needs(option: Option) -> dict[str, str]:
+    """The environment an option needs to be valid at all: a reference option needs a reference cluster."""
+    return {"CONNECTOR_REFERENCE_URL": "https://es.example:9200"} if option.dest.startswith("reference_") else {}
 
 
 @pytest.mark.parametrize("option", FLAGS, ids=[o.dest for o in FLAGS])
@@ -128,15 +133,15 @@ def test_the_command_line_turns_a_boolean_on_and_off_over_the_environment(
 ) -> None:
     flag = option.flag.removeprefix("--")
     config = pytester.parseconfig(*(arg.format(flag=flag) for arg in args))
-    settings = resolve(config, environ={option.env: env} if env is not None else {})
+    settings = resolve(config, environ={**_needs(option), **({option.env: env} if env is not None else {})})
     assert (getattr(settings, option.dest), settings.sources[option.dest]) == (value, source)
 
 
 @pytest.mark.parametrize("option", FLAGS, ids=[o.dest for o in FLAGS])
 def test_the_command_line_turns_a_boolean_off_over_the_ini_key(pytester: pytest.Pytester, option: Option) -> None:
     pytester.makeini(f"[pytest]\n{option.ini} = true\n")
-    assert getattr(resolve(pytester.parseconfig(), environ={}), option.dest) is True
-    settings = resolve(pytester.parseconfig(f"--no-{option.flag.removeprefix('--')}"), environ={})
+    assert getattr(resolve(pytester.parseconfig(), environ=_needs(option)), option.dest) is True
+    settings = resolve(pytester.parseconfig(f"--no-{option.flag.removeprefix('--')}"), environ=_needs(option))
     assert (getattr(settings, option.dest), settings.sources[option.dest]) == (False, "cli")
 
 

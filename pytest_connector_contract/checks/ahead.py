@@ -78,8 +78,9 @@ class Ahead:
     cleanup_duration: float = 0.0
 
 
-def run_ahead(run: Run, stop: threading.Event) -> Ahead:
-    """Execute ``run`` and delete what it created, as the serial item's call and teardown would."""
+def run_ahead(run: Run, stop: threading.Event, execute: Callable[[Run], Outcome] = execute) -> Ahead:
+    """Execute ``run`` (with ``execute``: the run's way, e.g. also against a reference) and delete what it
+    created, as the serial item's call and teardown would."""
     outcome = execute(run)
     ahead = Ahead(run, outcome, list(run.client.exchanges))
     run.exchanges = ahead.exchanges  # the slot's client moves on to other checks
@@ -101,9 +102,15 @@ class CheckPool:
     A slot left running at exit has nothing more to send: the stop flag is set.
     """
 
-    def __init__(self, size: int, new_client: Callable[[], ConnectorClient]) -> None:
+    def __init__(
+        self,
+        size: int,
+        new_client: Callable[[], ConnectorClient],
+        execute: Callable[[Run], Outcome] = execute,
+    ) -> None:
         self.size = size
         self._new_client = new_client
+        self._execute = execute
         self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = queue.SimpleQueue()
         self._slots: list[threading.Thread] = []
         self._local = threading.local()
@@ -136,7 +143,7 @@ class CheckPool:
 
     def submit(self, task: Callable[[ConnectorClient], Run]) -> Future[Ahead]:
         """Queue a check: ``task`` builds its Run on the slot's client; the slot executes it and cleans up."""
-        return self.start(lambda: run_ahead(task(self.client()), self.stopping))
+        return self.start(lambda: run_ahead(task(self.client()), self.stopping, self._execute))
 
     def start(self, work: Callable[[], T]) -> Future[T]:
         """Queue ``work`` for the next free slot, starting another slot while there are fewer than ``size``."""

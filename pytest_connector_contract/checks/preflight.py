@@ -60,8 +60,20 @@ class TargetInfo:
         return cls(**data)
 
 
-def identify(client: ConnectorClient, spec: Spec, *, profile: str, probe_id: str, embedded: bool = False) -> TargetInfo:
-    """Read ``GET /``, pick the profile, and make sure the connector API is there."""
+def identify(
+    client: ConnectorClient,
+    spec: Spec,
+    *,
+    profile: str,
+    probe_id: str,
+    embedded: bool = False,
+    role: str = "target",
+    flags: str = "--connector",
+) -> TargetInfo:
+    """Read ``GET /``, pick the profile, and make sure the connector API is there.
+
+    ``role`` names the server in messages (the target, or the reference cluster) and ``flags`` is the
+    prefix of its options (``--connector-reference`` for the reference cluster)."""
     url = client.display_url
     try:
         root = client.request("GET", "/", retry=True)
@@ -73,25 +85,25 @@ def identify(client: ConnectorClient, spec: Spec, *, profile: str, probe_id: str
             )
         elif "TLS failure" in str(exc):
             hint = (
-                "Give the CA that signed its certificate with --connector-ca-certs (or, for a throw-away "
-                "cluster only, --connector-insecure)."
+                f"Give the CA that signed its certificate with {flags}-ca-certs (or, for a throw-away "
+                f"cluster only, {flags}-insecure)."
             )
         else:
-            hint = "Check --connector-url and that the server is running."
-        raise PreflightError(f"cannot reach the target {url}: {exc}. {hint}") from None
+            hint = f"Check {flags}-url and that the server is running."
+        raise PreflightError(f"cannot reach the {role} {url}: {exc}. {hint}") from None
     proxy = client.transport.proxy_display
     if proxy is not None and root.status in (502, 503, 504) and "X-Elastic-Product" not in root.headers:
         raise PreflightError(
-            f"GET / for the target {url} through the proxy {proxy} answered {root.summary()}: the proxy "
+            f"GET / for the {role} {url} through the proxy {proxy} answered {root.summary()}: the proxy "
             "could not reach the target (or a gateway in front of it failed). Check that the server is "
             "running, and that it should be reached through this proxy (NO_PROXY names the hosts that "
             "are not)."
         )
     if root.status == 401:
-        raise PreflightError(_refused(url, "GET /", root, client.authenticated))
+        raise PreflightError(_refused(role, flags, url, "GET /", root, client.authenticated))
     if root.status == 403 and profile == "auto":
         raise PreflightError(
-            f"the target {url} refused GET / (HTTP 403): the credentials lack the monitor privilege, so the "
+            f"the {role} {url} refused GET / (HTTP 403): the credentials lack the monitor privilege, so the "
             f"version (and the profile) cannot be read. Grant monitor, or pass --connector-profile. "
             f"{root.summary()}"
         )
@@ -107,7 +119,7 @@ def identify(client: ConnectorClient, spec: Spec, *, profile: str, probe_id: str
         chosen, source = spec.newest_profile, "serverless"
     elif parsed is not None and parsed < spec.minimum_version:
         raise PreflightError(
-            f"the target {url} runs Elasticsearch {version}, older than 8.13: PUT _connector/<id>/_status "
+            f"the {role} {url} runs Elasticsearch {version}, older than 8.13: PUT _connector/<id>/_status "
             "first appeared in 8.13.0, so there is nothing to test."
         )
     elif parsed is not None:
@@ -127,9 +139,9 @@ def identify(client: ConnectorClient, spec: Spec, *, profile: str, probe_id: str
     try:
         probe = client.get_connector(probe_id, retry=True)
     except TargetUnreachable as exc:
-        raise PreflightError(f"the target {url} stopped answering: {exc}") from None
+        raise PreflightError(f"the {role} {url} stopped answering: {exc}") from None
     if probe.status in (401, 403):
-        raise PreflightError(_refused(url, "GET _connector/<id>", probe, client.authenticated))
+        raise PreflightError(_refused(role, flags, url, "GET _connector/<id>", probe, client.authenticated))
     if probe.status == 200:
         raise PreflightError(
             f"a connector with the run's probe id {probe_id!r} already exists on {url}; "
@@ -145,10 +157,10 @@ def identify(client: ConnectorClient, spec: Spec, *, profile: str, probe_id: str
             )
         )
         raise PreflightError(
-            f"the target {url} {what}: GET /_connector/{quote(probe_id)} answered "
+            f"the {role} {url} {what}: GET /_connector/{quote(probe_id)} answered "
             f"{probe.summary()} (expected 404 resource_not_found_exception)."
         )
-    _probe_status_endpoint(client, url, probe_id)
+    _probe_status_endpoint(client, url, probe_id, role, flags)
     return TargetInfo(
         url=url,
         product=product,
@@ -161,12 +173,12 @@ def identify(client: ConnectorClient, spec: Spec, *, profile: str, probe_id: str
     )
 
 
-def _probe_status_endpoint(client: ConnectorClient, url: str, probe_id: str) -> None:
+def _probe_status_endpoint(client: ConnectorClient, url: str, probe_id: str, role: str, flags: str) -> None:
     """A valid update for the probe id, which GET just showed missing: Elasticsearch answers 404."""
     try:
         answer = client.update_status(probe_id, "needs_configuration", retry=True)
     except TargetUnreachable as exc:
-        raise PreflightError(f"the target {url} stopped answering: {exc}") from None
+        raise PreflightError(f"the {role} {url} stopped answering: {exc}") from None
     if 200 <= answer.status < 300:
         # The target created the probe connector (an upsert): it carries the run's prefix, so removing it
         # is ours to do; the not_found checks will report the deviation.
@@ -174,27 +186,28 @@ def _probe_status_endpoint(client: ConnectorClient, url: str, probe_id: str) -> 
         client.delete_connector(probe_id)
         return
     if answer.status in (401, 403):
-        raise PreflightError(_refused(url, "PUT _connector/<id>/_status", answer, client.authenticated))
+        raise PreflightError(_refused(role, flags, url, "PUT _connector/<id>/_status", answer, client.authenticated))
     no_handler = isinstance(answer.error, str) and "no handler found" in answer.error
     if no_handler or answer.status == 405:
         raise PreflightError(
-            f"the target {url} has the connector API but no PUT _connector/<id>/_status endpoint (it appeared "
+            f"the {role} {url} has the connector API but no PUT _connector/<id>/_status endpoint (it appeared "
             f"in Elasticsearch 8.13): PUT /_connector/{quote(probe_id)}/_status answered {answer.summary()}."
         )
 
 
-def _refused(url: str, what: str, answer: ApiResponse, authenticated: bool) -> str:
+def _refused(role: str, flags: str, url: str, what: str, answer: ApiResponse, authenticated: bool) -> str:
     """One message for a 401 or 403: what was refused and what to do about it."""
     if answer.status == 401:
         if authenticated:
             advice = "the credentials were refused: check the API key, user and password, or bearer token"
         else:
+            env = flags.removeprefix("--").replace("-", "_").upper()
             advice = (
-                "the target requires credentials: give --connector-api-key (or CONNECTOR_API_KEY), "
-                "--connector-user and --connector-password, or --connector-bearer-token"
+                f"the {role} requires credentials: give {flags}-api-key (or {env}_API_KEY), "
+                f"{flags}-user and {flags}-password, or {flags}-bearer-token"
             )
-        return f"the target {url} answered {what} with HTTP 401: {advice}. {answer.summary()}"
+        return f"the {role} {url} answered {what} with HTTP 401: {advice}. {answer.summary()}"
     return (
-        f"the target {url} answered {what} with HTTP 403: the credentials lack the manage_connector cluster "
+        f"the {role} {url} answered {what} with HTTP 403: the credentials lack the manage_connector cluster "
         f"privilege, which the suite needs to create, update and delete its connectors. {answer.summary()}"
     )

@@ -77,6 +77,8 @@ class Run:
         #: the evidence record as it stood when the check ended, for a check that ran ahead of its turn on a
         #: client that went on to other checks (None: ``client.exchanges`` is this check's)
         self.exchanges: list[Exchange] | None = None
+        #: the comparison with a reference, and what a recording keeps (see checks/execute.py)
+        self.differential: dict[str, Any] | None = None
 
     # -- evidence ---------------------------------------------------------------------------------
     def evidence(self) -> dict[str, Any]:
@@ -90,6 +92,7 @@ class Run:
             "matrix": self.matrix,
             "explore": self.explore,
             "race": self.race,
+            "differential": self.differential,
             "exchanges": [
                 exchange.to_dict() for exchange in (self.client.exchanges if self.exchanges is None else self.exchanges)
             ],

@@ -11,7 +11,7 @@ import base64
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -553,6 +553,121 @@ OPTIONS: tuple[Option, ...] = (
         secret=True,
     ),
     Option(
+        "reference_url",
+        "--connector-reference-url",
+        "CONNECTOR_REFERENCE_URL",
+        "connector_reference_url",
+        "A reference cluster to judge the target against as well (an http(s) URL of Elasticsearch, or "
+        "'embedded' for the bundled reference target): each check also runs there, on connectors of its "
+        "own, and the two runs are compared.",
+        parse_url,
+        metavar="URL",
+    ),
+    Option(
+        "reference_embedded_version",
+        "--connector-reference-embedded-version",
+        "CONNECTOR_REFERENCE_EMBEDDED_VERSION",
+        "connector_reference_embedded_version",
+        "Elasticsearch version the embedded reference cluster emulates (with --connector-reference-url embedded).",
+        parse_es_version,
+        metavar="VERSION",
+    ),
+    Option(
+        "reference_api_key",
+        "--connector-reference-api-key",
+        "CONNECTOR_REFERENCE_API_KEY",
+        "connector_reference_api_key",
+        "API key for the reference cluster: the encoded form, or id:api_key.",
+        parse_secret,
+        metavar="KEY",
+        secret=True,
+    ),
+    Option(
+        "reference_user",
+        "--connector-reference-user",
+        "CONNECTOR_REFERENCE_USER",
+        "connector_reference_user",
+        "User name for basic authentication to the reference cluster (with --connector-reference-password).",
+        parse_user,
+        metavar="NAME",
+    ),
+    Option(
+        "reference_password",
+        "--connector-reference-password",
+        "CONNECTOR_REFERENCE_PASSWORD",
+        "connector_reference_password",
+        "Password for basic authentication to the reference cluster; prefer the environment variable.",
+        parse_secret,
+        metavar="PASSWORD",
+        secret=True,
+    ),
+    Option(
+        "reference_bearer_token",
+        "--connector-reference-bearer-token",
+        "CONNECTOR_REFERENCE_BEARER_TOKEN",
+        "connector_reference_bearer_token",
+        "Bearer token for the reference cluster.",
+        parse_secret,
+        metavar="TOKEN",
+        secret=True,
+    ),
+    Option(
+        "reference_ca_certs",
+        "--connector-reference-ca-certs",
+        "CONNECTOR_REFERENCE_CA_CERTS",
+        "connector_reference_ca_certs",
+        "PEM file of the CA certificates that signed the reference cluster's certificate.",
+        parse_file,
+        metavar="FILE",
+    ),
+    Option(
+        "reference_client_cert",
+        "--connector-reference-client-cert",
+        "CONNECTOR_REFERENCE_CLIENT_CERT",
+        "connector_reference_client_cert",
+        "PEM client certificate for TLS client authentication to the reference cluster.",
+        parse_file,
+        metavar="FILE",
+    ),
+    Option(
+        "reference_client_key",
+        "--connector-reference-client-key",
+        "CONNECTOR_REFERENCE_CLIENT_KEY",
+        "connector_reference_client_key",
+        "PEM private key of --connector-reference-client-cert (if not in the same file).",
+        parse_file,
+        metavar="FILE",
+    ),
+    Option(
+        "reference_insecure",
+        "--connector-reference-insecure",
+        "CONNECTOR_REFERENCE_INSECURE",
+        "connector_reference_insecure",
+        "Do not verify the reference cluster's TLS certificate (the run warns loudly).",
+        parse_bool,
+        default=False,
+        is_flag=True,
+    ),
+    Option(
+        "record",
+        "--connector-record",
+        "CONNECTOR_RECORD",
+        "connector_record",
+        "Write what the target answered to every check (normalised, no secrets) to this JSON file, "
+        "to replay later with --connector-expect-from.",
+        parse_path,
+        metavar="FILE",
+    ),
+    Option(
+        "expect_from",
+        "--connector-expect-from",
+        "CONNECTOR_EXPECT_FROM",
+        "connector_expect_from",
+        "A recording (--connector-record) to judge the target against instead of a live reference cluster.",
+        parse_path,
+        metavar="FILE",
+    ),
+    Option(
         "request_log",
         "--connector-request-log",
         "CONNECTOR_REQUEST_LOG",
@@ -602,6 +717,18 @@ class Settings:
     race_rounds: int = _default("race_rounds")
     readonly_api_key: Secret | None = _default("readonly_api_key")
     request_log: Path | None = _default("request_log")
+    reference_url: str | None = _default("reference_url")
+    reference_embedded_version: str | None = _default("reference_embedded_version")
+    reference_api_key: Secret | None = _default("reference_api_key")
+    reference_user: str | None = _default("reference_user")
+    reference_password: Secret | None = _default("reference_password")
+    reference_bearer_token: Secret | None = _default("reference_bearer_token")
+    reference_ca_certs: Path | None = _default("reference_ca_certs")
+    reference_client_cert: Path | None = _default("reference_client_cert")
+    reference_client_key: Path | None = _default("reference_client_key")
+    reference_insecure: bool = _default("reference_insecure")
+    record: Path | None = _default("record")
+    expect_from: Path | None = _default("expect_from")
     #: where each value came from (``cli``, ``env``, ``ini``, ``default``), for provenance in reports
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -634,10 +761,17 @@ class Settings:
         return None
 
     def secrets(self) -> list[str]:
-        """Every form in which a configured credential could appear in free text, for redaction: each
-        credential and the values its ``Authorization`` header carries (an API key encoded and as
-        ``id:key``, ``user:password`` base64-encoded), each as is, JSON-escaped and URL-encoded; only forms
-        of :data:`~pytest_connector_contract.client.secrets.MIN_FREE_TEXT_LENGTH` characters or more."""
+        """Every form in which a configured credential (the target's and the reference cluster's) could
+        appear in free text, for redaction: each credential and the values its ``Authorization`` header
+        carries (an API key encoded and as ``id:key``, ``user:password`` base64-encoded), each as is,
+        JSON-escaped and URL-encoded; only forms of
+        :data:`~pytest_connector_contract.client.secrets.MIN_FREE_TEXT_LENGTH` characters or more."""
+        found = self._own_secrets()
+        if self.reference_url is not None:
+            found += self.reference_settings()._own_secrets()
+        return list(dict.fromkeys(found))
+
+    def _own_secrets(self) -> list[str]:
         found: list[str] = []
         for secret in (self.password, self.bearer_token):
             if secret is not None:
@@ -659,6 +793,27 @@ class Settings:
         found.extend(url_secrets(self.proxy or ""))
         return list(dict.fromkeys(found))
 
+    def reference_settings(self) -> Settings:
+        """The settings the reference cluster's client uses: its URL, credentials and TLS options in place of
+        the target's. No ``--connector-proxy`` (it is the target's; the environment's proxies apply) and no
+        read-only key (the privileges check is not compared)."""
+        return replace(
+            self,
+            url=self.reference_url,
+            embedded_version=self.reference_embedded_version,
+            api_key=self.reference_api_key,
+            user=self.reference_user,
+            password=self.reference_password,
+            bearer_token=self.reference_bearer_token,
+            cloud_id=None,
+            ca_certs=self.reference_ca_certs,
+            client_cert=self.reference_client_cert,
+            client_key=self.reference_client_key,
+            insecure=self.reference_insecure,
+            proxy=None,
+            readonly_api_key=None,
+        )
+
     def readonly_authorization(self) -> Secret | None:
         """The ``Authorization`` header value for ``--connector-readonly-api-key``, if given."""
         if self.readonly_api_key is None:
@@ -677,7 +832,7 @@ class Settings:
                 shown = "<redacted>"
             else:
                 shown = str(value)
-            if option.dest in ("url", "proxy") and isinstance(value, str):
+            if option.dest in ("url", "proxy", "reference_url") and isinstance(value, str):
                 shown = redact_url(value)
             values[option.dest] = shown
         return {key: {"value": value, "source": self.sources.get(key, "default")} for key, value in values.items()}
@@ -724,28 +879,55 @@ def _combine(values: dict[str, Any], sources: dict[str, str]) -> None:
             raise SettingsError("give either --connector-url or --connector-cloud-id, not both")
         if values["url"] is None or _rank(sources["cloud_id"]) < _rank(sources["url"]):
             values["url"], sources["url"] = decode_cloud_id(values["cloud_id"]), sources["cloud_id"]
-    url = values["url"]
+    for side in ("", "reference_"):
+        _combine_credentials(values, sources, side)
+    if values["reference_url"] is not None and values["expect_from"] is not None:
+        raise SettingsError(
+            "give either --connector-reference-url (a live reference cluster) or --connector-expect-from "
+            "(a recording), not both"
+        )
+    if values["reference_url"] is None:
+        given = [
+            option.flag
+            for option in OPTIONS
+            if option.dest.startswith("reference_") and values[option.dest] not in (None, False)
+        ]
+        if given:
+            raise SettingsError(f"{', '.join(given)} need(s) --connector-reference-url")
+    elif values["reference_embedded_version"] is not None and values["reference_url"] != EMBEDDED:
+        raise SettingsError("--connector-reference-embedded-version needs --connector-reference-url embedded")
+    if values["readonly_api_key"] is not None and values["readonly_api_key"] == values["api_key"]:
+        raise SettingsError("--connector-readonly-api-key must be another key than --connector-api-key")
+
+
+def _combine_credentials(values: dict[str, Any], sources: dict[str, str], side: str) -> None:
+    """The credential and TLS rules of one side (``""``: the target, ``"reference_"``: the reference
+    cluster): credentials in the URL move into user and password, one kind of credentials, and so on."""
+
+    def flag(name: str) -> str:
+        return f"--connector-{side}{name}".replace("_", "-")
+
+    what = "the reference URL" if side else "the target URL"
+    url = values[f"{side}url"]
     if url and url != EMBEDDED:
         parts = urlsplit(url)
         if parts.username is not None:
-            if values["user"] is not None:
-                raise SettingsError("credentials are in both the target URL and --connector-user")
-            values["user"] = unquote(parts.username)
-            values["password"] = Secret(unquote(parts.password or "")) if parts.password else values["password"]
-            sources["user"] = sources["password"] = sources["url"]
-            values["url"] = redact_url(url)
-    methods = [name for name in ("api_key", "user", "bearer_token") if values[name] is not None]
+            if values[f"{side}user"] is not None:
+                raise SettingsError(f"credentials are in both {what} and {flag('user')}")
+            values[f"{side}user"] = unquote(parts.username)
+            if parts.password:
+                values[f"{side}password"] = Secret(unquote(parts.password))
+            sources[f"{side}user"] = sources[f"{side}password"] = sources[f"{side}url"]
+            values[f"{side}url"] = redact_url(url)
+    methods = [name for name in ("api_key", "user", "bearer_token") if values[f"{side}{name}"] is not None]
     if len(methods) > 1:
-        flags = " and ".join(f"--connector-{m.replace('_', '-')}" for m in methods)
-        raise SettingsError(f"give one kind of credentials, not {flags}")
-    if (values["user"] is None) != (values["password"] is None):
-        raise SettingsError("basic authentication needs both --connector-user and --connector-password")
-    if values["client_key"] is not None and values["client_cert"] is None:
-        raise SettingsError("--connector-client-key needs --connector-client-cert")
-    if values["insecure"] and values["ca_certs"] is not None:
-        raise SettingsError("--connector-insecure and --connector-ca-certs contradict each other")
-    if values["readonly_api_key"] is not None and values["readonly_api_key"] == values["api_key"]:
-        raise SettingsError("--connector-readonly-api-key must be another key than --connector-api-key")
+        raise SettingsError(f"give one kind of credentials, not {' and '.join(flag(m) for m in methods)}")
+    if (values[f"{side}user"] is None) != (values[f"{side}password"] is None):
+        raise SettingsError(f"basic authentication needs both {flag('user')} and {flag('password')}")
+    if values[f"{side}client_key"] is not None and values[f"{side}client_cert"] is None:
+        raise SettingsError(f"{flag('client_key')} needs {flag('client_cert')}")
+    if values[f"{side}insecure"] and values[f"{side}ca_certs"] is not None:
+        raise SettingsError(f"{flag('insecure')} and {flag('ca_certs')} contradict each other")
 
 
 def _rank(source: str) -> int:

@@ -23,6 +23,7 @@ SCHEMA_NAMES = (
     "conformance-report",
     "spec",
     "baseline",
+    "recording",
 )
 
 

@@ -103,7 +103,7 @@ class ChecksAhead:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
         self.session = session
-        self.pool = CheckPool(self.state.settings.in_flight, self.state.client)
+        self.pool = CheckPool(self.state.settings.in_flight, self.state.client, self.state.execute)
         if hasattr(session.config, "workerinput"):
             self.queued = _xdist_queue(session.config)
         else:

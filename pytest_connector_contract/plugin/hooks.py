@@ -13,13 +13,15 @@ import pytest
 
 from pytest_connector_contract.checks import extended
 from pytest_connector_contract.checks.connectors import ConnectorFactory
+from pytest_connector_contract.checks.execute import NOT_COMPARED_KINDS
 from pytest_connector_contract.checks.preflight import PreflightError, TargetInfo
 from pytest_connector_contract.checks.run import CheckFailed, Run
 from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable
 from pytest_connector_contract.config.settings import SettingsError
 from pytest_connector_contract.contract import schemas
-from pytest_connector_contract.contract.spec import load_spec
+from pytest_connector_contract.contract.spec import SUITE_NODE, load_spec
+from pytest_connector_contract.differential.recording import Recording, RecordingError
 from pytest_connector_contract.plugin import concurrency, gate, junit
 from pytest_connector_contract.plugin import html as html_report
 from pytest_connector_contract.plugin.options import add_options, resolve
@@ -57,6 +59,8 @@ def pytest_configure(config: pytest.Config) -> None:
             selection=shared["selection"],
             target=TargetInfo.from_dict(shared["target"]) if shared["target"] else None,
             target_url=shared["target_url"],
+            reference=TargetInfo.from_dict(shared["reference"]) if shared.get("reference") else None,
+            reference_url=shared.get("reference_url"),
             rate_share=int(worker_input.get("workercount", 1)),
             seed=shared.get("seed"),
             handoff=shared.get("handoff"),
@@ -82,6 +86,11 @@ def pytest_configure(config: pytest.Config) -> None:
             seed=extended.run_seed(settings),
         )
     state.extra_checks = extended.enabled_checks(spec, settings, state.selection, state.seed)
+    if settings.expect_from is not None and state.suite:
+        try:
+            state.recording = Recording.load(settings.expect_from)
+        except RecordingError as exc:
+            raise pytest.UsageError(str(exc)) from None
     if worker_input is None or _WORKER_KEY not in worker_input:
         recorder = ConformanceRecorder(state, Conformance(spec, state.extra_checks))
         config.pluginmanager.register(recorder, "connector_contract_recorder")
@@ -138,6 +147,24 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if state.settings.in_flight > 1:
         each = " in each xdist worker" if getattr(config.option, "dist", "no") != "no" else ""
         lines.append(f"connector-contract: up to {state.settings.in_flight} checks in flight at once{each}")
+    if state.reference is not None:
+        reference = state.reference
+        lines.append(
+            f"connector-contract: reference cluster {reference.url} ({reference.product or 'unknown product'} "
+            f"{reference.version or 'unknown version'}), connector ids {state.run_prefix}-* there too"
+        )
+        if state.settings.reference_insecure:
+            lines.append(
+                "connector-contract: WARNING: the reference cluster's TLS certificate is NOT verified "
+                "(--connector-reference-insecure)"
+            )
+    if state.recording is not None:
+        recording = state.recording
+        lines.append(
+            f"connector-contract: expectations also from the recording {recording.path} "
+            f"({recording.target.product or 'unknown product'} {recording.target.version}, "
+            f"recorded {recording.recorded_at})"
+        )
     lines.extend(extended.header_lines(state.settings, target, state.seed))
     return lines
 
@@ -166,6 +193,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             )
     try:
         state.ensure_target()
+        state.ensure_reference()
     except PreflightError as exc:
         state.close()
         # The target is unusable (unreachable, no API, too old): stop before any check, and before xdist
@@ -193,6 +221,23 @@ def pytest_collection(session: pytest.Session) -> bool | None:
     items = collect_suite(session, state.spec, state.selection, state.extra_checks)
     session.items = items
     session.config.hook.pytest_collection_modifyitems(session=session, config=session.config, items=items)
+    if state.recording is not None:
+        missing = state.recording.missing(
+            item.check.id for item in items if isinstance(item, CheckItem) and item.check.kind not in NOT_COMPARED_KINDS
+        )
+        if missing:
+            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+            message = (
+                f"--connector-expect-from {state.recording.path} has no answers for {len(missing)} selected "
+                f"check(s): {shown}; record them (the same selection and options) or deselect them"
+            )
+            if state.worker_id is None:
+                raise pytest.UsageError(message)
+            # An xdist worker: a usage error here would only crash it. A failed collection reaches the
+            # controller, which shows the message and runs nothing.
+            report = pytest.CollectReport(SUITE_NODE, "failed", f"connector-contract: {message}", [])
+            session.config.hook.pytest_collectreport(report=report)
+            items[:] = []
     session.config.hook.pytest_collection_finish(session=session)
     session.testscollected = len(items)
     # What exists now (every module, the items) lives until the process exits: keep it out of the cyclic

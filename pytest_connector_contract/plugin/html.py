@@ -57,6 +57,8 @@ class HtmlReportHooks:
         prefix.append(self.render.summary_html(document))
         postfix.append(self.render.matrix_section_html(document))
         postfix.append(self.render.beyond_html(document))
+        if document.get("differential"):
+            postfix.append(self.render.differential_html(document["differential"]))
         if document.get("comparison"):
             postfix.append(self.render.comparison_html(document["comparison"]))
         postfix.append(self.render.expectations_html(document))

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from pytest_connector_contract.checks.connectors import CREATE_GRACE
+from pytest_connector_contract.differential.recording import recording_document
 from pytest_connector_contract.plugin.state import RunState
 from pytest_connector_contract.reports import terminal as reports
 from pytest_connector_contract.reports.results import Conformance
@@ -34,9 +35,15 @@ class ConformanceRecorder:
             return
         state.delete_leftovers()
         self.conformance.leftovers.extend(state.leftovers)
+        counterpart = state.counterpart()
+        self.conformance.reference = counterpart.describe() if counterpart is not None else None
         self.document = self.conformance.document(state.target, state.settings.describe())
         if state.settings.json is not None and state.target is not None:
             reports.write_json(state.settings.json, self.document)
+        finished = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+        if state.settings.record is not None and state.target is not None and finished:
+            recorded = recording_document(state.target, state.spec, self.conformance.recorded_checks())
+            reports.write_json(state.settings.record, recorded, schema="recording")
         if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and self.conformance.checks:
             conformant = self.conformance.conformant()
             session.exitstatus = pytest.ExitCode.OK if conformant else pytest.ExitCode.TESTS_FAILED
@@ -48,8 +55,13 @@ class ConformanceRecorder:
         terminalreporter.write_sep("=", "connector status API conformance")
         for text, markup in reports.terminal_lines(self.document):
             terminalreporter.write_line(text, **markup)
+        if self.conformance.leftovers:
+            for hint in self.state.sweep_hints():
+                terminalreporter.write_line(f"to remove what may remain: {hint}", red=True)
         if self.state.settings.json is not None:
             terminalreporter.write_line(f"JSON report: {self.state.settings.json}")
+        if self.state.settings.record is not None and self.state.settings.record.exists():
+            terminalreporter.write_line(f"recording: {self.state.settings.record}")
 
     def _add_late_leftovers(self) -> None:
         """After Ctrl-C under xdist the workers clean up, and hand over what they could not delete, only once

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,13 @@ from typing import Any
 import pytest
 
 from pytest_connector_contract.checks.connectors import ConnectorFactory, Ledger
+from pytest_connector_contract.checks.execute import LiveReference, Outcome, Reference, execute
 from pytest_connector_contract.checks.preflight import TargetInfo, identify
 from pytest_connector_contract.checks.run import Run
 from pytest_connector_contract.client.connector import ConnectorClient, RateLimiter, client_for, run_limiter
 from pytest_connector_contract.config.settings import Settings
 from pytest_connector_contract.contract.spec import Check, Spec
+from pytest_connector_contract.differential.recording import Recording
 
 __all__ = ["STATE", "RunState", "embedded_security"]
 
@@ -51,6 +54,14 @@ class RunState:
     #: xdist workers started, and those that reported their leftovers through xdist itself
     workers: set[str] = field(default_factory=set)
     reported: set[str] = field(default_factory=set)
+    #: the reference cluster (--connector-reference-url): who it is, its URL, its embedded server, and the ids
+    #: this process created there and is not yet sure are gone
+    reference: TargetInfo | None = None
+    reference_url: str | None = None
+    reference_server: Any = None
+    reference_ledger: Ledger = field(default_factory=Ledger)
+    #: the recording judged against instead (--connector-expect-from), read once per process
+    recording: Recording | None = None
     #: the process's one rate limiter (its share of --connector-max-rps), shared by every client it creates
     limiter: RateLimiter = field(init=False)
 
@@ -69,27 +80,69 @@ class RunState:
         url = self.settings.url
         embedded = url is None or self.settings.embedded
         if embedded:
-            from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION, ReferenceTarget
-            from pytest_connector_contract.reference.server import ReferenceServer
-
-            version = self.settings.embedded_version or DEFAULT_ES_VERSION
-            self.server = ReferenceServer(ReferenceTarget(version, security=embedded_security(self.settings)))
-            self.server.start()
+            self.server = _start_embedded(self.settings)
             url = self.server.url
         assert url is not None
         self.target_url = url
-        client = self.client()
+        self.target = self._identify(self.client, profile=self.settings.profile, embedded=embedded)
+        return self.target
+
+    def ensure_reference(self) -> TargetInfo | None:
+        """With --connector-reference-url: start the embedded reference if asked for, then identify the
+        reference cluster with the same preflight as the target (once per process)."""
+        settings = self.settings.reference_settings()
+        if self.reference is not None or settings.url is None:
+            return self.reference
+        url = settings.url
+        if settings.embedded:
+            self.reference_server = _start_embedded(settings)
+            url = self.reference_server.url
+        self.reference_url = url
+        self.reference = self._identify(
+            self.reference_client,
+            profile="auto",
+            embedded=settings.embedded,
+            role="reference cluster",
+            flags="--connector-reference",
+        )
+        return self.reference
+
+    def _identify(self, new_client: Callable[[], ConnectorClient], **options: Any) -> TargetInfo:
+        """The preflight of the target or of the reference cluster, with the run's probe id."""
+        client = new_client()
         try:
-            self.target = identify(
-                client,
-                self.spec,
-                profile=self.settings.profile,
-                probe_id=f"{self.run_prefix}-probe",
-                embedded=embedded,
-            )
+            return identify(client, self.spec, probe_id=f"{self.run_prefix}-probe", **options)
         finally:
             client.close()
-        return self.target
+
+    def reference_client(self) -> ConnectorClient:
+        """A new client for the reference cluster, with its credentials and TLS settings and the run's rate
+        limit (it counts towards --connector-max-rps too)."""
+        assert self.reference_url is not None
+        return client_for(
+            self.settings.reference_settings(), self.reference_url, worker=self.worker_id, limiter=self.limiter
+        )
+
+    def counterpart(self) -> Reference | None:
+        """What each check is judged against besides the suite's expectations: the live reference cluster, the
+        recording, or nothing."""
+        if self.recording is not None:
+            return self.recording
+        if self.reference is None:
+            return None
+        return LiveReference(
+            target=self.reference,
+            spec=self.spec,
+            settings=self.settings,
+            new_client=self.reference_client,
+            ledger=self.reference_ledger,
+            id_prefix=self.id_prefix,
+        )
+
+    def execute(self, run: Run) -> Outcome:
+        """Execute a check as this run does: against the target and, if there is one, the reference or the
+        recording, keeping what ``--connector-record`` needs (the item's path and the pool's alike)."""
+        return execute(run, self.counterpart(), record=self.settings.record is not None)
 
     def client(self) -> ConnectorClient:
         """A new client for the target, with the run's credentials, TLS settings and rate limit."""
@@ -138,31 +191,54 @@ class RunState:
         )
 
     def delete_leftovers(self) -> None:
-        """Last line of the safety net: delete what this process created and still holds (also after
-        Ctrl-C, when fixture teardown may not have run), waiting a bounded time for creates that were sent
-        and never answered.
+        """Last line of the safety net: delete what this process created and still holds, on the target and on
+        the reference cluster (also after Ctrl-C, when fixture teardown may not have run), waiting a bounded
+        time for creates that were sent and never answered.
 
         Ctrl-C during this clean-up stops it at once: every id not yet known to be gone is listed as a
         leftover (``NOT DELETED`` in the summary), and nothing waits for or deletes it any more."""
-        live = self.ledger.live()
-        if self.settings.keep or not live or self.target is None or self.target_url is None:
+        if self.settings.keep:
             return
-        client = self.client()
-        factory = self.new_factory(client)
-        factory.created.extend(live)
-        try:
-            self.leftovers.extend(factory.cleanup())
-        except KeyboardInterrupt:
-            self.leftovers.extend(
-                f"{cid}: clean-up interrupted (Ctrl-C); it may remain" for cid in self.ledger.abandon()
+        sides = [(self.ledger, self.target, self.target_url, self.client, "")]
+        if self.reference is not None and self.reference_url is not None:
+            where = f"on the reference cluster {self.reference.url}: "
+            sides.append((self.reference_ledger, self.reference, self.reference_url, self.reference_client, where))
+        for index, (ledger, info, url, new_client, where) in enumerate(sides):
+            live = ledger.live()
+            if not live or info is None or url is None:
+                continue
+            client = new_client()
+            factory = ConnectorFactory(
+                client, self.spec, id_prefix=self.id_prefix, ledger=ledger, soft_delete=info.soft_delete
             )
-        finally:
-            client.close()
+            factory.created.extend(live)
+            try:
+                self.leftovers.extend(f"{where}{problem}" for problem in factory.cleanup())
+            except KeyboardInterrupt:
+                for abandoned, *_, label in sides[index:]:  # this side and those not cleaned up yet
+                    self.leftovers.extend(
+                        f"{label}{cid}: clean-up interrupted (Ctrl-C); it may remain" for cid in abandoned.abandon()
+                    )
+                return
+            finally:
+                client.close()
+
+    def sweep_hints(self) -> list[str]:
+        """The sweep commands that remove what the run may have left, on the target and the reference."""
+        hints = [
+            f"connector-contract sweep --connector-url {self.target.url if self.target else 'URL'} "
+            f"--prefix {self.run_prefix}"
+        ]
+        if self.reference is not None:
+            hints.append(f"connector-contract sweep --connector-url {self.reference.url} --prefix {self.run_prefix}")
+        return hints
 
     def close(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
+        for name in ("server", "reference_server"):
+            server = getattr(self, name)
+            if server is not None:
+                server.stop()
+                setattr(self, name, None)
 
     def for_worker(self) -> dict[str, Any]:
         return {
@@ -171,6 +247,8 @@ class RunState:
             "selection": self.selection,
             "target": self.target.to_dict() if self.target else None,
             "target_url": self.target_url,
+            "reference": self.reference.to_dict() if self.reference else None,
+            "reference_url": self.reference_url,
             "seed": self.seed,
             "handoff": self.handoff,
         }
@@ -204,11 +282,23 @@ class RunState:
                 time.sleep(0.05)
         except KeyboardInterrupt:
             pass  # a second Ctrl-C: stop waiting, and say what may remain
+        where = " on the target and the reference cluster" if self.reference is not None else ""
         return found + [
-            f"{self.run_prefix}-{worker}-*: worker {worker} did not say what it deleted; its connectors may remain "
-            f"(connector-contract sweep --prefix {self.run_prefix})"
+            f"{self.run_prefix}-{worker}-*: worker {worker} did not say what it deleted; its connectors may remain"
+            f"{where} ({'; '.join(self.sweep_hints())})"
             for worker in sorted(missing)
         ]
+
+
+def _start_embedded(settings: Settings) -> Any:
+    """Start the bundled reference target in-process, emulating the settings' embedded version."""
+    from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION, ReferenceTarget
+    from pytest_connector_contract.reference.server import ReferenceServer
+
+    version = settings.embedded_version or DEFAULT_ES_VERSION
+    server = ReferenceServer(ReferenceTarget(version, security=embedded_security(settings)))
+    server.start()
+    return server
 
 
 def embedded_security(settings: Settings) -> Any:

@@ -15,21 +15,22 @@ from typing import Any
 import pytest
 
 from pytest_connector_contract.checks.connectors import PreconditionFailed, SetupError
-from pytest_connector_contract.checks.execute import execute
 from pytest_connector_contract.checks.run import CheckFailed, CheckSkipped, ExpectedFailure, Run
 from pytest_connector_contract.client.connector import TargetUnreachable
 from pytest_connector_contract.contract.spec import SUITE_NODE, Check, Spec, selects
 from pytest_connector_contract.plugin import concurrency
+from pytest_connector_contract.plugin.state import STATE
 
 __all__ = ["CheckItem", "SuiteCollector", "collect_suite", "parse_selection"]
 
 
 def run_check(_connector_run: Run, request: pytest.FixtureRequest) -> None:
-    """Run one catalogued check against the target (the same function serves every item); a check that ran
-    ahead of its turn (``--connector-concurrency``) is not run again: its outcome is raised here instead."""
+    """Run one catalogued check against the target, and the reference if there is one (the same function
+    serves every item); a check that ran ahead of its turn (``--connector-concurrency``) is not run again: its
+    outcome is raised here instead."""
     run = _connector_run
     ahead = concurrency.taken(request.node)
-    outcome = ahead.outcome if ahead is not None else execute(run)
+    outcome = ahead.outcome if ahead is not None else request.config.stash[STATE].execute(run)
     if outcome.error is None:
         return
     try:

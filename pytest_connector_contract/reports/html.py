@@ -380,6 +380,35 @@ def beyond_html(document: Mapping[str, Any]) -> str:
     )
 
 
+# -- the reference, comparison and provenance -----------------------------------------------------------
+def differential_html(section: Mapping[str, Any]) -> str:
+    """The comparison with the reference (``--connector-reference-url`` or ``--connector-expect-from``)."""
+
+    def text(value: Any) -> str:
+        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+    return _render(
+        "differential.html.j2",
+        reference={key: str(value) for key, value in section["reference"].items()},
+        target_release=str(section.get("target_release")),
+        compared=section["compared"],
+        not_compared=section["not_compared"],
+        differing=[
+            {
+                "id": check["id"],
+                "outcome": check["outcome"],
+                "differences": [
+                    {**row, "target": text(row["target"]), "reference": text(row["reference"])}
+                    for row in check["differences"]
+                ],
+            }
+            for check in section["differing"]
+        ],
+        departures=section["reference_departures"],
+        changes=section["documented_changes"],
+    )
+
+
 # -- comparison and provenance ---------------------------------------------------------------------
 def comparison_html(comparison: Mapping[str, Any]) -> str:
     previous = comparison["previous"]

@@ -42,8 +42,9 @@ _EVIDENCE_KEYS = (
     "exchanges",
     "explore",
     "race",
+    "differential",
 )
-_OPTIONAL_EVIDENCE_KEYS = ("explore", "race")
+_OPTIONAL_EVIDENCE_KEYS = ("explore", "race", "differential")
 
 
 class Conformance:
@@ -60,6 +61,8 @@ class Conformance:
         self.baseline: Baseline | None = None
         #: a previous report to compare with (--connector-compare): its path as given, and its data
         self.previous: tuple[str, dict[str, Any]] | None = None
+        #: the reference each check was compared with (a live cluster or a recording), as the reports show it
+        self.reference: dict[str, Any] | None = None
 
     def add(self, report: pytest.TestReport) -> None:
         data = getattr(report, "connector_check", None)
@@ -190,7 +193,9 @@ class Conformance:
             )
             listed = self.baseline.entry(item["id"]) if self.baseline is not None else None
             item["baseline"] = listed.to_dict() if listed is not None else None
-            for key in _OPTIONAL_EVIDENCE_KEYS:  # only the checks beyond the matrix carry these
+            if item.get("differential") is not None:  # a recording's evidence alone is not shown
+                item["differential"] = _shown_comparison(item["differential"]) if self.reference else None
+            for key in _OPTIONAL_EVIDENCE_KEYS:  # only the checks beyond the matrix, or compared ones, carry these
                 if item.get(key) is None:
                     item.pop(key, None)
             checks.append(item)
@@ -217,7 +222,27 @@ class Conformance:
             "baseline": self._baseline_section(),
             "comparison": compare(self.previous[1], checks, path=self.previous[0]) if self.previous else None,
             **document_sections(checks),
+            "differential": differential_section(self.reference, checks, target.release(self.spec) if target else None),
         }
+
+    def recorded_checks(self) -> list[dict[str, Any]]:
+        """Every check's own outcome and normalised steps, in catalogue order, for --connector-record."""
+        recorded = []
+        for check in (*self.spec.checks, *self.extra):
+            entry = self.checks.get(check.id)
+            if entry is None or entry["outcome"] is None:
+                continue
+            evidence = entry.get("differential") or {}
+            outcome = evidence.get("own_outcome") or ("error" if entry["outcome"] == "error" else entry["outcome"])
+            recorded.append(
+                {
+                    "id": check.id,
+                    "outcome": outcome if outcome in _RECORDED_OUTCOMES else "error",
+                    "message": evidence.get("own_message"),
+                    "steps": evidence.get("steps") or [],
+                }
+            )
+        return recorded
 
     def _baseline_section(self) -> dict[str, Any] | None:
         if self.baseline is None:
@@ -232,6 +257,52 @@ class Conformance:
             ],
             "problems": self.baseline_problems(),
         }
+
+
+#: the outcomes a recording keeps (a check's own, against the suite's expectations)
+_RECORDED_OUTCOMES = frozenset({"passed", "failed", "xfailed", "skipped", "blocked", "error"})
+
+
+def _shown_comparison(evidence: dict[str, Any]) -> dict[str, Any]:
+    """A check's comparison as the report shows it: the verdict and the differences, not the raw steps."""
+    return {key: value for key, value in evidence.items() if key not in ("steps", "own_message")}
+
+
+def differential_section(
+    reference: dict[str, Any] | None, checks: Sequence[dict[str, Any]], release: tuple[int, int, int] | None
+) -> dict[str, Any] | None:
+    """The ``differential`` section of the JSON report: the reference, the checks that answer unlike it, and
+    the lists of reference departures and of changes the profiles document (None without a reference)."""
+    if reference is None:
+        return None
+    compared = [c for c in checks if (c.get("differential") or {}).get("compared")]
+    target_release = ".".join(str(part) for part in release) if release else None
+    departures = [c for c in compared if c["differential"].get("listing") == "reference-departs"]
+    changes = [c for c in compared if c["differential"].get("listing") == "changed-as-documented"]
+    return {
+        "reference": reference,
+        "target_release": target_release,
+        "compared": len(compared),
+        "not_compared": sum(1 for c in checks if c.get("differential") and not c["differential"].get("compared")),
+        "differing": [
+            {"id": c["id"], "outcome": c["outcome"], "differences": c["differential"]["differences"]}
+            for c in compared
+            if c["differential"]["differences"]
+        ],
+        "reference_departures": [
+            {
+                "id": c["id"],
+                "release": reference.get("release"),
+                "explanation": c["differential"].get("explanation"),
+                "problems": c["differential"].get("target_problems") or c.get("problems") or [],
+            }
+            for c in departures
+        ],
+        "documented_changes": [
+            {"id": c["id"], "reference_release": reference.get("release"), "target_release": target_release}
+            for c in changes
+        ],
+    }
 
 
 def _target_dict(target: TargetInfo | None) -> dict[str, Any] | None:

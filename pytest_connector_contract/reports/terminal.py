@@ -9,6 +9,7 @@ from typing import Any
 
 from pytest_connector_contract.checks import extended
 from pytest_connector_contract.contract import schemas
+from pytest_connector_contract.differential.compare import difference_lines
 from pytest_connector_contract.reports.results import OUTCOMES
 
 __all__ = ["terminal_lines", "write_json"]
@@ -67,10 +68,49 @@ def terminal_lines(document: dict[str, Any]) -> list[tuple[str, dict[str, bool]]
                 (f"XFAIL    {check['id']}: {check.get('deviation') or check.get('message')}", {"yellow": True})
             )
     lines.extend(extended.terminal_lines(document))
+    lines += _differential_lines(document.get("differential"))
     for leftover in document.get("leftovers") or []:
         lines.append((f"NOT DELETED {leftover}", {"red": True}))
     lines += _baseline_lines(document.get("baseline"))
     lines += _comparison_lines(document.get("comparison"))
+    return lines
+
+
+def _differential_lines(section: dict[str, Any] | None) -> list[tuple[str, dict[str, bool]]]:
+    """The comparison with the reference: every differing check with both answers side by side, then the
+    reference departures and the changes the profiles document."""
+    if not section:
+        return []
+    reference = section["reference"]
+    where = f"recording {reference['path']}" if reference["source"] == "recording" else reference["url"]
+    lines: list[tuple[str, dict[str, bool]]] = [
+        (
+            f"compared with the reference {where} ({reference.get('product') or 'unknown product'} "
+            f"{reference.get('version')}, release {reference['release']}): {section['compared']} checks compared, "
+            f"{len(section['differing'])} differ, {section['not_compared']} not compared",
+            {"bold": True},
+        )
+    ]
+    for check in section["differing"]:
+        markup = {"red": True} if check["outcome"] == "failed" else {"yellow": True}
+        lines.append((f"DIFFERS  {check['id']} ({check['outcome']}):", markup))
+        lines += [(f"  {line}", markup) for line in difference_lines(check["differences"])]
+    for departure in section["reference_departures"]:
+        lines.append(
+            (
+                f"REFERENCE DEPARTS {departure['id']}: the reference ({departure['release']}) answers as the target "
+                "does, unlike the suite's expectation; please report it to the project",
+                {"yellow": True},
+            )
+        )
+    for change in section["documented_changes"]:
+        lines.append(
+            (
+                f"CHANGED  {change['id']}: {change['reference_release']} -> {change['target_release']}, "
+                "as the profiles document",
+                {},
+            )
+        )
     return lines
 
 
@@ -108,11 +148,12 @@ def _comparison_lines(comparison: dict[str, Any] | None) -> list[tuple[str, dict
     return lines
 
 
-def write_json(path: Path, document: dict[str, Any]) -> None:
-    """Write the report atomically, after checking it against its own schema."""
-    problems = schemas.problems("conformance-report", document)
+def write_json(path: Path, document: dict[str, Any], schema: str = "conformance-report") -> None:
+    """Write the report (or, with ``schema="recording"``, a recording) atomically, after checking it against
+    its own schema."""
+    problems = schemas.problems(schema, document)
     if problems:  # a bug of ours, never the target's: say so loudly rather than write a bad file
-        raise RuntimeError("the conformance report does not match its schema: " + "; ".join(problems))
+        raise RuntimeError(f"the {schema} document does not match its schema: " + "; ".join(problems))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write beside the target and rename, so a reader never sees half a report; open() honours the umask.
