@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from comparable import comparable, differences
 from conftest import SuiteRun
-from mutants import NoTopLevelStatus
+from mutants import NoTopLevelStatus, RefusesSelfTransitions
 
 from pytest_connector_contract.checks.connectors import ConnectorFactory, Ledger
 from pytest_connector_contract.client import requestlog
@@ -102,6 +102,28 @@ def test_a_concurrent_run_reports_what_a_serial_run_reports(
         "transition[created->needs_configuration]",
         "transition[created->configured]",
     ]
+
+
+def test_a_concurrent_run_judged_against_a_reference_reports_what_a_serial_one_does(
+    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., SuiteRun], tmp_path: Path
+) -> None:
+    """Each check also runs on the reference cluster and is compared there: the differences, the verdicts and
+    the lists come out the same whether the checks were in flight together or not, and neither cluster keeps
+    anything (the slots create their connectors on both)."""
+    reference = start_target(ReferenceTarget())
+    runs = run_both(
+        start_target, run_suite, tmp_path, RefusesSelfTransitions, "--connector-reference-url", reference.url
+    )
+    assert not reference.target.connectors
+    assert runs["serial"].ret == runs["concurrent"].ret == 1
+    serial, concurrent = (comparable(runs[mode].report) for mode in MODES)  # type: ignore[arg-type]
+    assert differences(serial, concurrent) == []
+    differing = sorted(
+        c for c, entry in serial["checks"].items() if (entry.get("differential") or {}).get("differences")
+    )
+    assert differing == ["transition[configured->configured]", "transition[connected->connected]",
+                         "transition[error->error]"]  # fmt: skip
+    assert most_in_flight(spans(tmp_path / "concurrent.jsonl")) > 1
 
 
 @pytest.mark.parametrize("stop", [("-x",), ("--maxfail", "3")], ids=["x", "maxfail"])
