@@ -110,11 +110,11 @@ class ChecksAhead:
             self._hand_over(session.items)
         try:
             result = yield
-        except KeyboardInterrupt:
-            # Not waiting for the checks in flight: a request under way cannot be cut short in another
-            # thread, and the clean-up must not wait for it (an xdist worker that is still busy 5 s after
-            # the controller stops it is interrupted again, by execnet). The clean-up is safe while they
-            # end (checks/ahead.py).
+        except BaseException:
+            # Ctrl-C (or pytest.exit, or an internal error): stop the slots, without waiting for the checks in
+            # flight. A request under way cannot be cut short in another thread, and the clean-up must not
+            # wait for it (an xdist worker still busy 5 s after the controller stops it is interrupted again,
+            # by execnet). The clean-up is safe while they end (checks/ahead.py).
             self.pool.close(0)
             raise
         self.pool.close(self.wait)
