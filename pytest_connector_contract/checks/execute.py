@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_connector_contract.checks.catalogue import runner
-from pytest_connector_contract.checks.connectors import ConnectorFactory, Ledger, PreconditionFailed
+from pytest_connector_contract.checks.connectors import ConnectorFactory, PreconditionFailed
 from pytest_connector_contract.checks.preflight import TargetInfo
 from pytest_connector_contract.checks.run import CheckFailed, CheckSkipped, ExpectedFailure, Run
 from pytest_connector_contract.client.connector import ConnectorClient
@@ -49,7 +49,8 @@ class LiveReference:
     spec: Spec
     settings: Settings
     new_client: Callable[[], ConnectorClient]
-    ledger: Ledger
+    #: a factory over a reference client: the run's ids, the reference's own Ledger and deletion rules
+    new_factory: Callable[[ConnectorClient], ConnectorFactory]
     id_prefix: str
 
     @property
@@ -72,14 +73,7 @@ class LiveReference:
         client = self.new_client()
         try:
             client.start_recording(check.id)
-            factory = ConnectorFactory(
-                client,
-                self.spec,
-                id_prefix=self.id_prefix,
-                ledger=self.ledger,
-                soft_delete=self.target.soft_delete,
-                keep=self.settings.keep,
-            )
+            factory = self.new_factory(client)
             run = Run(check, spec=self.spec, target=self.target, client=client, factory=factory, settings=self.settings)
             outcome, message, _ = own_outcome(run)
             message = normalise_text(message, self.id_prefix)

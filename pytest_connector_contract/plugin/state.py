@@ -135,7 +135,7 @@ class RunState:
             spec=self.spec,
             settings=self.settings,
             new_client=self.reference_client,
-            ledger=self.reference_ledger,
+            new_factory=lambda client: self.new_factory(client, reference=True),
             id_prefix=self.id_prefix,
         )
 
@@ -149,15 +149,17 @@ class RunState:
         assert self.target_url is not None
         return client_for(self.settings, self.target_url, worker=self.worker_id, limiter=self.limiter)
 
-    def new_factory(self, client: ConnectorClient) -> ConnectorFactory:
-        """A connector factory over ``client``, with the process's ids, ledger and deletion rules."""
-        assert self.target is not None
+    def new_factory(self, client: ConnectorClient, *, reference: bool = False) -> ConnectorFactory:
+        """A connector factory over ``client``, with the process's ids, and the ledger and deletion rules of
+        the target (or, ``reference``, of the reference cluster)."""
+        info = self.reference if reference else self.target
+        assert info is not None
         return ConnectorFactory(
             client,
             self.spec,
             id_prefix=self.id_prefix,
-            ledger=self.ledger,
-            soft_delete=self.target.soft_delete,
+            ledger=self.reference_ledger if reference else self.ledger,
+            soft_delete=info.soft_delete,
             keep=self.settings.keep,
         )
 
@@ -199,18 +201,18 @@ class RunState:
         leftover (``NOT DELETED`` in the summary), and nothing waits for or deletes it any more."""
         if self.settings.keep:
             return
-        sides = [(self.ledger, self.target, self.target_url, self.client, "")]
+        sides = [(self.ledger, self.target, self.target_url, self.client, False, "")]
         if self.reference is not None and self.reference_url is not None:
             where = f"on the reference cluster {self.reference.url}: "
-            sides.append((self.reference_ledger, self.reference, self.reference_url, self.reference_client, where))
-        for index, (ledger, info, url, new_client, where) in enumerate(sides):
+            sides.append(
+                (self.reference_ledger, self.reference, self.reference_url, self.reference_client, True, where)
+            )
+        for index, (ledger, info, url, new_client, reference, where) in enumerate(sides):
             live = ledger.live()
             if not live or info is None or url is None:
                 continue
             client = new_client()
-            factory = ConnectorFactory(
-                client, self.spec, id_prefix=self.id_prefix, ledger=ledger, soft_delete=info.soft_delete
-            )
+            factory = self.new_factory(client, reference=reference)
             factory.created.extend(live)
             try:
                 self.leftovers.extend(f"{where}{problem}" for problem in factory.cleanup())
