@@ -188,9 +188,12 @@ def test_each_check_reports_its_own_duration_not_the_time_its_item_waited(
     assert run.report is not None
     found = spans(log)
     whole = max(end for _, end in found.values()) - min(start for start, _ in found.values())
+    # The items of the second half of the run wait for at least half of it: had a duration counted the wait,
+    # theirs would exceed their own span by that much. The margin below it is for the check's own work
+    # between its requests (a shared 2-core machine under load).
     for check in run.report["checks"]:
         first, last = found[check["id"]]
-        assert last - first <= check["duration"] < last - first + whole / 4, check["id"]
+        assert last - first <= check["duration"] < last - first + whole / 2, check["id"]
 
 
 def test_an_explicit_concurrency_of_one_runs_one_check_at_a_time_with_the_same_option_forms(
