@@ -311,3 +311,24 @@ def test_every_slot_waits_on_the_runs_one_rate_limiter() -> None:
     assert len({id(client) for client in clients}) == 4
     assert all(client.limiter is state.limiter for client in clients)
     assert all(client.stop is pool.stopping for client in clients)
+
+
+def test_with_checks_in_flight_the_whole_run_stays_within_max_rps(
+    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., SuiteRun], tmp_path: Path
+) -> None:
+    """8 checks in flight, a cap of 50 requests a second: the run's requests, every slot's and the preflight's
+    together, start at least 1/50 s apart on average from the first one on, as if one client sent them all.
+    Each slot with a limiter of its own would send up to 8 times as fast. (The bound is the limiter's schedule:
+    the j-th request to start does so no earlier than j slots after the first; no time is asserted about the
+    target or the machine.)"""
+    rate = 50.0
+    server = start_target()
+    log = tmp_path / "requests.jsonl"
+    run = run_suite(server.url, "--connector-concurrency", "8", "--connector-max-rps", str(rate),
+                    "--connector-request-log", str(log), "-k", "transition and created")  # fmt: skip
+    assert run.ret == 0, run.result.stdout.str()
+    starts = sorted(record["start"] for record in requestlog.read(log))
+    assert len(starts) > 20
+    late = [j for j, start in enumerate(starts) if start - starts[0] < j / rate - 0.002]
+    assert late == [], f"requests {late} started before their slot under the run's one cap"
+    assert most_in_flight(spans(log)) > 1  # the checks really were in flight together
