@@ -24,7 +24,7 @@ from pytest_connector_contract.checks.preflight import TargetInfo
 from pytest_connector_contract.checks.run import CheckFailed, CheckSkipped, ExpectedFailure, Run
 from pytest_connector_contract.client.connector import ConnectorClient
 from pytest_connector_contract.config.settings import Settings
-from pytest_connector_contract.contract.spec import Check, Spec
+from pytest_connector_contract.contract.spec import Check, Spec, version_text
 from pytest_connector_contract.differential.compare import COMPARABLE, combine, compare_steps, difference_lines
 from pytest_connector_contract.differential.normalise import normalise_exchanges, normalise_text
 from pytest_connector_contract.differential.recording import Recording
@@ -63,7 +63,7 @@ class LiveReference:
             "url": self.target.url,
             "product": self.target.product,
             "version": self.target.version,
-            "release": ".".join(str(part) for part in self.release),
+            "release": version_text(self.release),
         }
 
     def run(self, check: Check) -> tuple[str, str | None, list[dict[str, Any]], list[str]]:

@@ -52,6 +52,11 @@ def parse_version(text: str) -> tuple[int, int, int] | None:
     return int(major), int(minor), int(patch or 0)
 
 
+def version_text(version: tuple[int, int, int]) -> str:
+    """``(8, 15, 0)`` -> ``"8.15.0"``: the inverse of :func:`parse_version` for a release."""
+    return ".".join(map(str, version))
+
+
 @dataclass(frozen=True)
 class VersionRange:
     """Half-open range ``[min, below)``; either bound may be absent."""
@@ -68,8 +73,8 @@ class VersionRange:
 
     def text(self) -> str:
         """``8.13.0 to before 8.15.0``; ``8.15.2 and later``; ``before 8.15.0``."""
-        low = ".".join(map(str, self.min)) if self.min else None
-        high = ".".join(map(str, self.below)) if self.below else None
+        low = version_text(self.min) if self.min else None
+        high = version_text(self.below) if self.below else None
         if low and high:
             return f"{low} to before {high}"
         return f"{low} and later" if low else f"before {high}"

@@ -17,18 +17,15 @@ from typing import Any
 
 from pytest_connector_contract import __version__
 from pytest_connector_contract.checks.preflight import TargetInfo
+from pytest_connector_contract.config.files import read_option_file
 from pytest_connector_contract.contract import schemas
-from pytest_connector_contract.contract.spec import Spec
+from pytest_connector_contract.contract.spec import Spec, parse_version, version_text
 
 __all__ = ["Recording", "RecordingError", "recording_document"]
 
 
 class RecordingError(ValueError):
     """A recording cannot be used; the message names the file and says why."""
-
-
-def _release_text(release: tuple[int, int, int]) -> str:
-    return ".".join(str(part) for part in release)
 
 
 def recording_document(target: TargetInfo, spec: Spec, checks: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -38,7 +35,7 @@ def recording_document(target: TargetInfo, spec: Spec, checks: Iterable[Mapping[
         "tool": {"name": "pytest-connector-contract", "version": __version__},
         "recorded_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "target": target.to_dict(),
-        "release": _release_text(target.release(spec)),
+        "release": version_text(target.release(spec)),
         "checks": [dict(check) for check in checks],
     }
 
@@ -55,18 +52,18 @@ class Recording:
 
     @property
     def release_text(self) -> str:
-        return _release_text(self.release)
+        return version_text(self.release)
 
     @classmethod
     def load(cls, path: Path) -> Recording:
         """Read and check a recording; :class:`RecordingError` says what is wrong with it."""
         where = f"--connector-expect-from {path}"
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise RecordingError(f"{where}: no such file (write one with --connector-record)") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RecordingError(f"{where}: cannot be read: {exc}") from None
+        text = read_option_file(
+            path,
+            RecordingError,
+            missing=f"{where}: no such file (write one with --connector-record)",
+            unreadable=f"{where}: cannot be read",
+        )
         try:
             data = json.loads(text)
         except ValueError as exc:
@@ -81,11 +78,12 @@ class Recording:
                 f"{where} was recorded by pytest-connector-contract {recorded}, this is {__version__}: the checks "
                 "and their requests may differ, so record again with this version"
             )
-        release = tuple(int(part) for part in data["release"].split("."))
+        release = parse_version(data["release"])
+        assert release is not None  # the schema's pattern: three numbers
         return cls(
             path=str(path),
             target=TargetInfo.from_dict(data["target"]),
-            release=(release[0], release[1], release[2]),
+            release=release,
             checks={check["id"]: check for check in data["checks"]},
             recorded_at=data["recorded_at"],
         )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_connector_contract.config.files import read_option_file
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import Spec
 
@@ -91,12 +92,9 @@ def _today() -> _dt.date:
 
 def load(path: Path, spec: Spec, *, today: _dt.date | None = None) -> Baseline:
     """Read and check a baseline file; raise :class:`BaselineError` naming the file and line."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BaselineError(f"{path}: no such baseline file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BaselineError(f"{path}: cannot read the baseline: {exc}") from None
+    text = read_option_file(
+        path, BaselineError, missing=f"{path}: no such baseline file", unreadable=f"{path}: cannot read the baseline"
+    )
     return parse(text, spec, path=str(path), today=today)
 
 

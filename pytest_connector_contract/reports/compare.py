@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pytest_connector_contract.config.files import read_option_file
+
 __all__ = ["CompareError", "compare", "load_previous"]
 
 #: outcomes that mean the check does not hold against the target (xfailed: it fails, if accepted for now)
@@ -23,12 +25,14 @@ class CompareError(Exception):
 
 def load_previous(path: Path) -> dict[str, Any]:
     """Read a JSON report written by ``--connector-json`` (of this or an earlier version of the suite)."""
+    text = read_option_file(
+        path,
+        CompareError,
+        missing=f"{path}: no such report to compare with",
+        unreadable=f"{path}: cannot read the report",
+    )
     try:
-        data: Any = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CompareError(f"{path}: no such report to compare with") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CompareError(f"{path}: cannot read the report: {exc}") from None
+        data: Any = json.loads(text)
     except ValueError as exc:
         raise CompareError(f"{path}: not a JSON report: {exc}") from None
     checks = data.get("checks") if isinstance(data, dict) else None

@@ -14,7 +14,8 @@ from pytest_connector_contract import __version__
 from pytest_connector_contract.checks.extended import document_sections
 from pytest_connector_contract.checks.preflight import TargetInfo
 from pytest_connector_contract.client.curl import reproduction
-from pytest_connector_contract.contract.spec import Check, Spec
+from pytest_connector_contract.contract.spec import Check, Spec, version_text
+from pytest_connector_contract.differential.compare import CHANGED_AS_DOCUMENTED, REFERENCE_DEPARTS
 from pytest_connector_contract.reports import provenance
 from pytest_connector_contract.reports.baseline import Baseline
 from pytest_connector_contract.reports.compare import compare
@@ -276,9 +277,9 @@ def differential_section(
     if reference is None:
         return None
     compared = [c for c in checks if (c.get("differential") or {}).get("compared")]
-    target_release = ".".join(str(part) for part in release) if release else None
-    departures = [c for c in compared if c["differential"].get("listing") == "reference-departs"]
-    changes = [c for c in compared if c["differential"].get("listing") == "changed-as-documented"]
+    target_release = version_text(release) if release else None
+    departures = [c for c in compared if c["differential"].get("listing") == REFERENCE_DEPARTS]
+    changes = [c for c in compared if c["differential"].get("listing") == CHANGED_AS_DOCUMENTED]
     return {
         "reference": reference,
         "target_release": target_release,
