@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 #: a connector id the suite creates: <prefix>-<run token>[-<xdist worker>]-<n>
-_CONNECTOR_ID = re.compile(r"\b([a-z0-9][a-z0-9_]*)-[0-9a-f]{8}(?:-gw\d+)?-(?:\d+|probe)\b")
+CONNECTOR_ID = re.compile(r"\b([a-z0-9][a-z0-9_]*)-[0-9a-f]{8}(?:-gw\d+)?-(?:\d+|probe)\b")
 #: a time the target wrote into a connector (8.13 and 8.14 stamp the default filtering rules)
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
 #: options two otherwise equal runs may set differently
@@ -46,7 +46,7 @@ def comparable(report: dict[str, Any]) -> dict[str, Any]:
         def number(match: re.Match[str], ids: dict[str, str] = ids) -> str:
             return ids.setdefault(match.group(0), f"{match.group(1)}-<run>-{len(ids) + 1}")
 
-        checks[check["id"]] = _untimed(json.loads(_CONNECTOR_ID.sub(number, json.dumps(check))))
+        checks[check["id"]] = _untimed(json.loads(CONNECTOR_ID.sub(number, json.dumps(check))))
     rest = {key: value for key, value in report.items() if key not in ("checks", "configuration", "race")}
     if report.get("race") is not None:
         rest["race"] = [{"id": race["id"], "outcome": race["outcome"]} for race in report["race"]["results"]]
