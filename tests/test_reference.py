@@ -344,13 +344,31 @@ def test_spec_validation_case_on_newest(es: Client, case: ValidationCase) -> Non
         ('{"status":"needs_configuration",}', "x_content_parse_exception", "double-quote", "json_parse_exception"),
         ("{'status':'error'}", "x_content_parse_exception", "double-quote", "json_parse_exception"),
         ('{"status":"error"', "x_content_e_o_f_exception", None, "json_e_o_f_exception"),
-        ("  ", "x_content_parse_exception", "Expected START_OBJECT but was: null", None),
+        (
+            "  ",
+            "x_content_parse_exception",
+            "[connector_update_status_request] Expected START_OBJECT but was: null",
+            None,
+        ),
     ],
 )
 def test_more_bad_bodies(es: Client, raw: str, error_type: str, reason: str | None, cause: str | None) -> None:
     cid = es.create()
     response = es.request("PUT", f"/_connector/{cid}/_status", data=raw.encode(), headers=JSON)
     assert_error(response, 400, error_type, reason, cause)
+    assert es.status_of(cid) == "created"
+
+
+@pytest.mark.parametrize(
+    ("raw", "token"), [("[]", "START_ARRAY"), ('"connected"', "VALUE_STRING"), ("1", "VALUE_NUMBER")]
+)
+def test_a_body_that_is_not_an_object_names_the_parser(es: Client, raw: str, token: str) -> None:
+    """Facts sheet section 4: ObjectParser's ``throwExpectedStartObject`` names the parser."""
+    cid = es.create()
+    response = es.request("PUT", f"/_connector/{cid}/_status", data=raw.encode(), headers=JSON)
+    error = assert_error(response, 400, "x_content_parse_exception", None, None)
+    assert error["reason"].endswith(f"[connector_update_status_request] Expected START_OBJECT but was: {token}")
+    assert error["root_cause"][0]["reason"] == error["reason"]
     assert es.status_of(cid) == "created"
 
 

@@ -73,7 +73,8 @@ def parse_object(
     reader.skip_ws()
     token = reader.value_token()
     if token != START_OBJECT:
-        raise reader.parse_error(f"Expected START_OBJECT but was: {token or 'null'}", reader.pos)
+        # ObjectParser.throwExpectedStartObject names the parser (libs/x-content ObjectParser.java at 0b4acd4c)
+        raise reader.parse_error(f"[{parser_name}] Expected START_OBJECT but was: {token or 'null'}", reader.pos)
     reader.pos += 1
     result: dict[str, Any] = {}
     seen: set[str] = set()
