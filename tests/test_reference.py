@@ -638,10 +638,13 @@ def test_index_name_is_unique_among_live_connectors(es: Client) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::elasticsearch.exceptions.GeneralAvailabilityWarning")
-def test_official_python_client(es: Client) -> None:
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "http_compress"])
+def test_official_python_client(es: Client, compress: bool) -> None:
+    """The example of Elastic's "Update connector status API" page, with and without the client's documented
+    request compression (facts sheet sections 0 and 9: Elasticsearch decodes gzip request bodies)."""
     from elasticsearch import Elasticsearch, NotFoundError
 
-    client = Elasticsearch(es.url)
+    client = Elasticsearch(es.url, http_compress=compress)
     try:
         assert client.info()["version"]["number"] == DEFAULT_ES_VERSION
         client.connector.put(connector_id="py-client", index_name="py-client-idx", name="Py")
@@ -845,7 +848,7 @@ def _cli_env() -> dict[str, str]:
 
 def test_cli_serve_subprocess() -> None:
     command = [sys.executable, "-m", "pytest_connector_contract.cli.main", "serve", "--port", "0"]
-    command += ["--es-version", "8.15.2"]
+    command += ["--es-version", "8.15.2", "--max-content-length", "1kb"]
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_cli_env()
     ) as process:
@@ -859,6 +862,8 @@ def test_cli_serve_subprocess() -> None:
                 assert session.get(url + "/").json()["version"]["number"] == "8.15.2"
                 session.put(url + "/_connector/cli", json={"index_name": "cli"})
                 assert session.put(url + "/_connector/cli/_status", json={"status": "error"}).status_code == 200
+                padded = b'{"status":"error"}' + b" " * 1024
+                assert session.put(url + "/_connector/cli/_status", data=padded, headers=JSON).status_code == 413
             process.send_signal(signal.SIGINT)
             _, stderr = process.communicate(timeout=15)
         finally:
@@ -925,3 +930,11 @@ def test_the_server_serves_as_many_connections_at_once_as_a_run_keeps_in_flight(
             thread.join()
         assert not server.errors
     assert answers == [404] * parties
+
+
+@pytest.mark.parametrize("size", ["lots", "10xb", "-1", ""])
+def test_cli_bad_max_content_length_is_a_usage_error(capsys: pytest.CaptureFixture[str], size: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["serve", "--max-content-length", size, "--port", "0"])
+    assert exit_info.value.code == 2
+    assert "--max-content-length: expected a size in bytes such as 1048576, 512kb or 100mb" in capsys.readouterr().err

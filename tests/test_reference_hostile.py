@@ -16,6 +16,8 @@ import random
 import socket
 import threading
 import time
+import tracemalloc
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -563,6 +565,97 @@ def test_a_chunked_body_is_counted_as_it_is_read(server: ReferenceServer) -> Non
         conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
     answer = conn.read_answer()  # the chunk that crosses the limit is refused before it is read
     assert (answer.status, answer.body, answer.closes) == (413, b"", True)
+    conn.close()
+    conn = Conn(server)
+    assert status_of(conn, "c1") == "created"
+    conn.close()
+
+
+# --------------------------------------------------------------------- compressed request bodies
+
+
+def _deflate(data: bytes, wbits: int) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    return compressor.compress(data) + compressor.flush()
+
+
+#: Content-Encoding -> how a client writes it (deflate: zlib-wrapped or raw, Netty's ZLIB_OR_NONE takes both)
+ENCODERS = {
+    "gzip": lambda data: _deflate(data, 16 + zlib.MAX_WBITS),
+    "x-gzip": lambda data: _deflate(data, 16 + zlib.MAX_WBITS),
+    "deflate": lambda data: _deflate(data, zlib.MAX_WBITS),
+    "x-deflate": lambda data: _deflate(data, -zlib.MAX_WBITS),
+    "GZip": lambda data: _deflate(data, 16 + zlib.MAX_WBITS),
+}
+
+
+@pytest.mark.parametrize("encoding", ENCODERS)
+def test_a_compressed_body_is_handled_like_the_plain_one(server: ReferenceServer, encoding: str) -> None:
+    """Facts sheet section 9: Netty's ``HttpContentDecompressor`` decodes gzip and deflate request bodies
+    before Elasticsearch reads them, so the answer is the plain request's."""
+    conn = Conn(server)
+    create(conn, "c1")
+    compress = ENCODERS[encoding]
+    headers = [("Content-Type", "application/json"), ("Content-Encoding", encoding)]
+    accepted = conn.exchange(raw("PUT", "/_connector/c1/_status", headers, compress(b'{"status":"error"}')))
+    assert (accepted.status, accepted.json()) == (200, {"result": "updated"})
+    refused = conn.exchange(raw("PUT", "/_connector/c1/_status", headers, compress(b'{"status":"created"}')))
+    assert refused.status == 400
+    assert refused.json()["error"]["type"] == "status_exception"
+    bad = conn.exchange(raw("PUT", "/_connector/c1/_status", headers, compress(b'{"status":"foo"}')))
+    assert bad.json()["error"]["caused_by"]["reason"] == "Unknown ConnectorStatus: foo"
+    assert status_of(conn, "c1") == "error"
+    chunked = [("Content-Type", "application/json"), ("Content-Encoding", encoding), ("Transfer-Encoding", "chunked")]
+    body = compress(b'{"status":"configured"}')
+    chunks = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    answer = conn.exchange(raw("PUT", "/_connector/c1/_status", chunked) + chunks)
+    assert answer.status == 200, answer.body
+    assert status_of(conn, "c1") == "configured"
+    conn.close()
+
+
+def test_a_decompression_bomb_gets_413_without_being_inflated_in_full() -> None:
+    """The size limit applies to the decoded body (*derived*: the aggregator behind the decompressor counts
+    decoded bytes), and the server inflates no more than the limit: 256 MiB of zeros, sent as 250 KiB of gzip
+    to a server whose limit is 1 MiB, never takes more than a few MiB of memory."""
+    limit = 1024 * 1024
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = b"\0" * limit
+    bomb = b"".join(compressor.compress(zeros) for _ in range(256)) + compressor.flush()
+    assert len(bomb) < limit
+    with ReferenceServer(ReferenceTarget(), max_content_length=limit) as running:
+        conn = Conn(running)
+        create(conn, "c1")
+        headers = [("Content-Type", "application/json"), ("Content-Encoding", "gzip")]
+        tracemalloc.start()
+        try:
+            answer = conn.exchange(raw("PUT", "/_connector/c1/_status", headers, bomb))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert (answer.status, answer.body, answer.closes) == (413, b"", True)
+        assert peak < 8 * limit, f"the server held {peak} bytes for a body it should refuse after {limit}"
+        conn.close()
+        conn = Conn(running)
+        at_limit = _deflate(b'{"status":"error"}' + b" " * (limit - 18), 16 + zlib.MAX_WBITS)
+        assert conn.exchange(raw("PUT", "/_connector/c1/_status", headers, at_limit)).status == 200
+        conn.close()
+    assert running.errors == []
+
+
+@pytest.mark.parametrize(
+    "body", [b"not gzip at all", _deflate(b'{"status":"error"}', 16 + zlib.MAX_WBITS)[:-6]], ids=["corrupt", "cut"]
+)
+def test_a_body_that_does_not_decode_closes_the_connection(server: ReferenceServer, body: bytes) -> None:
+    """*Derived*: the decompressor's exception reaches ``AbstractHttpServerTransport.onException``, which
+    closes the channel; nothing reaches the connector."""
+    conn = Conn(server)
+    create(conn, "c1")
+    conn.close()
+    conn = Conn(server)
+    headers = [("Content-Type", "application/json"), ("Content-Encoding", "gzip")]
+    conn.send(raw("PUT", "/_connector/c1/_status", headers, body))
+    assert conn.closed_by_server()
     conn.close()
     conn = Conn(server)
     assert status_of(conn, "c1") == "created"

@@ -24,7 +24,7 @@ from pytest_connector_contract.cli import sweep
 from pytest_connector_contract.config.settings import parse_number
 from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION, ReferenceTarget
 from pytest_connector_contract.reference.security import CONNECTOR_ADMIN, CONNECTOR_READ_ONLY, ApiKey, Security, User
-from pytest_connector_contract.reference.server import ReferenceServer
+from pytest_connector_contract.reference.server import DEFAULT_MAX_CONTENT_LENGTH, ReferenceServer
 
 __all__ = ["main"]
 
@@ -48,6 +48,19 @@ def _port(text: str) -> int:
 
 def _latency(text: str) -> float:
     return parse_number(text, "milliseconds", minimum=0, maximum=60_000, exclusive=False)
+
+
+#: ByteSizeValue's units, as http.max_content_length is written ("100mb")
+_BYTE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30, "gb": 1 << 30}
+
+
+def _byte_size(text: str) -> int:
+    number, unit = text.strip().lower(), ""
+    while number and not number[-1].isdigit():
+        number, unit = number[:-1], number[-1] + unit
+    if not number.isdigit() or unit not in _BYTE_UNITS:
+        raise argparse.ArgumentTypeError(f"expected a size in bytes such as 1048576, 512kb or 100mb, got {text!r}")
+    return int(number) * _BYTE_UNITS[unit]
 
 
 def _api_key(text: str) -> ApiKey:
@@ -137,6 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MS",
         help="apply each create (PUT or POST _connector) only this long after accepting it, and answer it then; "
         "every other request is answered at once (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--max-content-length",
+        type=_byte_size,
+        default=DEFAULT_MAX_CONTENT_LENGTH,
+        metavar="SIZE",
+        help="the largest request body, decoded, that is read (Elasticsearch's http.max_content_length): a larger "
+        "one gets 413 (default: 100mb)",
     )
     serve.add_argument(
         "--api-key",
@@ -250,6 +271,7 @@ def _serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             latency_ms=args.latency_ms,
+            max_content_length=args.max_content_length,
             certfile=args.certfile,
             keyfile=args.keyfile,
         )

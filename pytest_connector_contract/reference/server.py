@@ -26,6 +26,14 @@ each framing answer is the one Elasticsearch's Netty layer gives:
   empty body and ``Connection: close`` before it is read, and an ``Expect`` other than ``100-continue`` gets
   417 the same way (``Netty4HttpContentSizeHandler``); ``100 Continue`` is sent only once the size is known
   to be acceptable;
+- a gzip or deflate request body (``Content-Encoding: gzip``, ``x-gzip``, ``deflate``, ``x-deflate``; deflate
+  zlib-wrapped or raw) is decoded before anything reads it, as Netty's ``HttpContentDecompressor`` does ahead of
+  the aggregator in Elasticsearch's pipeline (``Netty4HttpServerTransport``), and the target sees it without
+  ``Content-Encoding``; the size limit applies to the decoded body, which is inflated only up to the limit, so a
+  small body that inflates past it gets the 413 without being inflated in full (*derived*: the aggregator
+  counts decoded bytes). Another encoding reaches the target as it came (the decompressor passes what it has no
+  decoder for). A body that does not decode closes the connection without an answer (*derived*: the
+  decompressor's exception reaches ``AbstractHttpServerTransport.onException``, which closes the channel);
 - a client that hangs up mid-request gets nothing, and nothing of its request reaches the target;
 - the path ends at the first ``?`` (``RestRequest``), whatever follows; of a repeated header the target sees
   the first value (``RestRequest.header``).
@@ -45,6 +53,7 @@ import socketserver
 import ssl
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -69,6 +78,9 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: what a h
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _SPACES = re.compile(r"[ \t]+")
 _FOLD = re.compile(r"\r?\n[ \t]*")
+#: the request encodings Netty's HttpContentDecompressor decodes with the JDK's zlib (wbits: see _inflate)
+_GZIP, _DEFLATE = 16 + zlib.MAX_WBITS, 0
+_CONTENT_DECODERS = {"gzip": _GZIP, "x-gzip": _GZIP, "deflate": _DEFLATE, "x-deflate": _DEFLATE}
 
 
 class ReferenceServerError(AssertionError):
@@ -472,11 +484,19 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
+        encoding = (self.headers.get("Content-Encoding") or "").strip().lower()
+        decoded = encoding in _CONTENT_DECODERS
+        if decoded:
+            body = self._inflate(body, _CONTENT_DECODERS[encoding])
+            if body is None:
+                return
         # Like Elasticsearch's RestRequest: the path ends at the first "?"; no fragment, no authority.
         path, _, query_string = self.path.partition("?")
         query = parse_qs(query_string, keep_blank_values=True)
         headers: dict[str, str] = {}
         for name, value in self.headers.items():
+            if decoded and name.lower() == "content-encoding":
+                continue  # HttpContentDecoder removes it once it decoded the body
             # RestRequest.header(): the first value of a repeated header; Netty joins a folded (obs-fold)
             # value's lines with one space, where the email parser behind http.server keeps the line break.
             headers.setdefault(name, _FOLD.sub(" ", value).strip())
@@ -517,6 +537,33 @@ class _Handler(BaseHTTPRequestHandler):
         if chunked:
             return self._read_chunked(limit)
         return self._read_exactly(length)
+
+    def _inflate(self, body: bytes, wbits: int) -> bytes | None:
+        """``body`` decoded, never more than ``max_content_length`` of it in memory; None when the request
+        was answered already (413: it inflates past the limit) or the body does not decode (the connection
+        is closed without an answer)."""
+        limit = self.server.owner.max_content_length
+        if wbits == _DEFLATE:  # Netty's ZLIB_OR_NONE: a zlib header if there is one, else raw deflate
+            wrapped = len(body) >= 2 and body[0] & 0x0F == 8 and (body[0] << 8 | body[1]) % 31 == 0
+            wbits = zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS
+        inflater = zlib.decompressobj(wbits)
+        decoded = bytearray()
+        data = body
+        try:
+            while data and not inflater.eof:
+                decoded += inflater.decompress(data, limit + 1 - len(decoded))
+                if len(decoded) > limit:
+                    self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+                    return None
+                data = inflater.unconsumed_tail
+            complete = inflater.eof or not body  # an empty body decodes to an empty one
+        except zlib.error:
+            complete = False
+        if not complete:  # corrupt, or cut short
+            self.close_connection = True
+            self._linger()
+            return None
+        return bytes(decoded)
 
     def _read_exactly(self, length: int) -> bytes | None:
         data = self.rfile.read(length) if length else b""
