@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import Any
 
+from pytest_connector_contract import __version__
 from pytest_connector_contract.cli import sweep
 from pytest_connector_contract.config.settings import parse_number
 from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION, ReferenceTarget
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Tools of pytest-connector-contract (the conformance suite itself runs with pytest).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
         "serve",
