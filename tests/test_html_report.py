@@ -344,3 +344,20 @@ def test_a_check_that_differs_from_the_reference_shows_both_answers_side_by_side
     rows = [row.words() for row in table.find_all("tr")]
     assert any(row.endswith("body.result ok updated") for row in rows), rows  # target, then reference
     assert "The reference departs from the suite's expectation (0)" in text
+
+
+def test_a_failed_cell_says_in_a_few_words_what_went_wrong(
+    start_target: Callable[..., ReferenceServer], run_html: Callable[..., HtmlRun]
+) -> None:
+    """A target that refuses a transition but still changes the connector: expected and observed agree, so the
+    cell itself says why it failed (the first problem, shortened), not only the row below the grid."""
+    from mutants import RefusalTouchesConnector
+
+    server = start_target(RefusalTouchesConnector())
+    run = run_html(server.url, "connector-contract::transition[")
+    cell = _cells(run.page)["created", "created"]
+    assert _kind(cell) == "cc-failed"
+    why = cell.find("span", cls="cc-cell-why").words()
+    assert why.startswith("field 'error' changed from None to"), why
+    assert len(why) <= 72
+    assert _cells(run.page)["created", "needs_configuration"].find_all("span", cls="cc-cell-why") == []

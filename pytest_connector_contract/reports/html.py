@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from pytest_connector_contract.client.curl import reproduction
 from pytest_connector_contract.contract.spec import SUITE_NODE, source_label, source_url
+from pytest_connector_contract.reports.grid import matrix_grid
 from pytest_connector_contract.reports.results import OUTCOMES
 
 __all__ = [
@@ -149,58 +150,9 @@ def summary_html(document: Mapping[str, Any]) -> str:
 
 
 # -- the matrix as a grid --------------------------------------------------------------------------
-def _cell_kind(cell: Mapping[str, Any], check: Mapping[str, Any] | None) -> str:
-    outcome = str(cell.get("outcome") or "not_run")
-    if outcome == "xfailed":
-        return "xfailed-baseline" if check and check.get("baseline") else "xfailed-es"
-    return outcome
-
-
-_CELL_LABEL = {
-    "passed": "ok",
-    "failed": "FAILED",
-    "error": "ERROR",
-    "blocked": "blocked",
-    "skipped": "skipped",
-    "xfailed-baseline": "xfail (baseline)",
-    "xfailed-es": "xfail (as stock ES)",
-    "xpassed": "XPASS",
-    "not_run": "not run",
-}
-
-
-def _grid(document: Mapping[str, Any]) -> dict[str, Any]:
-    matrix = document.get("matrix") or {}
-    checks = {c["id"]: c for c in document.get("checks") or []}
-    rows = []
-    for current in matrix:
-        cells = []
-        for requested, cell in matrix[current].items():
-            check_id = cell.get("check") or f"transition[{current}->{requested}]"
-            kind = _cell_kind(cell, checks.get(check_id))
-            observed = cell.get("observed") or "-"
-            by = cell.get("blocked_by")
-            cells.append(
-                {
-                    "current": current,
-                    "requested": requested,
-                    "check": check_id,
-                    "kind": kind,
-                    "label": _CELL_LABEL.get(kind, kind),
-                    "outcome": str(cell.get("outcome")),
-                    "expected": cell["expected"],
-                    "observed": observed,
-                    "blocked_by": str(by).removeprefix("transition[").removesuffix("]") if by else None,
-                    "title": f"{check_id}: expected {cell['expected']}, observed {observed}, {kind}",
-                }
-            )
-        rows.append({"status": current, "cells": cells})
-    return {"statuses": list(matrix), "rows": rows}
-
-
 def matrix_html(document: Mapping[str, Any]) -> str:
     """The 5x5 transition matrix: rows are the current status, columns the requested one."""
-    return _render("matrix.html.j2", grid=_grid(document))
+    return _render("matrix.html.j2", grid=matrix_grid(document))
 
 
 # -- the state machine as a picture ----------------------------------------------------------------
@@ -331,7 +283,7 @@ def matrix_section_html(document: Mapping[str, Any]) -> str:
     """The grid and the picture side by side, with the picture's legend."""
     if not document.get("matrix"):
         return ""
-    return _render("transitions.html.j2", grid=_grid(document), picture=_picture(document))
+    return _render("transitions.html.j2", grid=matrix_grid(document), picture=_picture(document))
 
 
 # -- beyond the matrix: exploration, racing clients, privileges -----------------------------------
