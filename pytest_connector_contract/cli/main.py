@@ -21,7 +21,7 @@ from types import FrameType
 from typing import Any
 
 from pytest_connector_contract import __version__
-from pytest_connector_contract.cli import sweep
+from pytest_connector_contract.cli import report, sweep
 from pytest_connector_contract.config.settings import parse_number
 from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION, ReferenceTarget
 from pytest_connector_contract.reference.security import CONNECTOR_ADMIN, CONNECTOR_READ_ONLY, ApiKey, Security, User
@@ -192,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--certfile", metavar="PEM", help="serve HTTPS with this certificate (chain)")
     serve.add_argument("--keyfile", metavar="PEM", help="the certificate's private key, if not in --certfile")
     sweep.add_parser(commands)
+    report.add_parser(commands)
     return parser
 
 
@@ -202,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "sweep":
         return sweep.run(args)
+    if args.command == "report":
+        return report.run(args)
     return 2  # pragma: no cover - argparse requires a known command
 
 

@@ -13,7 +13,16 @@ from pytest_connector_contract.contract.fastschema import Predicate, compile_sch
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
 
-__all__ = ["CHECK_SCHEMAS", "SCHEMA_NAMES", "digest", "load", "prepare", "problems", "validator"]
+__all__ = [
+    "CHECK_SCHEMAS",
+    "SCHEMA_NAMES",
+    "digest",
+    "load",
+    "prepare",
+    "problems",
+    "report_schema_version",
+    "validator",
+]
 
 SCHEMA_NAMES = (
     "status-request",
@@ -87,3 +96,8 @@ def digest() -> str:
         sha.update(name.encode())
         sha.update(_files().joinpath(f"{name}.schema.json").read_bytes())
     return sha.hexdigest()
+
+
+def report_schema_version() -> int:
+    """The ``schema_version`` of the conformance report this version writes: the schema's own constant."""
+    return int(load("conformance-report")["properties"]["schema_version"]["const"])

@@ -21,6 +21,7 @@ from pytest_connector_contract.client.curl import reproduction
 from pytest_connector_contract.contract.spec import SUITE_NODE, source_label, source_url
 from pytest_connector_contract.reports.grid import matrix_grid
 from pytest_connector_contract.reports.results import OUTCOMES
+from pytest_connector_contract.reports.verdict import verdict_words
 
 __all__ = [
     "beyond_html",
@@ -492,3 +493,29 @@ def evidence_html(data: Mapping[str, Any]) -> str:
             for index, exchange in enumerate(exchanges)
         ],
     )
+
+
+# -- pages of their own (connector-contract report) ------------------------------------------------
+def report_page(document: Mapping[str, Any]) -> str:
+    """One saved report as a page of its own: the blocks of the pytest-html report's conformance section,
+    with the evidence of every check that did not pass."""
+    blocks = [summary_html(document), matrix_section_html(document), beyond_html(document)]
+    if document.get("differential"):
+        blocks.append(differential_html(document["differential"]))
+    if document.get("comparison"):
+        blocks.append(comparison_html(document["comparison"]))
+    blocks += [evidence_html(check) for check in document.get("checks") or [] if check["outcome"] != "passed"]
+    blocks += [expectations_html(document), provenance_html(document)]
+    return _render("page.html.j2", title=TITLE, style=style_html(), blocks=blocks)
+
+
+def compatibility_page(columns: Sequence[Any], rows: Sequence[tuple[str, list[str], bool]]) -> str:
+    """Several saved reports side by side: one column each, one row per check, differing rows first."""
+    table = _render(
+        "compatibility.html.j2",
+        columns=columns,
+        rows=rows,
+        differing=sum(1 for row in rows if row[2]),
+        words=verdict_words,
+    )
+    return _render("page.html.j2", title=f"{TITLE}: compatibility", style=style_html(), blocks=[table])

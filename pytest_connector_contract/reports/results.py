@@ -14,6 +14,7 @@ from pytest_connector_contract import __version__
 from pytest_connector_contract.checks.extended import document_sections
 from pytest_connector_contract.checks.preflight import TargetInfo
 from pytest_connector_contract.client.curl import reproduction
+from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import Check, Spec, version_text
 from pytest_connector_contract.differential.compare import CHANGED_AS_DOCUMENTED, REFERENCE_DEPARTS
 from pytest_connector_contract.reports import provenance
@@ -203,7 +204,7 @@ class Conformance:
         finished = _dt.datetime.now(_dt.UTC)
         profile = target.profile if target else None
         return {
-            "schema_version": 1,
+            "schema_version": schemas.report_schema_version(),
             "tool": {"name": "pytest-connector-contract", "version": __version__},
             "generated_at": self.started.isoformat(timespec="seconds").replace("+00:00", "Z"),
             "profile": target.profile if target else None,
