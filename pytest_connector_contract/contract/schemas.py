@@ -24,6 +24,7 @@ SCHEMA_NAMES = (
     "spec",
     "baseline",
     "recording",
+    "captures",
 )
 
 
