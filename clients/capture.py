@@ -97,27 +97,14 @@ class CaptureError(Exception):
 # ------------------------------------------------------------------------------------- the capturing server
 
 
-@dataclass(frozen=True)
-class RawRequest:
-    """One request as it arrived: headers in order and spelling, the body's bytes as sent."""
-
-    method: str
-    path: str
-    query: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        return next((value for key, value in self.headers if key.lower() == name.lower()), None)
-
-
 class CapturingServer:
     """Records every request (:attr:`requests`) and answers it as ``target`` does, a gzip or deflate body
     decoded first. A context manager; :attr:`url` once started."""
 
     def __init__(self, target: ReferenceTarget | None = None, *, host: str = "127.0.0.1") -> None:
         self.target = target if target is not None else ReferenceTarget()
-        self.requests: list[RawRequest] = []
+        #: every request as it arrived (the body's bytes as sent; no placeholders yet)
+        self.requests: list[CapturedRequest] = []
         self._lock = threading.Lock()
         self._httpd = _Server((host, 0), _Handler)
         self._httpd.owner = self
@@ -139,10 +126,10 @@ class CapturingServer:
         self._httpd.server_close()
         self._thread.join()
 
-    def record(self, request: RawRequest) -> Response:
+    def record(self, request: CapturedRequest) -> Response:
         with self._lock:
             self.requests.append(request)
-        body = request.body
+        body = request.body or b""
         # A body that does not decode reaches the target as sent, and is answered as the target answers it.
         with contextlib.suppress(ValueError, OSError, EOFError, zlib.error):
             body = decoded_body(body, request.header("Content-Encoding"))
@@ -169,7 +156,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         path, _, query = self.path.partition("?")
-        request = RawRequest(self.command, path, query, tuple(self.headers.items()), self._body())
+        request = CapturedRequest(self.command, path, query, tuple(self.headers.items()), self._body())
         response = self.server.owner.record(request)
         lines = [f"HTTP/1.1 {response.status} {self.responses.get(response.status, ('',))[0]}\r\n"]
         lines += [f"{name}: {value}\r\n" for name, value in response.headers.items()]
@@ -314,7 +301,7 @@ def capture(client: Client, command: Sequence[str]) -> list[Capture]:
     return captures
 
 
-def stored_request(raw: RawRequest, connector_id: str) -> CapturedRequest:
+def stored_request(raw: CapturedRequest, connector_id: str) -> CapturedRequest:
     """``raw`` as stored: the id and the host as placeholders, no credentials, version tokens blanked."""
     if raw.header("Authorization") is None:
         raise CaptureError("the client sent no Authorization header: was it given the API key?")

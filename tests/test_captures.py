@@ -132,7 +132,7 @@ def test_a_refresh_replaces_only_the_refreshed_clients_captures() -> None:
 
 
 def test_stored_request_drops_credentials_and_puts_placeholders() -> None:
-    raw = capture.RawRequest(
+    raw = CapturedRequest(
         "PUT",
         "/_connector/capture-x/_status",
         "pretty=true",
