@@ -159,7 +159,8 @@ class _Handler(BaseHTTPRequestHandler):
         request = CapturedRequest(self.command, path, query, tuple(self.headers.items()), self._body())
         response = self.server.owner.record(request)
         lines = [f"HTTP/1.1 {response.status} {self.responses.get(response.status, ('',))[0]}\r\n"]
-        lines += [f"{name}: {value}\r\n" for name, value in response.headers.items()]
+        framing = ("content-length", "transfer-encoding", "connection")  # this server writes its own
+        lines += [f"{name}: {value}\r\n" for name, value in response.headers.items() if name.lower() not in framing]
         lines += [f"{name}: {value}\r\n" for name, values in response.header_lists.items() for value in values]
         lines.append(f"Content-Length: {len(response.body)}\r\n\r\n")
         head = "".join(lines).encode("latin-1")
