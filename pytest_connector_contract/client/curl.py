@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from pytest_connector_contract.client.connector import _EVIDENCE_BODY_LIMIT as _BODY_LIMIT
 from pytest_connector_contract.client.connector import REDACTED
 
-__all__ = ["AUTH_VARIABLE", "URL_VARIABLE", "ReplayStep", "replay_script", "reproduction"]
+__all__ = ["AUTH_VARIABLE", "URL_VARIABLE", "ReplayStep", "printf_command", "replay_script", "reproduction"]
 
 URL_VARIABLE = "CONNECTOR_URL"
 AUTH_VARIABLE = "CONNECTOR_AUTH"
@@ -58,17 +58,29 @@ def _command(request: Mapping[str, Any]) -> tuple[str, list[str]]:
     return " ".join(parts), variables
 
 
-def body_arguments(content_type: str | None, body: str | None) -> list[str]:
-    """curl arguments sending ``body`` (None: no body) with exactly ``content_type`` (None: no Content-Type)."""
+def body_arguments(content_type: str | None, body: str | bytes | None) -> list[str]:
+    """curl arguments sending ``body`` (None: no body) with exactly ``content_type`` (None: no Content-Type).
+
+    Bytes are read from standard input (``--data-binary @-``): pipe :func:`printf_command` of them into curl."""
     parts: list[str] = []
     if content_type is not None:
         parts += ["-H", shlex.quote(f"Content-Type: {content_type}")]
     elif body is not None:
         # curl would add application/x-www-form-urlencoded to any body: send none, as the suite did.
         parts += ["-H", shlex.quote("Content-Type:")]
-    if body is not None:
+    if isinstance(body, bytes):
+        parts += ["--data-binary", "@-"]
+    elif body is not None:
         parts += ["--data-binary", shlex.quote(body)]
     return parts
+
+
+def printf_command(body: bytes) -> str:
+    """A POSIX ``printf`` that writes ``body`` byte for byte, for ``printf ... | curl --data-binary @-``: the way
+    to send bytes a command line cannot hold (a compressed body has NULs). Printable ASCII stays as it is;
+    every other byte, and ``\\``, ``%`` and ``'``, is an octal escape, which printf's format string decodes."""
+    text = "".join(chr(byte) if 0x20 <= byte < 0x7F and chr(byte) not in "\\%'" else f"\\{byte:03o}" for byte in body)
+    return f"printf '{text}'"
 
 
 def reproduction(check_id: str, exchanges: Sequence[Mapping[str, Any]] | None) -> str | None:

@@ -33,6 +33,7 @@ SCHEMA_NAMES = (
     "spec",
     "baseline",
     "recording",
+    "captures",
 )
 
 
