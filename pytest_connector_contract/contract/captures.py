@@ -18,15 +18,15 @@ As stored:
 from __future__ import annotations
 
 import base64
-import gzip
 import json
 import re
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from pytest_connector_contract.contract.encoding import decodes, inflate
 
 __all__ = [
     "CONNECTOR_ID",
@@ -61,17 +61,11 @@ def blank_versions(name: str, value: str) -> str:
 
 def decoded_body(body: bytes, content_encoding: str | None) -> bytes:
     """``body`` with its ``Content-Encoding`` (gzip, deflate: zlib-wrapped or raw) undone, as Elasticsearch does."""
-    coding = (content_encoding or "").strip().lower()
-    if coding in ("", "identity"):
+    if content_encoding is None or content_encoding.strip().lower() in ("", "identity"):
         return body
-    if coding in ("gzip", "x-gzip"):
-        return gzip.decompress(body)
-    if coding == "deflate":
-        try:
-            return zlib.decompress(body)
-        except zlib.error:
-            return zlib.decompress(body, -zlib.MAX_WBITS)
-    raise ValueError(f"unsupported Content-Encoding {content_encoding!r}")
+    if not decodes(content_encoding):
+        raise ValueError(f"unsupported Content-Encoding {content_encoding!r}")
+    return inflate(body, content_encoding)
 
 
 @dataclass(frozen=True)

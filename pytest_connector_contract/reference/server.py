@@ -53,7 +53,6 @@ import socketserver
 import ssl
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -61,6 +60,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
 
+from pytest_connector_contract.contract.encoding import BodyTooLarge, BodyUndecodable, decodes, inflate
 from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.messages import Response
 
@@ -78,9 +78,6 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: what a h
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _SPACES = re.compile(r"[ \t]+")
 _FOLD = re.compile(r"\r?\n[ \t]*")
-#: the request encodings Netty's HttpContentDecompressor decodes with the JDK's zlib (wbits: see _inflate)
-_GZIP, _DEFLATE = 16 + zlib.MAX_WBITS, 0
-_CONTENT_DECODERS = {"gzip": _GZIP, "x-gzip": _GZIP, "deflate": _DEFLATE, "x-deflate": _DEFLATE}
 
 
 class ReferenceServerError(AssertionError):
@@ -484,10 +481,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
-        encoding = (self.headers.get("Content-Encoding") or "").strip().lower()
-        decoded = encoding in _CONTENT_DECODERS
-        if decoded:
-            body = self._inflate(body, _CONTENT_DECODERS[encoding])
+        encoding = self.headers.get("Content-Encoding")
+        decoded = encoding is not None and decodes(encoding)
+        if encoding is not None and decoded:
+            body = self._inflate(body, encoding)
             if body is None:
                 return
         # Like Elasticsearch's RestRequest: the path ends at the first "?"; no fragment, no authority.
@@ -538,32 +535,18 @@ class _Handler(BaseHTTPRequestHandler):
             return self._read_chunked(limit)
         return self._read_exactly(length)
 
-    def _inflate(self, body: bytes, wbits: int) -> bytes | None:
+    def _inflate(self, body: bytes, encoding: str) -> bytes | None:
         """``body`` decoded, never more than ``max_content_length`` of it in memory; None when the request
         was answered already (413: it inflates past the limit) or the body does not decode (the connection
         is closed without an answer)."""
-        limit = self.server.owner.max_content_length
-        if wbits == _DEFLATE:  # Netty's ZLIB_OR_NONE: a zlib header if there is one, else raw deflate
-            wrapped = len(body) >= 2 and body[0] & 0x0F == 8 and (body[0] << 8 | body[1]) % 31 == 0
-            wbits = zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS
-        inflater = zlib.decompressobj(wbits)
-        decoded = bytearray()
-        data = body
         try:
-            while data and not inflater.eof:
-                decoded += inflater.decompress(data, limit + 1 - len(decoded))
-                if len(decoded) > limit:
-                    self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-                    return None
-                data = inflater.unconsumed_tail
-            complete = inflater.eof or not body  # an empty body decodes to an empty one
-        except zlib.error:
-            complete = False
-        if not complete:  # corrupt, or cut short
+            return inflate(body, encoding, limit=self.server.owner.max_content_length)
+        except BodyTooLarge:
+            self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        except BodyUndecodable:
             self.close_connection = True
             self._linger()
-            return None
-        return bytes(decoded)
+        return None
 
     def _read_exactly(self, length: int) -> bytes | None:
         data = self.rfile.read(length) if length else b""
