@@ -24,10 +24,11 @@ def _recipe(repo_root: Path) -> dict[str, Any]:
     return data
 
 
-def test_the_readme_shows_the_recipe_verbatim(repo_root: Path) -> None:
-    readme = (repo_root / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```yaml\n(.*?)```", readme, flags=re.S)
+def test_the_ci_page_shows_the_recipe_verbatim_and_the_readme_points_to_it(repo_root: Path) -> None:
+    page = (repo_root / "docs" / "ci.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", page, flags=re.S)
     assert (repo_root / RECIPE).read_text(encoding="utf-8") in blocks
+    assert f"]({RECIPE.as_posix()})" in (repo_root / "README.md").read_text(encoding="utf-8")
 
 
 def test_the_recipe_starts_elasticsearch_as_a_service_and_uploads_the_reports(repo_root: Path) -> None:

@@ -21,15 +21,49 @@ def every_check() -> tuple[Check, ...]:
     return (*SPEC.checks, *SPEC.optional_checks, *SPEC.explore_checks(1, 0))
 
 
-def _link(entry: dict[str, str]) -> str:
-    if entry["kind"] == "derived":
-        text = f"derived: {entry['what']}"
-    else:
-        kind = "Elastic test " if entry["kind"] == "test" else ""
-        text = f"{kind}[`{source_label(entry)}`]({source_url(entry)}) ({entry['repo']}): {entry['what']}"
-    if "releases" in entry:
-        text += f" *[{entry['releases']}]*"
-    return text
+class _Citations:
+    """Each source and each piece of reasoning is written out once, in the page's last section, under an
+    anchor; a row cites it by a short link (a check cites the same sources as its neighbours, 25 rows over)."""
+
+    def __init__(self) -> None:
+        self.names = {_identity(entry): name for name, entry in SPEC.raw["sources"].items()}
+        self.cited: dict[tuple[str, ...], tuple[str, dict[str, str]]] = {}
+        self.derived = 0
+
+    def cite(self, entry: dict[str, str]) -> str:
+        key = _identity(entry)
+        if key not in self.cited:
+            name = self.names.get(key)
+            if name is None:  # reasoning has no name in spec.json: numbered as it is first cited
+                self.derived += 1
+                name = f"derived-{self.derived}"
+            self.cited[key] = (name, {k: v for k, v in entry.items() if k != "releases"})
+        anchor = self.cited[key][0]
+        if entry["kind"] == "derived":
+            text = f"[derived {anchor.removeprefix('derived-')}](#{anchor})"
+        else:
+            kind = "Elastic test " if entry["kind"] == "test" else ""
+            text = f"{kind}[`{source_label(entry)}`](#{anchor})"
+        if "releases" in entry:
+            text += f" *[{entry['releases']}]*"
+        return text
+
+    def section(self) -> list[str]:
+        lines = ["", "## Sources", ""]
+        for anchor, entry in self.cited.values():
+            if entry["kind"] == "derived":
+                lines.append(f'- <a id="{anchor}"></a>**derived {anchor.removeprefix("derived-")}**: {entry["what"]}')
+            else:
+                kind = "Elastic test " if entry["kind"] == "test" else ""
+                lines.append(
+                    f'- <a id="{anchor}"></a>**{anchor}**: {kind}[`{source_label(entry)}`]({source_url(entry)}) '
+                    f"({entry['repo']}): {entry['what']}"
+                )
+        return lines
+
+
+def _identity(entry: dict[str, str]) -> tuple[str, ...]:
+    return tuple(f"{key}={value}" for key, value in sorted(entry.items()) if key != "releases")
 
 
 def _cell(text: str) -> str:
@@ -64,23 +98,26 @@ def render_expectations() -> str:
         "`python tests/test_expectations.py > docs/expectations.md`.",
         "A source is an Elasticsearch (or official client) file at the commit that was read; a test is one",
         "of Elastic's own; *derived* gives the reasoning where no single file says it. The same entries appear",
-        "next to each check in the JSON report (`checks[].provenance`) and the HTML report.",
+        "next to each check in the JSON report (`checks[].provenance`) and the HTML report. Each is written out",
+        "once, under [Sources](#sources); a row links to it, in brackets the releases it applies to.",
         "",
         "| check | statement | releases | provenance |",
         "|---|---|---|---|",
     ]
+    citations = _Citations()
     for check in every_check():
         check_id = "explore[N]" if check.kind == "explore" else check.id
-        provenance = "<br>".join(_cell(_link(entry)) for entry in check.provenance)
+        provenance = "<br>".join(_cell(citations.cite(entry)) for entry in check.provenance)
         lines.append(f"| `{check_id}` | {_cell(check.statement)} | {_cell(_releases(check))} | {provenance} |")
     lines += ["", "## Known deviations of Elasticsearch itself", "", "| check | releases | answer | provenance |"]
     lines.append("|---|---|---|---|")
     for deviation in SPEC.known_deviations:
-        provenance = "<br>".join(_cell(_link(entry)) for entry in deviation.provenance)
+        provenance = "<br>".join(_cell(citations.cite(entry)) for entry in deviation.provenance)
         lines.append(
             f"| `{deviation.check}` | {deviation.applies_to.text()} | HTTP {deviation.observed_http}: "
             f"{_cell(deviation.reason)} | {provenance} |"
         )
+    lines += citations.section()
     return "\n".join(lines) + "\n"
 
 

@@ -1,4 +1,4 @@
-"""The README's examples run, and its options table matches the options the plugin really has."""
+"""The documentation's examples run, and the README's set-up commands are the ones CI runs."""
 
 from __future__ import annotations
 
@@ -7,30 +7,26 @@ from pathlib import Path
 
 import pytest
 
-from pytest_connector_contract.config.settings import OPTIONS
-
 
 def _readme(repo_root: Path) -> str:
     return (repo_root / "README.md").read_text(encoding="utf-8")
 
 
-def test_fixture_example_runs_as_a_users_test(pytester: pytest.Pytester, repo_root: Path) -> None:
-    blocks = re.findall(r"```python\n(.*?)```", _readme(repo_root), flags=re.S)
-    assert blocks, "the README shows how to use the fixtures"
-    pytester.makepyfile(test_readme_example="\n\n".join(blocks))
+def _pages(repo_root: Path) -> list[Path]:
+    """The README and every page of the documentation site."""
+    return [repo_root / "README.md", *sorted((repo_root / "docs").rglob("*.md"))]
+
+
+def test_python_examples_run_as_a_users_tests(pytester: pytest.Pytester, repo_root: Path) -> None:
+    blocks = [
+        block
+        for page in _pages(repo_root)
+        for block in re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S)
+    ]
+    assert blocks, "the docs show how to use the fixtures"
+    pytester.makepyfile(test_docs_examples="\n\n".join(blocks))
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=len(re.findall(r"^def test_", "\n".join(blocks), flags=re.M)))
-
-
-def test_every_option_is_documented_with_its_environment_variable_and_ini_key(repo_root: Path) -> None:
-    readme = _readme(repo_root)
-    for option in OPTIONS:
-        row = next((line for line in readme.splitlines() if line.startswith(f"| `{option.flag}")), None)
-        assert row is not None, f"{option.flag} is missing from the README's options table"
-        assert f"`{option.env}`" in row
-        assert f"`{option.ini}`" in row
-        if option.negation is not None:
-            assert f"`{option.negation}`" in row, f"{option.flag}'s row does not give its off form"
 
 
 def test_ci_runs_the_readme_development_command(repo_root: Path) -> None:

@@ -1,5 +1,5 @@
 """Two runs of a check compared step by step, and the verdict that combines the comparison with the target's
-own judgement against the suite's expectations (the outcome table of the README's "Differential conformance").
+own judgement against the suite's expectations (the outcome table of docs/differential.md, "The outcome").
 """
 
 from __future__ import annotations
