@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, RunStopped, TargetUnreachable
+from pytest_connector_contract.contract.ids import nth_id, owns
 from pytest_connector_contract.contract.spec import Spec, transition_id
 
 __all__ = ["CREATE_GRACE", "Connector", "ConnectorFactory", "Ledger", "PreconditionFailed", "SetupError"]
@@ -128,7 +129,7 @@ class ConnectorFactory:
 
     def new_id(self) -> str:
         """An id under the run prefix that nothing has used yet in this process."""
-        return f"{self.id_prefix}-{next(self._counter)}"
+        return nth_id(self.id_prefix, next(self._counter))
 
     def unused_id(self) -> str:
         """An id under the run prefix that the target confirms does not exist (404)."""
@@ -188,7 +189,7 @@ class ConnectorFactory:
 
     def adopt(self, connector_id: str) -> None:
         """Take responsibility for a connector under the run prefix that the target created unasked."""
-        if not connector_id.startswith(f"{self.id_prefix}-"):
+        if not owns(self.id_prefix, connector_id):
             raise ValueError(f"{connector_id!r} is not under this run's prefix: refusing to own it")
         if connector_id not in self.created:
             self.created.append(connector_id)
