@@ -14,7 +14,8 @@ from typing import Any
 from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable, client_for
 from pytest_connector_contract.config.settings import OPTIONS, SettingsError, parse_id_prefix, resolve_from
 from pytest_connector_contract.contract.ids import is_run_connector_id
-from pytest_connector_contract.contract.spec import deletes_softly, parse_version
+from pytest_connector_contract.contract.spec import deletes_softly
+from pytest_connector_contract.contract.target import read_root
 
 __all__ = ["add_parser", "list_run_connectors", "run"]
 
@@ -82,10 +83,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _sweep(client: ConnectorClient, prefix: str, *, dry_run: bool) -> int:
     root = client.request("GET", "/", retry=True)
-    version_data = root.json.get("version", {}) if isinstance(root.json, dict) else {}
-    flavor = version_data.get("build_flavor") if isinstance(version_data, dict) else None
-    version = parse_version(str(version_data.get("number", ""))) if isinstance(version_data, dict) else None
-    soft_delete = bool(deletes_softly(version, flavor))
+    found = read_root(root.status, root.json)
+    soft_delete = bool(deletes_softly(found.version_tuple, found.build_flavor))
     ids = sorted(set(list_run_connectors(client, prefix, include_deleted=soft_delete)))
     failed = 0
     for connector_id in ids:

@@ -13,7 +13,7 @@ import pytest
 from pytest_connector_contract.checks import extended
 from pytest_connector_contract.checks.connectors import ConnectorFactory
 from pytest_connector_contract.checks.execute import NOT_COMPARED_KINDS
-from pytest_connector_contract.checks.preflight import PreflightError, TargetInfo
+from pytest_connector_contract.checks.preflight import PreflightError
 from pytest_connector_contract.checks.run import CheckFailed, Run
 from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable
@@ -21,6 +21,7 @@ from pytest_connector_contract.config.settings import SettingsError
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.ids import ids_under, new_run_prefix
 from pytest_connector_contract.contract.spec import SUITE_NODE, load_spec
+from pytest_connector_contract.contract.target import TargetInfo
 from pytest_connector_contract.differential.recording import Recording, RecordingError
 from pytest_connector_contract.plugin import concurrency, gate, junit
 from pytest_connector_contract.plugin import html as html_report

@@ -16,12 +16,13 @@ import pytest
 
 from pytest_connector_contract.checks.connectors import ConnectorFactory, Ledger
 from pytest_connector_contract.checks.execute import LiveReference, Outcome, Reference, execute
-from pytest_connector_contract.checks.preflight import TargetInfo, identify
+from pytest_connector_contract.checks.preflight import identify
 from pytest_connector_contract.checks.run import Run
 from pytest_connector_contract.client.connector import ConnectorClient, RateLimiter, client_for, run_limiter
 from pytest_connector_contract.config.settings import Settings
 from pytest_connector_contract.contract.ids import ids_under, probe_id, process_prefix
 from pytest_connector_contract.contract.spec import Check, Spec
+from pytest_connector_contract.contract.target import TargetInfo
 from pytest_connector_contract.differential.recording import Recording
 
 __all__ = ["STATE", "RunState", "embedded_security"]
