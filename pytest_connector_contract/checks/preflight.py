@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from pytest_connector_contract.checks.connectors import delete_for_good
 from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, TargetUnreachable
-from pytest_connector_contract.contract.spec import Spec, version_text
+from pytest_connector_contract.contract.spec import Spec, deletes_softly, version_text
 from pytest_connector_contract.contract.target import (
     MINIMUM_RELEASE,
     MINIMUM_VERSION,
@@ -118,7 +119,8 @@ def identify(
             f"the {role} {url} {what}: GET /_connector/{quote(probe_id)} answered "
             f"{probe.summary()} (expected 404 resource_not_found_exception)."
         )
-    _probe_status_endpoint(client, url, probe_id, role, flags)
+    soft_delete = deletes_softly(found.version_tuple, found.build_flavor)
+    _probe_status_endpoint(client, url, probe_id, role, flags, soft_delete)
     return TargetInfo(
         url=url,
         product=root.headers.get("X-Elastic-Product"),
@@ -131,7 +133,9 @@ def identify(
     )
 
 
-def _probe_status_endpoint(client: ConnectorClient, url: str, probe_id: str, role: str, flags: str) -> None:
+def _probe_status_endpoint(
+    client: ConnectorClient, url: str, probe_id: str, role: str, flags: str, soft_delete: bool | None
+) -> None:
     """A valid update for the probe id, which GET just showed missing: Elasticsearch answers 404."""
     try:
         answer = client.update_status(probe_id, "needs_configuration", retry=True)
@@ -139,9 +143,12 @@ def _probe_status_endpoint(client: ConnectorClient, url: str, probe_id: str, rol
         raise PreflightError(f"the {role} {url} stopped answering: {exc}") from None
     if 200 <= answer.status < 300:
         # The target created the probe connector (an upsert): it carries the run's prefix, so removing it
-        # is ours to do; the not_found checks will report the deviation.
-        client.delete_connector(probe_id, hard=True)
-        client.delete_connector(probe_id)
+        # is ours to do (whatever the answer: the run's clean-up does not know the probe, the sweep does); the
+        # not_found checks will report the deviation.
+        try:
+            delete_for_good(client, probe_id, soft_delete)
+        except TargetUnreachable as exc:
+            raise PreflightError(f"the {role} {url} stopped answering: {exc}") from None
         return
     if answer.status in (401, 403):
         raise PreflightError(_refused(role, flags, url, "PUT _connector/<id>/_status", answer, client.authenticated))

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from pytest_connector_contract.checks.connectors import delete_for_good
 from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable, client_for
 from pytest_connector_contract.config.settings import OPTIONS, SettingsError, parse_id_prefix, resolve_from
 from pytest_connector_contract.contract.ids import is_run_connector_id
@@ -91,7 +92,7 @@ def _sweep(client: ConnectorClient, prefix: str, *, dry_run: bool) -> int:
         if dry_run:
             print(f"would delete {connector_id}")
             continue
-        answer = client.delete_connector(connector_id, hard=soft_delete, retry=True)
+        answer, _ = delete_for_good(client, connector_id, soft_delete)
         if answer.status in (200, 404):
             print(f"deleted {connector_id}")
         else:
