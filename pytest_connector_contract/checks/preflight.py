@@ -156,7 +156,8 @@ def _probe_status_endpoint(
     if no_handler or answer.status == 405:
         raise PreflightError(
             f"the {role} {url} has the connector API but no PUT _connector/<id>/_status endpoint (it appeared "
-            f"in Elasticsearch 8.13): PUT /_connector/{quote(probe_id)}/_status answered {answer.summary()}."
+            f"in Elasticsearch {MINIMUM_RELEASE}): PUT /_connector/{quote(probe_id)}/_status answered "
+            f"{answer.summary()}."
         )
 
 
