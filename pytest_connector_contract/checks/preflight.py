@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from pytest_connector_contract.checks.connectors import delete_for_good
 from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, TargetUnreachable
-from pytest_connector_contract.contract.spec import Spec, deletes_softly, version_text
+from pytest_connector_contract.contract.spec import Spec, version_text
 from pytest_connector_contract.contract.target import (
     MINIMUM_RELEASE,
     MINIMUM_VERSION,
@@ -119,9 +119,7 @@ def identify(
             f"the {role} {url} {what}: GET /_connector/{quote(probe_id)} answered "
             f"{probe.summary()} (expected 404 resource_not_found_exception)."
         )
-    soft_delete = deletes_softly(found.version_tuple, found.build_flavor)
-    _probe_status_endpoint(client, url, probe_id, role, flags, soft_delete)
-    return TargetInfo(
+    target = TargetInfo(
         url=url,
         product=root.headers.get("X-Elastic-Product"),
         version=found.version,
@@ -131,6 +129,8 @@ def identify(
         embedded=embedded,
         build_hash=found.build_hash,
     )
+    _probe_status_endpoint(client, url, probe_id, role, flags, target.soft_delete)
+    return target
 
 
 def _probe_status_endpoint(
@@ -143,7 +143,7 @@ def _probe_status_endpoint(
         raise PreflightError(f"the {role} {url} stopped answering: {exc}") from None
     if 200 <= answer.status < 300:
         # The target created the probe connector (an upsert): it carries the run's prefix, so removing it
-        # is ours to do (whatever the answer: the run's clean-up does not know the probe, the sweep does); the
+        # is ours to do, the way the run deletes (one that remains has the shape the sweep removes); the
         # not_found checks will report the deviation.
         try:
             delete_for_good(client, probe_id, soft_delete)
