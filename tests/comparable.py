@@ -19,8 +19,8 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-#: a connector id the suite creates: <prefix>-<run token>[-<xdist worker>]-<n>
-CONNECTOR_ID = re.compile(r"\b([a-z0-9][a-z0-9_]*)-[0-9a-f]{8}(?:-gw\d+)?-(?:\d+|probe)\b")
+from pytest_connector_contract.contract.ids import RUN_ID
+
 #: a time the target wrote into a connector (8.13 and 8.14 stamp the default filtering rules)
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
 #: options two otherwise equal runs may set differently
@@ -44,9 +44,9 @@ def comparable(report: dict[str, Any]) -> dict[str, Any]:
         ids: dict[str, str] = {}
 
         def number(match: re.Match[str], ids: dict[str, str] = ids) -> str:
-            return ids.setdefault(match.group(0), f"{match.group(1)}-<run>-{len(ids) + 1}")
+            return ids.setdefault(match.group(0), f"{match['prefix']}-<run>-{len(ids) + 1}")
 
-        checks[check["id"]] = _untimed(json.loads(CONNECTOR_ID.sub(number, json.dumps(check))))
+        checks[check["id"]] = _untimed(json.loads(RUN_ID.sub(number, json.dumps(check))))
     rest = {key: value for key, value in report.items() if key not in ("checks", "configuration", "race")}
     if report.get("race") is not None:
         rest["race"] = [{"id": race["id"], "outcome": race["outcome"]} for race in report["race"]["results"]]

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from comparable import CONNECTOR_ID, comparable, differences
+from comparable import comparable, differences
+
+from pytest_connector_contract.contract.ids import RUN_ID
 
 GOLDEN = Path(__file__).parent / "golden"
 RELEASES = ("8.13.4", "9.1.0")
@@ -36,9 +38,7 @@ def _requests(log: Path) -> list[dict[str, Any]]:
         return ids.setdefault(match.group(0), f"{match.group(1)}-<run>-{len(ids) + 1}")
 
     lines = [json.loads(line) for line in log.read_text().splitlines()]
-    return [
-        json.loads(CONNECTOR_ID.sub(number, json.dumps({key: line[key] for key in _REQUEST_KEYS}))) for line in lines
-    ]
+    return [json.loads(RUN_ID.sub(number, json.dumps({key: line[key] for key in _REQUEST_KEYS}))) for line in lines]
 
 
 @pytest.mark.parametrize("release", RELEASES)

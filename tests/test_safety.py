@@ -21,10 +21,10 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from pytest_connector_contract.cli.sweep import is_run_connector_id
 from pytest_connector_contract.client.connector import RETRY_DELAYS, ConnectorClient, RateLimiter, TargetUnreachable
 from pytest_connector_contract.client.secrets import Secret
 from pytest_connector_contract.config.settings import Settings, decode_cloud_id
+from pytest_connector_contract.contract.ids import is_run_connector_id
 from pytest_connector_contract.contract.spec import load_spec
 from pytest_connector_contract.plugin.state import RunState
 from pytest_connector_contract.reference.connectors import ReferenceTarget

@@ -13,15 +13,39 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, RunStopped, TargetUnreachable
+from pytest_connector_contract.contract.ids import nth_id, owns
 from pytest_connector_contract.contract.spec import Spec, transition_id
 
-__all__ = ["CREATE_GRACE", "Connector", "ConnectorFactory", "Ledger", "PreconditionFailed", "SetupError"]
+__all__ = [
+    "CREATE_GRACE",
+    "Connector",
+    "ConnectorFactory",
+    "Ledger",
+    "PreconditionFailed",
+    "SetupError",
+    "delete_for_good",
+]
 
 #: seconds clean-up keeps reading an id whose create was sent but never answered, and whose DELETE found
 #: nothing, before it counts as gone: the create may still be applied after that DELETE
 CREATE_GRACE = 2.0
 #: seconds between those reads
 _GRACE_POLL = 0.2
+
+
+def delete_for_good(
+    client: ConnectorClient, connector_id: str, soft_delete: bool | None
+) -> tuple[ApiResponse, bool | None]:
+    """Delete a connector so that nothing of it remains: with ``?hard=true`` where a plain DELETE only marks it
+    deleted (``soft_delete``: 9.0+ and Serverless) and where the release is unknown (None), and then, when the
+    target refuses ``hard`` as an unknown parameter (a release before 9.0), once more without it.
+
+    The one way the factory, the preflight's probe and the sweep delete. Returns the answer, and
+    ``soft_delete`` as now known: False once the target refused ``hard`` (so a caller learns it once)."""
+    answer = client.delete_connector(connector_id, hard=soft_delete is not False, retry=True)
+    if soft_delete is None and answer.status == 400 and "hard" in (answer.error_reason or ""):
+        return client.delete_connector(connector_id, retry=True), False
+    return answer, soft_delete
 
 
 class SetupError(Exception):
@@ -128,7 +152,7 @@ class ConnectorFactory:
 
     def new_id(self) -> str:
         """An id under the run prefix that nothing has used yet in this process."""
-        return f"{self.id_prefix}-{next(self._counter)}"
+        return nth_id(self.id_prefix, next(self._counter))
 
     def unused_id(self) -> str:
         """An id under the run prefix that the target confirms does not exist (404)."""
@@ -188,7 +212,7 @@ class ConnectorFactory:
 
     def adopt(self, connector_id: str) -> None:
         """Take responsibility for a connector under the run prefix that the target created unasked."""
-        if not connector_id.startswith(f"{self.id_prefix}-"):
+        if not owns(self.id_prefix, connector_id):
             raise ValueError(f"{connector_id!r} is not under this run's prefix: refusing to own it")
         if connector_id not in self.created:
             self.created.append(connector_id)
@@ -256,12 +280,7 @@ class ConnectorFactory:
         return problems
 
     def _delete_once(self, connector_id: str) -> ApiResponse:
-        hard = self.soft_delete is not False
-        answer = self.client.delete_connector(connector_id, hard=hard, retry=True)
-        if self.soft_delete is None and answer.status == 400 and "hard" in (answer.error_reason or ""):
-            # Version unknown and `hard` is not understood: the target's delete is a hard one.
-            self.soft_delete = False
-            answer = self.client.delete_connector(connector_id, retry=True)
+        answer, self.soft_delete = delete_for_good(self.client, connector_id, self.soft_delete)
         return answer
 
     def _await_unanswered(self, connector_ids: list[str]) -> dict[str, str]:

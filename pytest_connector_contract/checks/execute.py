@@ -20,11 +20,11 @@ from typing import Any
 
 from pytest_connector_contract.checks.catalogue import runner
 from pytest_connector_contract.checks.connectors import ConnectorFactory, PreconditionFailed
-from pytest_connector_contract.checks.preflight import TargetInfo
 from pytest_connector_contract.checks.run import CheckFailed, CheckSkipped, ExpectedFailure, Run
 from pytest_connector_contract.client.connector import ConnectorClient
 from pytest_connector_contract.config.settings import Settings
 from pytest_connector_contract.contract.spec import Check, Spec, version_text
+from pytest_connector_contract.contract.target import TargetInfo
 from pytest_connector_contract.differential.compare import COMPARABLE, combine, compare_steps, difference_lines
 from pytest_connector_contract.differential.normalise import normalise_exchanges, normalise_text
 from pytest_connector_contract.differential.recording import Recording

@@ -14,9 +14,9 @@ import shlex
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pytest_connector_contract.checks.preflight import TargetInfo
 from pytest_connector_contract.config.settings import Settings, SettingsError
 from pytest_connector_contract.contract.spec import Check, Spec, selects
+from pytest_connector_contract.contract.target import TargetInfo
 
 __all__ = [
     "check_settings",

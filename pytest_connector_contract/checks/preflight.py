@@ -6,58 +6,27 @@ unreachable or unsuitable target gives one clear message instead of a page of id
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
 from urllib.parse import quote
 
+from pytest_connector_contract.checks.connectors import delete_for_good
 from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, TargetUnreachable
-from pytest_connector_contract.contract.spec import NEWEST, Spec, deletes_softly, parse_version
+from pytest_connector_contract.contract.spec import Spec, version_text
+from pytest_connector_contract.contract.target import (
+    MINIMUM_RELEASE,
+    MINIMUM_VERSION,
+    PROFILE_NAMES,
+    SERVERLESS,
+    BelowMinimum,
+    TargetInfo,
+    choose_profile,
+    read_root,
+)
 
-__all__ = ["PreflightError", "TargetInfo", "identify"]
+__all__ = ["PreflightError", "identify"]
 
 
 class PreflightError(Exception):
     """The run cannot start against this target; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class TargetInfo:
-    url: str  # without credentials
-    product: str | None
-    version: str | None
-    build_flavor: str | None
-    profile: str
-    profile_source: str  # "version", "serverless", "option"
-    embedded: bool = False
-    build_hash: str | None = None
-
-    @property
-    def version_tuple(self) -> tuple[int, int, int] | None:
-        return parse_version(self.version) if self.version else None
-
-    def release(self, spec: Spec) -> tuple[int, int, int]:
-        """The release whose answers the expectations follow: Serverless runs the newest code whatever number
-        it reports; an unknown version (no ``monitor``, ``--connector-profile`` given) counts as the oldest
-        release of the chosen profile, whose known deviations then stay tolerated."""
-        if self.build_flavor == "serverless":
-            return NEWEST
-        version = self.version_tuple
-        if version is not None:
-            return version
-        low = spec.profiles[self.profile].applies_to.min
-        return low if low is not None else spec.minimum_version
-
-    @property
-    def soft_delete(self) -> bool | None:
-        """Whether a plain DELETE only marks the connector deleted (9.0+); None when the version is unknown."""
-        return deletes_softly(self.version_tuple, self.build_flavor)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TargetInfo:
-        return cls(**data)
 
 
 def identify(
@@ -107,33 +76,23 @@ def identify(
             f"version (and the profile) cannot be read. Grant monitor, or pass --connector-profile. "
             f"{root.summary()}"
         )
-    info: dict[str, Any] = root.json if root.status == 200 and isinstance(root.json, dict) else {}
-    version_data: dict[str, Any] = info["version"] if isinstance(info.get("version"), dict) else {}
-    version = version_data.get("number") if isinstance(version_data.get("number"), str) else None
-    flavor = version_data.get("build_flavor") if isinstance(version_data.get("build_flavor"), str) else None
-    product = root.headers.get("X-Elastic-Product")
-
-    parsed = parse_version(version) if version else None
-    if flavor == "serverless":
-        # Serverless reports a version number that means nothing (it was pinned to 8.11.0 for years).
-        chosen, source = spec.newest_profile, "serverless"
-    elif parsed is not None and parsed < spec.minimum_version:
+    found = read_root(root.status, root.json)
+    try:
+        matched = choose_profile(spec, found.version_tuple, found.build_flavor)
+    except BelowMinimum:
         raise PreflightError(
-            f"the {role} {url} runs Elasticsearch {version}, older than 8.13: PUT _connector/<id>/_status "
-            "first appeared in 8.13.0, so there is nothing to test."
-        )
-    elif parsed is not None:
-        matched = spec.profile_for_version(parsed)
-        assert matched is not None
-        chosen, source = matched.name, "version"
-    else:
-        chosen, source = spec.newest_profile, "default"
+            f"the {role} {url} runs Elasticsearch {found.version}, older than {MINIMUM_RELEASE}: "
+            f"PUT _connector/<id>/_status first appeared in {version_text(MINIMUM_VERSION)}, so there is "
+            "nothing to test."
+        ) from None
     if profile != "auto":
         chosen, source = profile, "option"
-    elif source == "default":
+    elif matched is not None:
+        chosen, source = matched.name, "serverless" if found.build_flavor == SERVERLESS else "version"
+    else:
         raise PreflightError(
             f"cannot tell which Elasticsearch version {url} behaves as: GET / answered "
-            f"{root.summary()} without version.number. Pass --connector-profile 8.13 or 8.15."
+            f"{root.summary()} without version.number. Pass --connector-profile {' or '.join(PROFILE_NAMES)}."
         )
 
     try:
@@ -160,20 +119,23 @@ def identify(
             f"the {role} {url} {what}: GET /_connector/{quote(probe_id)} answered "
             f"{probe.summary()} (expected 404 resource_not_found_exception)."
         )
-    _probe_status_endpoint(client, url, probe_id, role, flags)
-    return TargetInfo(
+    target = TargetInfo(
         url=url,
-        product=product,
-        version=version,
-        build_flavor=flavor,
+        product=root.headers.get("X-Elastic-Product"),
+        version=found.version,
+        build_flavor=found.build_flavor,
         profile=chosen,
         profile_source=source,
         embedded=embedded,
-        build_hash=version_data.get("build_hash") if isinstance(version_data.get("build_hash"), str) else None,
+        build_hash=found.build_hash,
     )
+    _probe_status_endpoint(client, url, probe_id, role, flags, target.soft_delete)
+    return target
 
 
-def _probe_status_endpoint(client: ConnectorClient, url: str, probe_id: str, role: str, flags: str) -> None:
+def _probe_status_endpoint(
+    client: ConnectorClient, url: str, probe_id: str, role: str, flags: str, soft_delete: bool | None
+) -> None:
     """A valid update for the probe id, which GET just showed missing: Elasticsearch answers 404."""
     try:
         answer = client.update_status(probe_id, "needs_configuration", retry=True)
@@ -181,9 +143,12 @@ def _probe_status_endpoint(client: ConnectorClient, url: str, probe_id: str, rol
         raise PreflightError(f"the {role} {url} stopped answering: {exc}") from None
     if 200 <= answer.status < 300:
         # The target created the probe connector (an upsert): it carries the run's prefix, so removing it
-        # is ours to do; the not_found checks will report the deviation.
-        client.delete_connector(probe_id, hard=True)
-        client.delete_connector(probe_id)
+        # is ours to do, the way the run deletes (one that remains has the shape the sweep removes); the
+        # not_found checks will report the deviation.
+        try:
+            delete_for_good(client, probe_id, soft_delete)
+        except TargetUnreachable as exc:
+            raise PreflightError(f"the {role} {url} stopped answering: {exc}") from None
         return
     if answer.status in (401, 403):
         raise PreflightError(_refused(role, flags, url, "PUT _connector/<id>/_status", answer, client.authenticated))
@@ -191,7 +156,8 @@ def _probe_status_endpoint(client: ConnectorClient, url: str, probe_id: str, rol
     if no_handler or answer.status == 405:
         raise PreflightError(
             f"the {role} {url} has the connector API but no PUT _connector/<id>/_status endpoint (it appeared "
-            f"in Elasticsearch 8.13): PUT /_connector/{quote(probe_id)}/_status answered {answer.summary()}."
+            f"in Elasticsearch {MINIMUM_RELEASE}): PUT /_connector/{quote(probe_id)}/_status answered "
+            f"{answer.summary()}."
         )
 
 

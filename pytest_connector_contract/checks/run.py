@@ -15,11 +15,11 @@ from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 from pytest_connector_contract.checks.connectors import ConnectorFactory
-from pytest_connector_contract.checks.preflight import TargetInfo
 from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, Exchange
 from pytest_connector_contract.config.settings import Settings
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import Check, Profile, Spec
+from pytest_connector_contract.contract.target import TargetInfo
 
 __all__ = ["CheckFailed", "CheckSkipped", "ExpectedFailure", "Run", "changed_fields"]
 

@@ -23,6 +23,8 @@ from typing import Any
 from pytest_connector_contract import __version__
 from pytest_connector_contract.cli import report, sweep
 from pytest_connector_contract.config.settings import parse_number
+from pytest_connector_contract.contract.spec import version_text
+from pytest_connector_contract.contract.target import MINIMUM_VERSION
 from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION, ReferenceTarget
 from pytest_connector_contract.reference.security import CONNECTOR_ADMIN, CONNECTOR_READ_ONLY, ApiKey, Security, User
 from pytest_connector_contract.reference.server import DEFAULT_MAX_CONTENT_LENGTH, ReferenceServer
@@ -130,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--es-version",
         default=DEFAULT_ES_VERSION,
         metavar="VERSION",
-        help="Elasticsearch version to emulate, 8.13.0 or later (default: %(default)s)",
+        help=f"Elasticsearch version to emulate, {version_text(MINIMUM_VERSION)} or later (default: %(default)s)",
     )
     serve.add_argument(
         "--build-flavor",

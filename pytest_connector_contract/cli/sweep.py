@@ -1,39 +1,30 @@
 """``connector-contract sweep``: delete what earlier runs left behind, and nothing else.
 
 Only ids of the exact shape the suite gives its connectors (``<prefix>-<8 hex run token>[-gwN]-<n>``, or
-the preflight's ``...-probe``) are touched, so a prefix that happens to start someone else's ids is safe.
+the preflight's ``...-probe``; contract/ids.py) are touched, so a prefix that starts someone else's ids is safe.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Iterator
 from typing import Any
 
+from pytest_connector_contract.checks.connectors import delete_for_good
 from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable, client_for
 from pytest_connector_contract.config.settings import OPTIONS, SettingsError, parse_id_prefix, resolve_from
-from pytest_connector_contract.contract.spec import deletes_softly, parse_version
+from pytest_connector_contract.contract.ids import is_run_connector_id
+from pytest_connector_contract.contract.spec import deletes_softly
+from pytest_connector_contract.contract.target import read_root
 
-__all__ = ["add_parser", "is_run_connector_id", "list_run_connectors", "run"]
+__all__ = ["add_parser", "list_run_connectors", "run"]
 
 #: the settings the sweep needs: where the target is and how to reach it
 _SWEEP_OPTIONS = (
     "url", "cloud_id", "api_key", "user", "password", "bearer_token",
     "ca_certs", "client_cert", "client_key", "insecure", "timeout", "max_rps",
 )  # fmt: skip
-_TOKEN = r"[0-9a-f]{8}"
-_TAIL = r"(?:gw\d+-)?\d+|probe"
-
-
-def is_run_connector_id(connector_id: str, prefix: str) -> bool:
-    """Whether ``connector_id`` is one a run with ``--connector-id-prefix`` (or run prefix) ``prefix`` made."""
-    if re.search(rf"-{_TOKEN}$", prefix):  # a whole run prefix: that run only
-        pattern = rf"{re.escape(prefix)}-(?:{_TAIL})"
-    else:
-        pattern = rf"{re.escape(prefix)}-{_TOKEN}-(?:{_TAIL})"
-    return re.fullmatch(pattern, connector_id) is not None
 
 
 def list_run_connectors(client: ConnectorClient, prefix: str, *, include_deleted: bool) -> Iterator[str]:
@@ -93,17 +84,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _sweep(client: ConnectorClient, prefix: str, *, dry_run: bool) -> int:
     root = client.request("GET", "/", retry=True)
-    version_data = root.json.get("version", {}) if isinstance(root.json, dict) else {}
-    flavor = version_data.get("build_flavor") if isinstance(version_data, dict) else None
-    version = parse_version(str(version_data.get("number", ""))) if isinstance(version_data, dict) else None
-    soft_delete = bool(deletes_softly(version, flavor))
+    found = read_root(root.status, root.json)
+    soft_delete = bool(deletes_softly(found.version_tuple, found.build_flavor))
     ids = sorted(set(list_run_connectors(client, prefix, include_deleted=soft_delete)))
     failed = 0
     for connector_id in ids:
         if dry_run:
             print(f"would delete {connector_id}")
             continue
-        answer = client.delete_connector(connector_id, hard=soft_delete, retry=True)
+        answer, _ = delete_for_good(client, connector_id, soft_delete)
         if answer.status in (200, 404):
             print(f"deleted {connector_id}")
         else:

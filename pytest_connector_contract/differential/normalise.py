@@ -8,7 +8,7 @@ read back, every field; any other JSON body whole (the result word of an update,
 Before comparing, what differs between any two runs is normalised (each rule with its source):
 - connector ids, and the index names made of them, become ``<connector-1>``, ``<connector-2>``... in the order
   a check first uses them (derived: each run creates its own connectors; the suite's ids are
-  ``<run prefix>[-<worker>]-<n>`` and each connector's index name is its id, checks/connectors.py);
+  ``<run prefix>[-<worker>]-<n>`` and each connector's index name is its id, contract/ids.py);
 - ISO-8601 timestamps become ``<timestamp>`` (derived: a connector's ``filtering`` carries the creation time);
 - ``[line:col]`` prefixes of parser reasons are removed, and the reason of a parser's own exception
   (``x_content_e_o_f_exception``, ``json_parse_exception``, and ``x_content_parse_exception`` caused by
@@ -34,6 +34,7 @@ from typing import Any
 
 from pytest_connector_contract.client.connector import RETRY_STATUSES
 from pytest_connector_contract.client.transport import Headers
+from pytest_connector_contract.contract.ids import numbered_ids
 
 __all__ = ["NOT_COMPARED", "PARSER_TYPES", "normalise_exchanges", "normalise_text"]
 
@@ -51,7 +52,7 @@ class _Ids:
     """Numbers the connector ids of one run of a check in the order they first appear."""
 
     def __init__(self, id_prefix: str) -> None:
-        self.pattern = re.compile(re.escape(id_prefix) + r"-\d+")
+        self.pattern = numbered_ids(id_prefix)
         self.names: dict[str, str] = {}
 
     def _name(self, match: re.Match[str]) -> str:

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from pytest_connector_contract import __version__
-from pytest_connector_contract.checks.preflight import TargetInfo
 from pytest_connector_contract.config.files import read_option_file
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import Spec, parse_version, version_text
+from pytest_connector_contract.contract.target import TargetInfo
 
 __all__ = ["Recording", "RecordingError", "recording_document"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import secrets
 import shutil
 import tempfile
 from collections.abc import Generator, Iterator
@@ -14,13 +13,15 @@ import pytest
 from pytest_connector_contract.checks import extended
 from pytest_connector_contract.checks.connectors import ConnectorFactory
 from pytest_connector_contract.checks.execute import NOT_COMPARED_KINDS
-from pytest_connector_contract.checks.preflight import PreflightError, TargetInfo
+from pytest_connector_contract.checks.preflight import PreflightError
 from pytest_connector_contract.checks.run import CheckFailed, Run
 from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable
 from pytest_connector_contract.config.settings import SettingsError
 from pytest_connector_contract.contract import schemas
+from pytest_connector_contract.contract.ids import ids_under, new_run_prefix
 from pytest_connector_contract.contract.spec import SUITE_NODE, load_spec
+from pytest_connector_contract.contract.target import TargetInfo
 from pytest_connector_contract.differential.recording import Recording, RecordingError
 from pytest_connector_contract.plugin import concurrency, gate, junit
 from pytest_connector_contract.plugin import html as html_report
@@ -79,7 +80,7 @@ def pytest_configure(config: pytest.Config) -> None:
         state = RunState(
             settings=settings,
             spec=spec,
-            run_prefix=f"{settings.id_prefix}-{secrets.token_hex(4)}",
+            run_prefix=new_run_prefix(settings.id_prefix),
             worker_id=None,
             suite=suite,
             selection=selection,
@@ -140,7 +141,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     target = state.target
     lines = [
         f"connector-contract: target {target.url} ({target.product or 'unknown product'} "
-        f"{target.version or 'unknown version'}), profile {target.profile}, connector ids {state.run_prefix}-*"
+        f"{target.version or 'unknown version'}), profile {target.profile}, connector ids {ids_under(state.run_prefix)}"
     ]
     if state.settings.insecure:
         lines.append("connector-contract: WARNING: TLS certificate verification is OFF (--connector-insecure)")
@@ -151,7 +152,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         reference = state.reference
         lines.append(
             f"connector-contract: reference cluster {reference.url} ({reference.product or 'unknown product'} "
-            f"{reference.version or 'unknown version'}), connector ids {state.run_prefix}-* there too"
+            f"{reference.version or 'unknown version'}), connector ids {ids_under(state.run_prefix)} there too"
         )
         if state.settings.reference_insecure:
             lines.append(

@@ -16,11 +16,13 @@ import pytest
 
 from pytest_connector_contract.checks.connectors import ConnectorFactory, Ledger
 from pytest_connector_contract.checks.execute import LiveReference, Outcome, Reference, execute
-from pytest_connector_contract.checks.preflight import TargetInfo, identify
+from pytest_connector_contract.checks.preflight import identify
 from pytest_connector_contract.checks.run import Run
 from pytest_connector_contract.client.connector import ConnectorClient, RateLimiter, client_for, run_limiter
 from pytest_connector_contract.config.settings import Settings
+from pytest_connector_contract.contract.ids import ids_under, probe_id, process_prefix
 from pytest_connector_contract.contract.spec import Check, Spec
+from pytest_connector_contract.contract.target import TargetInfo
 from pytest_connector_contract.differential.recording import Recording
 
 __all__ = ["STATE", "RunState", "embedded_security"]
@@ -71,7 +73,7 @@ class RunState:
     @property
     def id_prefix(self) -> str:
         """The prefix of this process's connector ids: run prefix plus worker id under xdist."""
-        return f"{self.run_prefix}-{self.worker_id}" if self.worker_id else self.run_prefix
+        return process_prefix(self.run_prefix, self.worker_id)
 
     def ensure_target(self) -> TargetInfo:
         """Start the embedded target if asked for, then run the preflight (once per process)."""
@@ -111,7 +113,7 @@ class RunState:
         """The preflight of the target or of the reference cluster, with the run's probe id."""
         client = new_client()
         try:
-            return identify(client, self.spec, probe_id=f"{self.run_prefix}-probe", **options)
+            return identify(client, self.spec, probe_id=probe_id(self.run_prefix), **options)
         finally:
             client.close()
 
@@ -286,8 +288,8 @@ class RunState:
             pass  # a second Ctrl-C: stop waiting, and say what may remain
         where = " on the target and the reference cluster" if self.reference is not None else ""
         return found + [
-            f"{self.run_prefix}-{worker}-*: worker {worker} did not say what it deleted; its connectors may remain"
-            f"{where} ({'; '.join(self.sweep_hints())})"
+            f"{ids_under(process_prefix(self.run_prefix, worker))}: worker {worker} did not say what it deleted; "
+            f"its connectors may remain{where} ({'; '.join(self.sweep_hints())})"
             for worker in sorted(missing)
         ]
 

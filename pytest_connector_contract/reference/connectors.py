@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pytest_connector_contract.contract.spec import Profile, Spec, deletes_softly, load_spec, parse_version
+from pytest_connector_contract.contract.target import SERVERLESS, choose_profile
 from pytest_connector_contract.reference.messages import EsError, Request, Response
 from pytest_connector_contract.reference.reader import (
     JACKSON_EOF,
@@ -111,25 +112,16 @@ class ReferenceTarget(RestLayer):
         parsed = parse_version(es_version)
         if parsed is None:
             raise ValueError(f"not an Elasticsearch version: {es_version!r}")
-        if build_flavor not in ("default", "serverless"):
-            raise ValueError(f"unknown build flavor {build_flavor!r} (expected 'default' or 'serverless')")
-        if build_flavor == "serverless":
-            # Serverless reports a meaningless version number and always runs the newest code.
+        if build_flavor not in ("default", SERVERLESS):
+            raise ValueError(f"unknown build flavor {build_flavor!r} (expected 'default' or {SERVERLESS!r})")
+        profile = choose_profile(spec, parsed, build_flavor)  # BelowMinimum (a ValueError) below the minimum
+        assert profile is not None
+        version = parsed
+        if build_flavor == SERVERLESS:
+            # Serverless runs the newest code: the version facts are those of the newest release emulated.
             newest = parse_version(DEFAULT_ES_VERSION)
             assert newest is not None
             version = max(parsed, newest)
-            profile = spec.profiles[spec.newest_profile]
-        else:
-            if parsed < spec.minimum_version:
-                minimum = ".".join(map(str, spec.minimum_version))
-                raise ValueError(
-                    f"Elasticsearch {es_version} has no PUT _connector/<id>/_status (it appeared in {minimum})"
-                )
-            version = parsed
-            found = spec.profile_for_version(parsed)
-            if found is None:  # pragma: no cover - the spec covers everything from the minimum up
-                raise ValueError(f"no profile for Elasticsearch {es_version}")
-            profile = found
         super().__init__(version, security=security)
         self.spec: Spec = spec
         self.profile: Profile = profile

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_connector_contract import __version__
 from pytest_connector_contract.checks.extended import document_sections
-from pytest_connector_contract.checks.preflight import TargetInfo
 from pytest_connector_contract.client.curl import reproduction
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import Check, Spec, version_text
+from pytest_connector_contract.contract.target import TargetInfo
 from pytest_connector_contract.differential.compare import CHANGED_AS_DOCUMENTED, REFERENCE_DEPARTS
 from pytest_connector_contract.reports import provenance
 from pytest_connector_contract.reports.baseline import Baseline
