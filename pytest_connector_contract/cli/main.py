@@ -21,7 +21,7 @@ from types import FrameType
 from typing import Any
 
 from pytest_connector_contract.cli import sweep
-from pytest_connector_contract.config.settings import parse_number
+from pytest_connector_contract.config.values import parse_number
 from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION, ReferenceTarget
 from pytest_connector_contract.reference.security import CONNECTOR_ADMIN, CONNECTOR_READ_ONLY, ApiKey, Security, User
 from pytest_connector_contract.reference.server import ReferenceServer

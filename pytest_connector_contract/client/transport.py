@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from pytest_connector_contract import __version__
-from pytest_connector_contract.client.secrets import redact_url, url_secrets
+from pytest_connector_contract.config.credentials import redact_url, url_secrets
 
 if TYPE_CHECKING:
     import requests
