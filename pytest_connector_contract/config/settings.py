@@ -219,7 +219,7 @@ class Access:
 
 def _access(role: str, prefix: str, about: str) -> Any:
     """An access block as a field of Settings; ``about`` opens the help of its URL."""
-    return field(default_factory=lambda: Access(role=role, prefix=prefix), metadata={"block": about})
+    return field(default_factory=lambda: Access(role=role, prefix=prefix), metadata={"access": about})
 
 
 @dataclass(frozen=True)
@@ -373,15 +373,15 @@ class Settings:
 
 def _blocks() -> dict[str, Access]:
     """The access blocks of Settings by field name, as a default Settings holds them (their role and prefix)."""
-    return {f.name: getattr(Settings(), f.name) for f in dataclasses.fields(Settings) if "block" in f.metadata}
+    return {f.name: getattr(Settings(), f.name) for f in dataclasses.fields(Settings) if "access" in f.metadata}
 
 
 def _declared(cls: type, block: str | None = None, about: str = "") -> Iterator[Option]:
     """The options declared as fields of ``cls`` (an access block's under its prefix), in declaration order."""
     access = _blocks()[block] if block else Access()
     for declared in dataclasses.fields(cls):
-        if "block" in declared.metadata:
-            yield from _declared(Access, declared.name, declared.metadata["block"])
+        if "access" in declared.metadata:
+            yield from _declared(Access, declared.name, declared.metadata["access"])
         elif "option" in declared.metadata:
             help_text, parse, metavar = declared.metadata["option"]
             names = {f.name: access.flag(f.name) for f in dataclasses.fields(cls)}
@@ -391,7 +391,6 @@ def _declared(cls: type, block: str | None = None, about: str = "") -> Iterator[
 
 
 OPTIONS: tuple[Option, ...] = tuple(_declared(Settings))
-_BY_DEST = {declared.dest: declared for declared in OPTIONS}
 
 
 def resolve_from(
