@@ -175,3 +175,18 @@ def test_a_reference_cluster_behind_a_proxy_is_reached_through_its_own_proxy(
     for output in (_text(result), report.read_text()):
         assert password not in output
         assert basic_credentials(user, password) not in output
+
+
+def test_a_dead_reference_proxy_stops_the_run_naming_the_references_proxy_option(
+    pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer]
+) -> None:
+    target, reference = start_target(), start_target()
+    with ForwardingProxy(credentials=("ref-bot", "dead-ref-proxy-0008")) as gone:
+        dead = gone.url  # a port that was just a proxy's, and is closed now
+    result = _run(pytester, target.url, "--connector-reference-url", reference.url, "--connector-reference-proxy", dead)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    text = _text(result)
+    assert "cannot reach the reference cluster" in text
+    assert f"through the proxy {gone.plain_url}" in text
+    assert "Check --connector-reference-proxy" in text
+    assert "dead-ref-proxy-0008" not in text
