@@ -3,6 +3,7 @@ certificates, API keys, basic auth and bearer tokens, and the one-message prefli
 
 from __future__ import annotations
 
+import json
 import ssl
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +11,9 @@ from typing import Any
 
 import pytest
 import trustme
+from proxy import ForwardingProxy
 
+from pytest_connector_contract.config.credentials import basic_credentials
 from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.security import CONNECTOR_READ_ONLY, ApiKey, BearerToken, Security, User
 from pytest_connector_contract.reference.server import ReferenceServer
@@ -143,3 +146,47 @@ def test_embedded_target_requires_the_credentials_it_is_given(pytester: pytest.P
     result = pytester.runpytest_subprocess("--connector-url", "embedded", "--connector-api-key", "me:my-secret-1",
                                            *SELECTION)  # fmt: skip
     assert result.ret == 0, _text(result)
+
+
+def test_a_reference_cluster_behind_a_proxy_is_reached_through_its_own_proxy(
+    pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer], tmp_path: Path
+) -> None:
+    """--connector-reference-proxy takes the reference cluster's requests, with its credentials, and only those:
+    the reference has a name only the proxy resolves, the target is reached straight."""
+    host, user, password = "es.reference.test", "ref-bot", "ref-proxy-pass-0006"
+    target, reference = start_target(), start_target()
+    named = f"http://{host}:{reference.port}"
+    report = tmp_path / "conformance.json"
+    with ForwardingProxy(credentials=(user, password), hosts={host: "127.0.0.1"}) as proxy:
+        args = ("--connector-reference-url", named, "--connector-json", str(report), *SELECTION)
+        result = _run(pytester, target.url, "--connector-reference-proxy", proxy.url, *args)
+        assert result.ret == 0, _text(result)
+        assert proxy.requests, "the reference cluster was not reached through the proxy"
+        assert all(line.split()[1].startswith(f"{named}/") for line in proxy.requests)
+        assert set(proxy.authorizations) == {f"Basic {basic_credentials(user, password)}"}
+        seen = len(proxy.requests)
+        without = _run(pytester, target.url, *args)
+        assert len(proxy.requests) == seen
+    assert without.ret == pytest.ExitCode.INTERRUPTED
+    assert "cannot reach the reference cluster" in _text(without)
+    assert "--connector-reference-url" in _text(without)
+    configuration = json.loads(report.read_text())["configuration"]
+    assert configuration["reference_proxy"] == {"value": proxy.plain_url, "source": "cli"}
+    for output in (_text(result), report.read_text()):
+        assert password not in output
+        assert basic_credentials(user, password) not in output
+
+
+def test_a_dead_reference_proxy_stops_the_run_naming_the_references_proxy_option(
+    pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer]
+) -> None:
+    target, reference = start_target(), start_target()
+    with ForwardingProxy(credentials=("ref-bot", "dead-ref-proxy-0008")) as gone:
+        dead = gone.url  # a port that was just a proxy's, and is closed now
+    result = _run(pytester, target.url, "--connector-reference-url", reference.url, "--connector-reference-proxy", dead)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    text = _text(result)
+    assert "cannot reach the reference cluster" in text
+    assert f"through the proxy {gone.plain_url}" in text
+    assert "Check --connector-reference-proxy" in text
+    assert "dead-ref-proxy-0008" not in text

@@ -12,8 +12,8 @@ import pytest
 from capturing import capture
 
 from pytest_connector_contract.client.replay import FRAMING_HEADERS, curl_command, headers_for, send
-from pytest_connector_contract.client.secrets import Secret
 from pytest_connector_contract.client.transport import Transport
+from pytest_connector_contract.config.credentials import Secret
 from pytest_connector_contract.contract.captures import Capture, CapturedRequest, load_captures
 from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer

@@ -22,8 +22,9 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from pytest_connector_contract.client.connector import RETRY_DELAYS, ConnectorClient, RateLimiter, TargetUnreachable
-from pytest_connector_contract.client.secrets import Secret
-from pytest_connector_contract.config.settings import Settings, decode_cloud_id
+from pytest_connector_contract.config.credentials import Secret
+from pytest_connector_contract.config.settings import Access, Settings
+from pytest_connector_contract.config.values import decode_cloud_id
 from pytest_connector_contract.contract.ids import is_run_connector_id
 from pytest_connector_contract.contract.spec import load_spec
 from pytest_connector_contract.plugin.state import RunState
@@ -655,7 +656,7 @@ def _each_request_took_its_own_slot(stamps: list[float], interval: float) -> Non
 
 
 def test_every_client_of_a_process_shares_its_one_limiter_of_the_workers_share() -> None:
-    settings = Settings(max_rps=8.0, api_key=Secret("id:key"), readonly_api_key=Secret("ro:key"))
+    settings = Settings(max_rps=8.0, target=Access(api_key=Secret("id:key")), readonly_api_key=Secret("ro:key"))
     state = RunState(settings, load_spec(), run_prefix="ccontract-0000aaaa", worker_id="gw1", suite=True,
                      selection=None, rate_share=4)  # fmt: skip
     state.target_url = "http://127.0.0.1:9"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pytest_connector_contract.client.secrets import redact_url
+from pytest_connector_contract.config.credentials import redact_url
 from pytest_connector_contract.config.settings import OPTIONS, Option
 from pytest_connector_contract.plugin.options import resolve
 
@@ -134,15 +134,15 @@ def test_the_command_line_turns_a_boolean_on_and_off_over_the_environment(
     flag = option.flag.removeprefix("--")
     config = pytester.parseconfig(*(arg.format(flag=flag) for arg in args))
     settings = resolve(config, environ={**_needs(option), **({option.env: env} if env is not None else {})})
-    assert (getattr(settings, option.dest), settings.sources[option.dest]) == (value, source)
+    assert (option.value(settings), settings.sources[option.dest]) == (value, source)
 
 
 @pytest.mark.parametrize("option", FLAGS, ids=[o.dest for o in FLAGS])
 def test_the_command_line_turns_a_boolean_off_over_the_ini_key(pytester: pytest.Pytester, option: Option) -> None:
     pytester.makeini(f"[pytest]\n{option.ini} = true\n")
-    assert getattr(resolve(pytester.parseconfig(), environ=_needs(option)), option.dest) is True
+    assert option.value(resolve(pytester.parseconfig(), environ=_needs(option))) is True
     settings = resolve(pytester.parseconfig(f"--no-{option.flag.removeprefix('--')}"), environ=_needs(option))
-    assert (getattr(settings, option.dest), settings.sources[option.dest]) == (False, "cli")
+    assert (option.value(settings), settings.sources[option.dest]) == (False, "cli")
 
 
 def test_no_connector_keep_beats_connector_keep_true_in_a_run(
@@ -164,3 +164,34 @@ def test_the_sweep_command_turns_insecure_off_too() -> None:
     assert parser.parse_args([*base, "--connector-insecure"]).insecure is True
     assert parser.parse_args([*base, "--no-connector-insecure"]).insecure is False
     assert parser.parse_args(base).insecure is None  # the environment decides
+
+
+# -- one access block, for the target and for the reference cluster ---------------------------------------
+def test_the_reference_cluster_takes_its_own_proxy_from_every_source(pytester: pytest.Pytester) -> None:
+    reference = {"CONNECTOR_REFERENCE_URL": "https://es.example:9200"}
+    proxy = "http://ref-user:ref-pass-0007@proxy.example:3128"
+    pytester.makeini(f"[pytest]\nconnector_reference_proxy = {proxy}\nconnector_proxy = http://target-proxy:3128\n")
+    from_ini = resolve(pytester.parseconfig(), environ=reference)
+    assert (from_ini.reference.proxy, from_ini.sources["reference_proxy"]) == (proxy, "ini")
+    assert from_ini.target.proxy == "http://target-proxy:3128"
+    from_env = resolve(pytester.parseconfig(), environ={**reference, "CONNECTOR_REFERENCE_PROXY": "http://env:1"})
+    assert (from_env.reference.proxy, from_env.sources["reference_proxy"]) == ("http://env:1", "env")
+    from_cli = resolve(pytester.parseconfig("--connector-reference-proxy", "http://cli:2"), environ=reference)
+    assert (from_cli.reference.proxy, from_cli.sources["reference_proxy"]) == ("http://cli:2", "cli")
+    described = from_ini.describe()
+    assert described["reference_proxy"] == {"value": "http://proxy.example:3128", "source": "ini"}
+    assert "ref-pass-0007" in from_ini.secrets()  # its password is redacted wherever it would appear
+    assert "ref-pass-0007" not in json.dumps(described)
+
+
+def test_a_reference_option_without_a_reference_cluster_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    with pytest.raises(pytest.UsageError, match="--connector-reference-proxy need"):
+        resolve(pytester.parseconfig("--connector-reference-proxy", "http://proxy.example:3128"), environ={})
+
+
+def test_the_rules_of_an_access_block_name_its_own_options(pytester: pytest.Pytester) -> None:
+    environ = {"CONNECTOR_REFERENCE_URL": "https://es.example:9200", "CONNECTOR_REFERENCE_USER": "elastic"}
+    with pytest.raises(pytest.UsageError, match="needs both --connector-reference-user and --connector-reference-pass"):
+        resolve(pytester.parseconfig(), environ=environ)
+    with pytest.raises(pytest.UsageError, match="needs both --connector-user and --connector-password"):
+        resolve(pytester.parseconfig(), environ={"CONNECTOR_USER": "elastic"})

@@ -8,18 +8,16 @@ live in ``explore.py``, ``race.py`` and ``checks.check_privileges``; this module
 
 from __future__ import annotations
 
-import importlib.util
 import secrets
 import shlex
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pytest_connector_contract.config.settings import Settings, SettingsError
+from pytest_connector_contract.config.settings import Settings
 from pytest_connector_contract.contract.spec import Check, Spec, selects
 from pytest_connector_contract.contract.target import TargetInfo
 
 __all__ = [
-    "check_settings",
     "document_sections",
     "enabled_checks",
     "header_lines",
@@ -32,26 +30,6 @@ __all__ = [
 CATEGORIES = ("explore", "race", "privileges")
 
 
-def check_settings(settings: Settings) -> None:
-    """Usage errors for the options of this module, before anything runs."""
-    # find_spec looks Hypothesis up without importing it: a run that does not explore never pays for it.
-    if settings.explore and not _installed("hypothesis"):
-        raise SettingsError("--connector-explore needs Hypothesis: pip install 'pytest-connector-contract[explore]'")
-    has_credentials = settings.authorization() is not None
-    if settings.readonly_api_key is not None and (settings.url is None or settings.embedded) and not has_credentials:
-        raise SettingsError(
-            "--connector-readonly-api-key with the embedded target needs the run's own credentials too "
-            "(for example --connector-api-key ID:KEY): only a secured target can refuse a read-only key"
-        )
-
-
-def _installed(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def run_seed(settings: Settings) -> int | None:
     """The seed of the exploration walks: the one given, or a fresh one printed for reproduction."""
     if not settings.explore:
@@ -61,10 +39,10 @@ def run_seed(settings: Settings) -> int | None:
 
 def reproduce_command(settings: Settings, target: TargetInfo, walks: int, seed: int | None) -> str:
     """The command line that runs the same walks against the same target again (no credentials in it)."""
-    url = "embedded" if settings.embedded or target.embedded else target.url
+    url = "embedded" if settings.target.embedded or target.embedded else target.url
     parts = ["pytest", "--connector-url", url]
-    if url == "embedded" and settings.embedded_version:
-        parts += ["--connector-embedded-version", settings.embedded_version]
+    if url == "embedded" and settings.target.embedded_version:
+        parts += ["--connector-embedded-version", settings.target.embedded_version]
     if settings.sources.get("profile", "default") != "default":
         parts += ["--connector-profile", settings.profile]
     parts += ["--connector-explore", str(walks), "--connector-seed", str(seed)]

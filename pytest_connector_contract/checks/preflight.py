@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from pytest_connector_contract.checks.connectors import delete_for_good
 from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, TargetUnreachable
+from pytest_connector_contract.config.settings import Access
 from pytest_connector_contract.contract.spec import Spec, version_text
 from pytest_connector_contract.contract.target import (
     MINIMUM_RELEASE,
@@ -36,29 +37,30 @@ def identify(
     profile: str,
     probe_id: str,
     embedded: bool = False,
-    role: str = "target",
-    flags: str = "--connector",
+    access: Access | None = None,
 ) -> TargetInfo:
     """Read ``GET /``, pick the profile, and make sure the connector API is there.
 
-    ``role`` names the server in messages (the target, or the reference cluster) and ``flags`` is the
-    prefix of its options (``--connector-reference`` for the reference cluster)."""
+    ``access`` is the server's access block (the target's by default): messages name the server by its role
+    and give the options that reach it."""
+    access = Access() if access is None else access
+    role = access.role
     url = client.display_url
     try:
         root = client.request("GET", "/", retry=True)
     except TargetUnreachable as exc:
         if "through the proxy" in str(exc):
             hint = (
-                "Check --connector-proxy, or HTTPS_PROXY / HTTP_PROXY (NO_PROXY names the hosts reached "
+                f"Check {access.flag('proxy')}, or HTTPS_PROXY / HTTP_PROXY (NO_PROXY names the hosts reached "
                 "without the proxy)."
             )
         elif "TLS failure" in str(exc):
             hint = (
-                f"Give the CA that signed its certificate with {flags}-ca-certs (or, for a throw-away "
-                f"cluster only, {flags}-insecure)."
+                f"Give the CA that signed its certificate with {access.flag('ca_certs')} (or, for a throw-away "
+                f"cluster only, {access.flag('insecure')})."
             )
         else:
-            hint = f"Check {flags}-url and that the server is running."
+            hint = f"Check {access.flag('url')} and that the server is running."
         raise PreflightError(f"cannot reach the {role} {url}: {exc}. {hint}") from None
     proxy = client.transport.proxy_display
     if proxy is not None and root.status in (502, 503, 504) and "X-Elastic-Product" not in root.headers:
@@ -69,7 +71,7 @@ def identify(
             "are not)."
         )
     if root.status == 401:
-        raise PreflightError(_refused(role, flags, url, "GET /", root, client.authenticated))
+        raise PreflightError(_refused(access, url, "GET /", root, client.authenticated))
     if root.status == 403 and profile == "auto":
         raise PreflightError(
             f"the {role} {url} refused GET / (HTTP 403): the credentials lack the monitor privilege, so the "
@@ -100,7 +102,7 @@ def identify(
     except TargetUnreachable as exc:
         raise PreflightError(f"the {role} {url} stopped answering: {exc}") from None
     if probe.status in (401, 403):
-        raise PreflightError(_refused(role, flags, url, "GET _connector/<id>", probe, client.authenticated))
+        raise PreflightError(_refused(access, url, "GET _connector/<id>", probe, client.authenticated))
     if probe.status == 200:
         raise PreflightError(
             f"a connector with the run's probe id {probe_id!r} already exists on {url}; "
@@ -129,14 +131,15 @@ def identify(
         embedded=embedded,
         build_hash=found.build_hash,
     )
-    _probe_status_endpoint(client, url, probe_id, role, flags, target.soft_delete)
+    _probe_status_endpoint(client, url, probe_id, access, target.soft_delete)
     return target
 
 
 def _probe_status_endpoint(
-    client: ConnectorClient, url: str, probe_id: str, role: str, flags: str, soft_delete: bool | None
+    client: ConnectorClient, url: str, probe_id: str, access: Access, soft_delete: bool | None
 ) -> None:
     """A valid update for the probe id, which GET just showed missing: Elasticsearch answers 404."""
+    role = access.role
     try:
         answer = client.update_status(probe_id, "needs_configuration", retry=True)
     except TargetUnreachable as exc:
@@ -151,7 +154,7 @@ def _probe_status_endpoint(
             raise PreflightError(f"the {role} {url} stopped answering: {exc}") from None
         return
     if answer.status in (401, 403):
-        raise PreflightError(_refused(role, flags, url, "PUT _connector/<id>/_status", answer, client.authenticated))
+        raise PreflightError(_refused(access, url, "PUT _connector/<id>/_status", answer, client.authenticated))
     no_handler = isinstance(answer.error, str) and "no handler found" in answer.error
     if no_handler or answer.status == 405:
         raise PreflightError(
@@ -161,16 +164,16 @@ def _probe_status_endpoint(
         )
 
 
-def _refused(role: str, flags: str, url: str, what: str, answer: ApiResponse, authenticated: bool) -> str:
+def _refused(access: Access, url: str, what: str, answer: ApiResponse, authenticated: bool) -> str:
     """One message for a 401 or 403: what was refused and what to do about it."""
+    role = access.role
     if answer.status == 401:
         if authenticated:
             advice = "the credentials were refused: check the API key, user and password, or bearer token"
         else:
-            env = flags.removeprefix("--").replace("-", "_").upper()
             advice = (
-                f"the {role} requires credentials: give {flags}-api-key (or {env}_API_KEY), "
-                f"{flags}-user and {flags}-password, or {flags}-bearer-token"
+                f"the {role} requires credentials: give {access.flag('api_key')} (or {access.env('api_key')}), "
+                f"{access.flag('user')} and {access.flag('password')}, or {access.flag('bearer_token')}"
             )
         return f"the {role} {url} answered {what} with HTTP 401: {advice}. {answer.summary()}"
     return (

@@ -22,7 +22,7 @@ from typing import Any
 
 from pytest_connector_contract import __version__
 from pytest_connector_contract.cli import report, sweep
-from pytest_connector_contract.config.settings import parse_number
+from pytest_connector_contract.config.values import parse_number
 from pytest_connector_contract.contract.spec import version_text
 from pytest_connector_contract.contract.target import MINIMUM_VERSION
 from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION, ReferenceTarget

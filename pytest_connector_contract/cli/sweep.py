@@ -13,7 +13,8 @@ from typing import Any
 
 from pytest_connector_contract.checks.connectors import delete_for_good
 from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable, client_for
-from pytest_connector_contract.config.settings import OPTIONS, SettingsError, parse_id_prefix, resolve_from
+from pytest_connector_contract.config.settings import OPTIONS, SettingsError, resolve_from
+from pytest_connector_contract.config.values import parse_id_prefix
 from pytest_connector_contract.contract.ids import is_run_connector_id
 from pytest_connector_contract.contract.spec import deletes_softly
 from pytest_connector_contract.contract.target import read_root
@@ -69,10 +70,11 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"connector-contract sweep: {exc}", file=sys.stderr)
         return 2
-    if settings.url is None or settings.embedded:
+    url = None if settings.target.embedded else settings.target.url
+    if url is None:
         print("connector-contract sweep: give the target with --connector-url (or CONNECTOR_URL)", file=sys.stderr)
         return 2
-    client = client_for(settings, settings.url)
+    client = client_for(settings, url)
     try:
         return _sweep(client, args.prefix, dry_run=args.dry_run)
     except (TargetUnreachable, RuntimeError) as exc:

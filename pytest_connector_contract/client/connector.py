@@ -18,9 +18,9 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from pytest_connector_contract.client.requestlog import RequestLog
-from pytest_connector_contract.client.secrets import URL_USER_INFO, Secret, redact_url
 from pytest_connector_contract.client.transport import Headers, Transport, describe_error
-from pytest_connector_contract.config.settings import Settings
+from pytest_connector_contract.config.credentials import REDACTED, URL_USER_INFO, Secret, redact_url
+from pytest_connector_contract.config.settings import Access, Settings
 
 __all__ = [
     "ApiResponse",
@@ -35,7 +35,6 @@ __all__ = [
     "run_limiter",
 ]
 
-REDACTED = "<redacted>"
 _SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "es-secondary-authorization"}
 )
@@ -65,7 +64,7 @@ class RunStopped(TargetUnreachable):
 
 
 class Redactor:
-    """Replaces every known secret in a text by ``<redacted>`` and removes the user info of every URL in
+    """Replaces every known secret in a text by :data:`REDACTED` and removes the user info of every URL in
     it; the last line of defence for output. ``secrets`` are the forms to replace (``Settings.secrets()``:
     each credential as is, JSON-escaped, URL-encoded and base64-encoded as headers carry it)."""
 
@@ -525,34 +524,28 @@ def client_for(
     settings: Settings,
     url: str,
     *,
+    access: Access | None = None,
     rate_share: int = 1,
     worker: str | None = None,
     authorization: Secret | None = None,
     limiter: RateLimiter | None = None,
 ) -> ConnectorClient:
-    """A client for ``url`` with the run's credentials (or ``authorization`` instead), TLS settings, proxy,
-    rate limit, redaction and request log (``worker``: the xdist worker id the log names).
+    """A client for ``url`` with the credentials, TLS settings and proxy of ``access`` (the target's by default;
+    ``authorization`` instead of its credentials), and the run's rate limit, redaction and request log
+    (``worker``: the xdist worker id the log names).
 
     ``limiter`` is the process's limiter (:func:`run_limiter`), shared by all its clients; without one
     the client gets a limiter of its own, of the process's share (``rate_share``) of the run's rate."""
-    verify: bool | str = str(settings.ca_certs) if settings.ca_certs else not settings.insecure
-    cert: str | tuple[str, str] | None = None
-    if settings.client_cert is not None:
-        cert = (
-            str(settings.client_cert)
-            if settings.client_key is None
-            else (str(settings.client_cert), str(settings.client_key))
-        )
+    access = settings.target if access is None else access
     # The embedded target runs in this process on loopback: no proxy, whatever the environment says.
-    embedded = settings.url is None or settings.embedded
     client = ConnectorClient(
         url,
         timeout=settings.timeout,
-        authorization=authorization or settings.authorization(),
-        verify=verify,
-        cert=cert,
-        proxy=None if embedded else settings.proxy,
-        trust_env=not embedded,
+        authorization=authorization or access.credentials.authorization(),
+        verify=access.verify,
+        cert=access.cert,
+        proxy=None if access.embedded else access.proxy,
+        trust_env=not access.embedded,
         limiter=limiter if limiter is not None else run_limiter(settings, rate_share),
         redactor=Redactor(settings.secrets()),
     )

@@ -21,8 +21,8 @@ import shlex
 
 from pytest_connector_contract.client.connector import _SECRET_HEADERS
 from pytest_connector_contract.client.curl import AUTH_VARIABLE, URL_VARIABLE, body_arguments, printf_command
-from pytest_connector_contract.client.secrets import Secret
 from pytest_connector_contract.client.transport import Headers, Transport
+from pytest_connector_contract.config.credentials import Secret
 from pytest_connector_contract.contract.captures import CapturedRequest
 
 __all__ = ["FRAMING_HEADERS", "curl_command", "headers_for", "send"]

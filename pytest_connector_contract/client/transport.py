@@ -9,7 +9,8 @@ What the suite needs from it, and what requests would otherwise do on its own:
   never followed: retrying setup requests is the client's decision, and the request under test is never
   retried.
 - **One timeout** for connecting and for reading.
-- **Proxies as every requests user expects**: ``--connector-proxy`` for both http and https targets, or else
+- **Proxies as every requests user expects**: the cluster's own proxy (``--connector-proxy``, or
+  ``--connector-reference-proxy`` for the reference cluster) for both http and https targets, or else
   ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` unless ``NO_PROXY`` names the target. https targets go
   through a ``CONNECT`` tunnel. A failure at the proxy says so and names the proxy, without its credentials.
 - **TLS**: a CA file (``--connector-ca-certs``), or else ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``, or
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from pytest_connector_contract import __version__
-from pytest_connector_contract.client.secrets import redact_url, url_secrets
+from pytest_connector_contract.config.credentials import redact_url, url_secrets
 
 if TYPE_CHECKING:
     import requests

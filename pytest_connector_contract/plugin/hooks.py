@@ -17,7 +17,6 @@ from pytest_connector_contract.checks.preflight import PreflightError
 from pytest_connector_contract.checks.run import CheckFailed, Run
 from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable
-from pytest_connector_contract.config.settings import SettingsError
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.ids import ids_under, new_run_prefix
 from pytest_connector_contract.contract.spec import SUITE_NODE, load_spec
@@ -43,10 +42,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     settings = resolve(config)
-    try:
-        extended.check_settings(settings)
-    except SettingsError as exc:
-        raise pytest.UsageError(str(exc)) from None
     worker_input = getattr(config, "workerinput", None)
     spec = load_spec()
     if worker_input is not None and _WORKER_KEY in worker_input:
@@ -69,8 +64,8 @@ def pytest_configure(config: pytest.Config) -> None:
     else:
         selection = parse_selection(config.args)
         explicit_paths = config.args_source == pytest.Config.ArgsSource.ARGS and selection is None
-        suite = settings.url is not None and not explicit_paths
-        if selection is not None and settings.url is None:
+        suite = settings.target.url is not None and not explicit_paths
+        if selection is not None and settings.target.url is None:
             raise pytest.UsageError(f"{config.args[0]!r} names the bundled suite: give a target with --connector-url")
         if suite:
             # The suite is not collected from paths: nothing from testpaths or the invocation dir.
@@ -143,7 +138,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"connector-contract: target {target.url} ({target.product or 'unknown product'} "
         f"{target.version or 'unknown version'}), profile {target.profile}, connector ids {ids_under(state.run_prefix)}"
     ]
-    if state.settings.insecure:
+    if state.settings.target.insecure:
         lines.append("connector-contract: WARNING: TLS certificate verification is OFF (--connector-insecure)")
     if state.settings.in_flight > 1:
         each = " in each xdist worker" if getattr(config.option, "dist", "no") != "no" else ""
@@ -154,7 +149,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             f"connector-contract: reference cluster {reference.url} ({reference.product or 'unknown product'} "
             f"{reference.version or 'unknown version'}), connector ids {ids_under(state.run_prefix)} there too"
         )
-        if state.settings.reference_insecure:
+        if state.settings.reference.insecure:
             lines.append(
                 "connector-contract: WARNING: the reference cluster's TLS certificate is NOT verified "
                 "(--connector-reference-insecure)"
@@ -183,7 +178,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     state = session.config.stash[STATE]
     if state.worker_id is not None or not state.suite or not _needs_target_now(session.config):
         return
-    if state.settings.insecure:
+    if state.settings.target.insecure:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.write_line(

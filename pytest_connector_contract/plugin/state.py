@@ -19,7 +19,8 @@ from pytest_connector_contract.checks.execute import LiveReference, Outcome, Ref
 from pytest_connector_contract.checks.preflight import identify
 from pytest_connector_contract.checks.run import Run
 from pytest_connector_contract.client.connector import ConnectorClient, RateLimiter, client_for, run_limiter
-from pytest_connector_contract.config.settings import Settings
+from pytest_connector_contract.config.credentials import Credentials
+from pytest_connector_contract.config.settings import Access, Settings
 from pytest_connector_contract.contract.ids import ids_under, probe_id, process_prefix
 from pytest_connector_contract.contract.spec import Check, Spec
 from pytest_connector_contract.contract.target import TargetInfo
@@ -79,10 +80,9 @@ class RunState:
         """Start the embedded target if asked for, then run the preflight (once per process)."""
         if self.target is not None:
             return self.target
-        url = self.settings.url
-        embedded = url is None or self.settings.embedded
+        url, embedded = self.settings.target.url, self.settings.target.embedded
         if embedded:
-            self.server = _start_embedded(self.settings)
+            self.server = _start_embedded(self.settings.target, self.settings.readonly)
             url = self.server.url
         assert url is not None
         self.target_url = url
@@ -92,21 +92,15 @@ class RunState:
     def ensure_reference(self) -> TargetInfo | None:
         """With --connector-reference-url: start the embedded reference if asked for, then identify the
         reference cluster with the same preflight as the target (once per process)."""
-        settings = self.settings.reference_settings()
-        if self.reference is not None or settings.url is None:
+        access = self.settings.reference
+        if self.reference is not None or access.url is None:
             return self.reference
-        url = settings.url
-        if settings.embedded:
-            self.reference_server = _start_embedded(settings)
+        url = access.url
+        if access.embedded:
+            self.reference_server = _start_embedded(access)
             url = self.reference_server.url
         self.reference_url = url
-        self.reference = self._identify(
-            self.reference_client,
-            profile="auto",
-            embedded=settings.embedded,
-            role="reference cluster",
-            flags="--connector-reference",
-        )
+        self.reference = self._identify(self.reference_client, profile="auto", embedded=access.embedded, access=access)
         return self.reference
 
     def _identify(self, new_client: Callable[[], ConnectorClient], **options: Any) -> TargetInfo:
@@ -122,7 +116,11 @@ class RunState:
         limit (it counts towards --connector-max-rps too)."""
         assert self.reference_url is not None
         return client_for(
-            self.settings.reference_settings(), self.reference_url, worker=self.worker_id, limiter=self.limiter
+            self.settings,
+            self.reference_url,
+            access=self.settings.reference,
+            worker=self.worker_id,
+            limiter=self.limiter,
         )
 
     def counterpart(self) -> Reference | None:
@@ -182,15 +180,14 @@ class RunState:
 
     def readonly_client(self) -> ConnectorClient | None:
         """A client that authenticates with --connector-readonly-api-key (None without one)."""
-        authorization = self.settings.readonly_authorization()
-        if authorization is None:
+        if self.settings.readonly is None:
             return None
         assert self.target_url is not None
         return client_for(
             self.settings,
             self.target_url,
             worker=self.worker_id,
-            authorization=authorization,
+            authorization=self.settings.readonly.authorization(),
             limiter=self.limiter,
         )
 
@@ -294,34 +291,31 @@ class RunState:
         ]
 
 
-def _start_embedded(settings: Settings) -> Any:
-    """Start the bundled reference target in-process, emulating the settings' embedded version."""
+def _start_embedded(access: Access, readonly: Credentials | None = None) -> Any:
+    """Start the bundled reference target in-process, emulating the access block's embedded version."""
     from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION, ReferenceTarget
     from pytest_connector_contract.reference.server import ReferenceServer
 
-    version = settings.embedded_version or DEFAULT_ES_VERSION
-    server = ReferenceServer(ReferenceTarget(version, security=embedded_security(settings)))
+    version = access.embedded_version or DEFAULT_ES_VERSION
+    server = ReferenceServer(ReferenceTarget(version, security=embedded_security(access.credentials, readonly)))
     server.start()
     return server
 
 
-def embedded_security(settings: Settings) -> Any:
+def embedded_security(credentials: Credentials, readonly: Credentials | None = None) -> Any:
     """The embedded target requires the credentials the run was given, so the auth path is exercised."""
     from pytest_connector_contract.reference.security import CONNECTOR_READ_ONLY, ApiKey, BearerToken, Security, User
 
     # --connector-readonly-api-key: the embedded target knows it as a key holding only monitor_connector
-    readonly = (
-        [ApiKey.parse(settings.readonly_api_key.reveal(), privileges=CONNECTOR_READ_ONLY)]
-        if settings.readonly_api_key is not None
-        else []
-    )
-    if settings.api_key is not None:
-        return Security(api_keys=[ApiKey.parse(settings.api_key.reveal()), *readonly])
-    if settings.user is not None and settings.password is not None:
-        return Security(users=[User(settings.user, settings.password.reveal())], api_keys=readonly)
-    if settings.bearer_token is not None:
+    readonly_key = readonly.api_key if readonly is not None else None
+    keys = [ApiKey.parse(readonly_key.reveal(), privileges=CONNECTOR_READ_ONLY)] if readonly_key is not None else []
+    if credentials.api_key is not None:
+        return Security(api_keys=[ApiKey.parse(credentials.api_key.reveal()), *keys])
+    if credentials.user is not None and credentials.password is not None:
+        return Security(users=[User(credentials.user, credentials.password.reveal())], api_keys=keys)
+    if credentials.bearer_token is not None:
         return Security(
-            bearer_tokens=[BearerToken(settings.bearer_token.reveal(), user="connector-contract")], api_keys=readonly
+            bearer_tokens=[BearerToken(credentials.bearer_token.reveal(), user="connector-contract")], api_keys=keys
         )
     return None
 

@@ -26,14 +26,13 @@ wording and the target renders it.
 from __future__ import annotations
 
 import base64
-import binascii
 import fnmatch
 import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_connector_contract.client.secrets import encode_api_key
+from pytest_connector_contract.config.credentials import api_key_forms
 
 __all__ = [
     "ACTION_CONNECTOR_DELETE",
@@ -167,18 +166,12 @@ class ApiKey:
     @property
     def encoded(self) -> str:
         """The form clients send, and the ``encoded`` field of Elasticsearch's create-API-key answer."""
-        return encode_api_key(f"{self.id}:{self.secret}")
+        return api_key_forms(f"{self.id}:{self.secret}")[0]
 
     @classmethod
     def parse(cls, text: str, *, privileges: Iterable[str] = CONNECTOR_ADMIN, owner: str | None = None) -> ApiKey:
         """An API key from ``id:secret`` or from its encoded form. The error never repeats the text."""
-        text = text.strip()
-        if ":" not in text:
-            try:
-                text = base64.b64decode(text, validate=True).decode("utf-8")
-            except (binascii.Error, ValueError):
-                text = ""
-        key_id, sep, secret = text.partition(":")
+        key_id, sep, secret = (api_key_forms(text.strip())[1] or "").partition(":")
         if not sep or not key_id or not secret:
             raise ValueError("an API key must be given as ID:KEY or in its base64-encoded form")
         if owner is None:

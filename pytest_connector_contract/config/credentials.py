@@ -1,5 +1,8 @@
-"""Credentials and their redaction: a credential is a :class:`Secret` that never prints itself, a URL is only
-ever shown without its user and password, and an Elasticsearch API key has one encoded form.
+"""Credentials, their encodings and their redaction: a credential is a :class:`Secret` that never prints itself,
+a URL is only ever shown without its user and password, an Elasticsearch API key has one encoded form, and
+:class:`Credentials` turn into one ``Authorization`` header and into every form to redact.
+
+This module is a leaf: the settings, the client and the reference target all read credentials through it.
 
 What is redacted where:
 
@@ -21,20 +24,25 @@ import binascii
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
 __all__ = [
     "MIN_FREE_TEXT_LENGTH",
+    "REDACTED",
     "URL_USER_INFO",
+    "Credentials",
     "Secret",
+    "api_key_forms",
     "basic_credentials",
-    "decode_api_key",
-    "encode_api_key",
     "free_text_forms",
     "redact_url",
     "text_forms",
     "url_secrets",
 ]
+
+#: what a credential is shown as, wherever it would otherwise appear
+REDACTED = "<redacted>"
 
 #: the shortest form of a credential that free-text redaction replaces (headers and URLs: any length)
 MIN_FREE_TEXT_LENGTH = 4
@@ -43,7 +51,7 @@ URL_USER_INFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#@\"'<>]*@")
 
 
 class Secret:
-    """A credential: shown as ``<redacted>`` by repr, str and format, so no traceback or report prints it."""
+    """A credential: shown as :data:`REDACTED` by repr, str and format, so no traceback or report prints it."""
 
     __slots__ = ("_value",)
 
@@ -54,7 +62,7 @@ class Secret:
         return self._value
 
     def __repr__(self) -> str:
-        return "<redacted>"
+        return REDACTED
 
     __str__ = __repr__
 
@@ -118,16 +126,54 @@ def url_secrets(url: str) -> list[str]:
     return free_text_forms(forms)
 
 
-def encode_api_key(key: str) -> str:
+def _encode_api_key(pair: str) -> str:
     """``id:api_key`` -> the base64 form clients send as ``Authorization: ApiKey <encoded>`` (and that
     Elasticsearch's create-API-key answer calls ``encoded``)."""
-    return base64.b64encode(key.encode()).decode("ascii")
+    return base64.b64encode(pair.encode()).decode("ascii")
 
 
-def decode_api_key(encoded: str) -> str | None:
-    """The ``id:api_key`` an encoded API key stands for; None when it is not one."""
+def api_key_forms(key: str) -> tuple[str, str | None]:
+    """An API key as given (encoded, or ``id:api_key``) -> its encoded form and its ``id:api_key`` (None when
+    an encoded key does not decode to one). A key with a colon is ``id:api_key``: the one place that says so."""
+    if ":" in key:
+        return _encode_api_key(key), key
     try:
-        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+        decoded = base64.b64decode(key, validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
+        return key, None
+    return key, decoded if ":" in decoded and decoded.isprintable() else None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """One kind of credentials (or none) for one cluster, as the options give them."""
+
+    api_key: Secret | None = None
+    user: str | None = None
+    password: Secret | None = None
+    bearer_token: Secret | None = None
+
+    def authorization(self) -> Secret | None:
+        """The ``Authorization`` header value for these credentials, if any."""
+        if self.api_key is not None:
+            return Secret(f"ApiKey {api_key_forms(self.api_key.reveal())[0]}")
+        if self.user is not None and self.password is not None:
+            return Secret(f"Basic {basic_credentials(self.user, self.password.reveal())}")
+        if self.bearer_token is not None:
+            return Secret(f"Bearer {self.bearer_token.reveal()}")
         return None
-    return decoded if ":" in decoded and decoded.isprintable() else None
+
+    def forms(self) -> list[str]:
+        """Every form in which these credentials could appear in free text, for redaction: each credential and
+        the values its ``Authorization`` header carries (an API key encoded and as ``id:key``, and the key
+        without its id, which is no secret; ``user:password`` base64-encoded), each as is, JSON-escaped and
+        URL-encoded; only forms of :data:`MIN_FREE_TEXT_LENGTH` characters or more."""
+        found = [secret.reveal() for secret in (self.password, self.bearer_token) if secret is not None]
+        if self.user is not None and self.password is not None:
+            found += [basic_credentials(self.user, self.password.reveal()), f"{self.user}:{self.password.reveal()}"]
+        if self.api_key is not None:
+            encoded, pair = api_key_forms(self.api_key.reveal())
+            found += [self.api_key.reveal(), encoded]
+            if pair is not None:
+                found += [pair, pair.partition(":")[2]]
+        return free_text_forms(found)
