@@ -60,10 +60,7 @@ def test_connector_ids_are_made_and_recognised_in_one_module() -> None:
 
 
 #: modules that still spell the minimum release, and the change that removes it (each must still need it)
-_MINIMUM_PENDING = {
-    "pytest_connector_contract/config/settings.py": "the settings rewrite reads MINIMUM_RELEASE and PROFILE_NAMES "
-    "from contract/target.py",
-}
+_MINIMUM_PENDING: dict[str, str] = {}
 
 
 def _spells_the_minimum_release(tree: ast.Module) -> bool:

@@ -22,6 +22,8 @@ from urllib.parse import unquote, urlsplit
 from pytest_connector_contract.config import values as v
 from pytest_connector_contract.config.credentials import REDACTED, Credentials, Secret, redact_url, url_secrets
 from pytest_connector_contract.config.values import EMBEDDED
+from pytest_connector_contract.contract.spec import version_text
+from pytest_connector_contract.contract.target import MINIMUM_VERSION, PROFILE_NAMES
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -131,7 +133,9 @@ class Access:
         metavar="URL",
     )
     embedded_version: str | None = option(
-        "Elasticsearch version the embedded {cluster} emulates (8.13.0 or newer; with {url} embedded).",
+        "Elasticsearch version the embedded {cluster} emulates ("
+        + version_text(MINIMUM_VERSION)
+        + " or newer; with {url} embedded).",
         v.parse_es_version,
         metavar="VERSION",
     )
@@ -228,7 +232,8 @@ class Settings:
         "target", "", "Target to test (with a target and no test path, pytest runs the bundled suite)"
     )
     profile: str = option(
-        "Expected behaviour: 'auto' (from the target's version), '8.13' (8.13-8.14) or '8.15' (8.15+, 9.x).",
+        "Expected behaviour: 'auto' (from the target's version) or a profile, named after the oldest release it "
+        "covers: " + " or ".join(repr(name) for name in PROFILE_NAMES) + ".",
         v.parse_profile,
         default="auto",
         metavar="PROFILE",

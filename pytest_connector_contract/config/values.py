@@ -10,10 +10,12 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from pytest_connector_contract.config.credentials import Secret, redact_url
+from pytest_connector_contract.contract.spec import parse_version, version_text
+from pytest_connector_contract.contract.target import MINIMUM_VERSION, PROFILE_NAMES
 
 #: the --connector-url that means the bundled reference target, started in-process
 EMBEDDED = "embedded"
-PROFILES = ("auto", "8.13", "8.15")
+PROFILES = ("auto", *PROFILE_NAMES)
 #: checks in flight at once in one process at most
 MAX_CONCURRENCY = 256
 
@@ -108,12 +110,11 @@ def parse_path(value: str) -> Path:
 
 
 def parse_es_version(value: str) -> str:
-    from pytest_connector_contract.contract.spec import load_spec, parse_version
-
     version = parse_version(value)
-    if version is None or version < load_spec().minimum_version:
+    if version is None or version < MINIMUM_VERSION:
         raise argparse.ArgumentTypeError(
-            f"{value!r}: the reference target emulates Elasticsearch 8.13.0 or newer (for example 9.1.0)"
+            f"{value!r}: the reference target emulates Elasticsearch {version_text(MINIMUM_VERSION)} or newer "
+            "(for example 9.1.0)"
         )
     return value.strip()
 
