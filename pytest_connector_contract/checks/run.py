@@ -19,9 +19,9 @@ from pytest_connector_contract.checks.preflight import TargetInfo
 from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, Exchange
 from pytest_connector_contract.config.settings import Settings
 from pytest_connector_contract.contract import schemas
-from pytest_connector_contract.contract.spec import Check, Profile, Spec
+from pytest_connector_contract.contract.spec import CaseRequest, Check, Profile, Spec
 
-__all__ = ["CheckFailed", "CheckSkipped", "ExpectedFailure", "Run", "changed_fields"]
+__all__ = ["CheckFailed", "CheckSkipped", "ExpectedFailure", "Run", "changed_fields", "send_case"]
 
 
 class CheckFailed(AssertionError):
@@ -231,3 +231,16 @@ def changed_fields(
         elif before[key] != after[key]:
             problems.append(f"field {key!r} changed from {before[key]!r} to {after[key]!r}")
     return problems
+
+
+def send_case(client: ConnectorClient, connector_id: str, request: CaseRequest) -> ApiResponse:
+    """Send ``request`` (see :func:`~pytest_connector_contract.contract.spec.case_request`) to the connector's
+    ``_status`` endpoint: the one way a check or a walk sends a case of the spec."""
+    return client.request(
+        request.method,
+        client.status_path(connector_id),
+        params=request.query,
+        raw_body=request.body,
+        content_type=request.content_type,
+        accept=request.accept,
+    )

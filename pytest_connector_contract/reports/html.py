@@ -18,7 +18,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from pytest_connector_contract.client.curl import reproduction
-from pytest_connector_contract.contract.spec import SUITE_NODE, source_label, source_url
+from pytest_connector_contract.contract.spec import SUITE_NODE, check_case, source_label, source_url, transition_id
 from pytest_connector_contract.reports.results import OUTCOMES
 
 __all__ = [
@@ -176,7 +176,7 @@ def _grid(document: Mapping[str, Any]) -> dict[str, Any]:
     for current in matrix:
         cells = []
         for requested, cell in matrix[current].items():
-            check_id = cell.get("check") or f"transition[{current}->{requested}]"
+            check_id = cell.get("check") or transition_id(current, requested)
             kind = _cell_kind(cell, checks.get(check_id))
             observed = cell.get("observed") or "-"
             by = cell.get("blocked_by")
@@ -190,7 +190,7 @@ def _grid(document: Mapping[str, Any]) -> dict[str, Any]:
                     "outcome": str(cell.get("outcome")),
                     "expected": cell["expected"],
                     "observed": observed,
-                    "blocked_by": str(by).removeprefix("transition[").removesuffix("]") if by else None,
+                    "blocked_by": check_case(str(by)) if by else None,
                     "title": f"{check_id}: expected {cell['expected']}, observed {observed}, {kind}",
                 }
             )
@@ -306,7 +306,7 @@ def _picture(document: Mapping[str, Any]) -> dict[str, Any]:
             {
                 "current": current,
                 "requested": requested,
-                "check": cell.get("check") or f"transition[{current}->{requested}]",
+                "check": cell.get("check") or transition_id(current, requested),
                 "kind": kind,
                 "path": path,
                 "title": f"{current} -> {requested}: expected {cell['expected']}, "

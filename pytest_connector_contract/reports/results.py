@@ -14,7 +14,7 @@ from pytest_connector_contract import __version__
 from pytest_connector_contract.checks.extended import document_sections
 from pytest_connector_contract.checks.preflight import TargetInfo
 from pytest_connector_contract.client.curl import reproduction
-from pytest_connector_contract.contract.spec import Check, Spec, version_text
+from pytest_connector_contract.contract.spec import Check, Spec, expect_transition, transition_id, version_text
 from pytest_connector_contract.differential.compare import CHANGED_AS_DOCUMENTED, REFERENCE_DEPARTS
 from pytest_connector_contract.reports import provenance
 from pytest_connector_contract.reports.baseline import Baseline
@@ -165,12 +165,12 @@ class Conformance:
         for current in self.spec.statuses:
             row = grid.setdefault(current, {})
             for requested in self.spec.statuses:
-                check_id = f"transition[{current}->{requested}]"
+                check_id = transition_id(current, requested)
                 entry = self.checks.get(check_id)
                 cell = (entry or {}).get("matrix") or {}
                 row[requested] = {
                     "check": check_id,
-                    "expected": "accepted" if table.allows(current, requested) else "refused",
+                    "expected": expect_transition(self.spec, table, current, requested).word,
                     "observed": cell.get("observed"),
                     "outcome": entry["outcome"] if entry and entry["outcome"] else "not_run",
                     "blocked_by": (entry or {}).get("blocked_by"),
