@@ -7,12 +7,10 @@ so the same aggregation works for serial and parallel runs.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pytest_connector_contract import __version__
-from pytest_connector_contract.checks.extended import document_sections
-from pytest_connector_contract.checks.preflight import TargetInfo
 from pytest_connector_contract.client.curl import reproduction
 from pytest_connector_contract.contract.spec import Check, Spec, expect_transition, transition_id, version_text
 from pytest_connector_contract.differential.compare import CHANGED_AS_DOCUMENTED, REFERENCE_DEPARTS
@@ -23,7 +21,9 @@ from pytest_connector_contract.reports.compare import compare
 if TYPE_CHECKING:
     import pytest
 
-__all__ = ["OUTCOMES", "Conformance"]
+    from pytest_connector_contract.checks.preflight import TargetInfo
+
+__all__ = ["OUTCOMES", "Conformance", "beyond_sections"]
 
 OUTCOMES = ("passed", "failed", "error", "blocked", "skipped", "xfailed", "xpassed")
 #: outcomes that count as a check executed against the target
@@ -222,7 +222,7 @@ class Conformance:
             "leftovers": list(self.leftovers),
             "baseline": self._baseline_section(),
             "comparison": compare(self.previous[1], checks, path=self.previous[0]) if self.previous else None,
-            **document_sections(checks),
+            **beyond_sections(checks),
             "differential": differential_section(self.reference, checks, target.release(self.spec) if target else None),
         }
 
@@ -304,6 +304,71 @@ def differential_section(
             for c in changes
         ],
     }
+
+
+#: the categories of the checks beyond the matrix, in report order
+BEYOND = ("explore", "race", "privileges")
+
+
+def beyond_sections(checks: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """``explore``, ``race`` and ``privileges`` sections of the JSON report, present only when they ran."""
+    by_category: dict[str, list[dict[str, Any]]] = {}
+    for check in checks:
+        if check.get("category") in BEYOND:
+            by_category.setdefault(check["category"], []).append(check)
+    sections: dict[str, Any] = {}
+    walks = by_category.get("explore")
+    if walks:
+        evidence = [w.get("explore") or {} for w in walks]
+        first = next((e for e in evidence if e), {})
+        sections["explore"] = {
+            "seed": first.get("seed"),
+            "walks": len(walks),
+            "steps": first.get("steps"),
+            "reproduce": first.get("reproduce"),
+            "results": [
+                {
+                    "id": walk["id"],
+                    "outcome": walk["outcome"],
+                    "sequences": e.get("sequences"),
+                    "requests": e.get("requests"),
+                    "stopped": e.get("stopped"),
+                    "fingerprint": e.get("fingerprint"),
+                    "sequence": e.get("sequence"),
+                    "replay": e.get("replay"),
+                }
+                for walk, e in zip(walks, evidence, strict=True)
+            ],
+        }
+    races = by_category.get("race")
+    if races:
+        sections["race"] = {
+            "results": [
+                {
+                    "id": check["id"],
+                    "outcome": check["outcome"],
+                    "from": (check.get("race") or {}).get("from"),
+                    "to": (check.get("race") or {}).get("to"),
+                    "rounds_planned": (check.get("race") or {}).get("rounds_planned"),
+                    "rounds": (check.get("race") or {}).get("rounds") or [],
+                }
+                for check in races
+            ]
+        }
+    privileges = by_category.get("privileges")
+    if privileges:
+        sections["privileges"] = {
+            "results": [
+                {
+                    "id": check["id"],
+                    "outcome": check["outcome"],
+                    "observed": check.get("observed"),
+                    "message": check.get("message"),
+                }
+                for check in privileges
+            ]
+        }
+    return sections
 
 
 def _target_dict(target: TargetInfo | None) -> dict[str, Any] | None:
