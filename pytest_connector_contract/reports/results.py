@@ -400,7 +400,7 @@ def _outcome(report: pytest.TestReport, data: dict[str, Any]) -> tuple[str | Non
             return "blocked", reason
         return "skipped", reason
     # failed
-    if report.when == "call" and data.get("failure") == "check":
+    if report.when == "call" and data.get("ended") == "failed":
         return "failed", message
     longrepr = report.longrepr
     if report.when == "call" and isinstance(longrepr, str) and longrepr.startswith(_XPASS_STRICT):
