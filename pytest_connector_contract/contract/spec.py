@@ -308,14 +308,14 @@ class TransitionExpectation:
     accepted: bool
     #: the HTTP status of the answer
     http: int
-    #: an accepted transition's ``result`` words (``noop`` may answer a self-transition); empty when refused
-    results: tuple[str, ...]
-    #: a refusal's error type, the type of its cause and the part of its reason that names both statuses
-    error_type: str | None
-    caused_by_type: str | None
-    reason_contains: str | None
     #: the status the connector holds afterwards (a refusal changes nothing)
     status_after: str
+    #: an accepted transition's ``result`` words (``noop`` may answer a self-transition); empty when refused
+    results: tuple[str, ...] = ()
+    #: a refusal's error type, the type of its cause and the part of its reason that names both statuses
+    error_type: str | None = None
+    caused_by_type: str | None = None
+    reason_contains: str | None = None
 
     @property
     def word(self) -> str:
@@ -328,28 +328,18 @@ def expect_transition(spec: Spec, profile: Profile, current: str, requested: str
     rules = spec.raw["transition"]
     if profile.allows(current, requested):
         accepted = rules["accepted"]
-        return TransitionExpectation(
-            current=current,
-            requested=requested,
-            accepted=True,
-            http=accepted["http"],
-            results=tuple(accepted["self_result" if current == requested else "result"]),
-            error_type=None,
-            caused_by_type=None,
-            reason_contains=None,
-            status_after=requested,
-        )
+        results = tuple(accepted["self_result" if current == requested else "result"])
+        return TransitionExpectation(current, requested, True, accepted["http"], requested, results=results)
     refused = rules["refused"]
     return TransitionExpectation(
-        current=current,
-        requested=requested,
-        accepted=False,
-        http=refused["http"],
-        results=(),
+        current,
+        requested,
+        False,
+        refused["http"],
+        current,
         error_type=refused["error_type"],
         caused_by_type=refused["caused_by_type"],
         reason_contains=refused["reason_template"].format(**{"from": current, "to": requested}),
-        status_after=current,
     )
 
 
