@@ -92,6 +92,20 @@ def test_no_import_cycle_among_the_packages_modules() -> None:
     assert _cycles(graph) == []
 
 
+def test_the_reports_import_only_the_folders_below_them() -> None:
+    """reports/ renders a run's result: it may use differential, client, config and contract (design.md's
+    table), never checks/, whose report sections it holds itself."""
+    allowed = {"reports", "differential", "client", "config", "contract"}
+    offenders = sorted(
+        f"{module} imports {target}"
+        for module, targets in _imports().items()
+        if module.startswith(f"{PACKAGE}.reports.")
+        for target in targets
+        if target != PACKAGE and target.split(".")[1] not in allowed
+    )
+    assert offenders == []
+
+
 def test_only_the_plugin_imports_pytest() -> None:
     offenders = []
     for path in ROOT.rglob("*.py"):

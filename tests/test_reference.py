@@ -8,7 +8,6 @@ forms (400 no handler, 405, 406), headers on every answer, thread safety, and th
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -28,7 +27,7 @@ import requests
 import pytest_connector_contract
 from pytest_connector_contract.cli import main as cli
 from pytest_connector_contract.config.settings import DEFAULT_CONCURRENCY
-from pytest_connector_contract.contract.spec import ValidationCase, load_spec
+from pytest_connector_contract.contract.spec import ValidationCase, case_request, load_spec
 from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION, Document, ReferenceTarget
 from pytest_connector_contract.reference.messages import Request, Response
 from pytest_connector_contract.reference.reader import Field
@@ -269,21 +268,17 @@ def test_405_leaves_the_connector_in_place(es: Client) -> None:
 
 
 def send_case(client: Client, connector_id: str, request: dict[str, Any]) -> requests.Response:
-    """Send one spec validation case the way the suite describes it."""
-    headers: dict[str, str] = {}
-    data = json.dumps(request["json"]).encode() if "json" in request else request.get("raw", "").encode()
-    content_type = request.get("content_type", "application/json" if data else None)
-    if content_type is not None:
-        headers["Content-Type"] = content_type
-    if "accept" in request:
-        headers["Accept"] = request["accept"]
-    method = request.get("method", "PUT")
+    """Send one spec validation case as the suite sends it (``case_request`` writes it on the wire)."""
+    wire = case_request(request)
+    headers = {"Content-Type": wire.content_type} if wire.content_type is not None else {}
+    if wire.accept is not None:
+        headers["Accept"] = wire.accept
     return client.request(
-        method,
+        wire.method,
         f"/_connector/{connector_id}/_status",
-        data=data if method != "GET" or data else None,
+        data=wire.body.encode() if wire.body is not None else None,
         headers=headers,
-        params=request.get("query"),
+        params=wire.query,
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from pytest_connector_contract.checks.catalogue import runner
 from pytest_connector_contract.checks.connectors import ConnectorFactory, PreconditionFailed
-from pytest_connector_contract.checks.run import CheckFailed, CheckSkipped, ExpectedFailure, Run
+from pytest_connector_contract.checks.run import CheckFailed, Run, outcome_of
 from pytest_connector_contract.client.connector import ConnectorClient
 from pytest_connector_contract.config.settings import Settings
 from pytest_connector_contract.contract.spec import Check, Spec, version_text
@@ -91,17 +91,8 @@ def own_outcome(run: Run) -> tuple[str, str | None, Exception | None]:
     """Run the check's body; its outcome against the suite's expectations, the message, and what it raised."""
     try:
         runner(run.check.kind)(run)
-    except PreconditionFailed as exc:
-        run.blocked_by = exc.blocked_by
-        return "blocked", str(exc), exc
-    except CheckSkipped as exc:
-        return "skipped", str(exc), exc
-    except ExpectedFailure as exc:
-        return "xfailed", str(exc), exc
-    except CheckFailed as exc:
-        return "failed", str(exc), exc
     except Exception as exc:
-        return "error", f"{type(exc).__name__}: {exc}", exc
+        return (*outcome_of(exc), exc)
     return "passed", None, None
 
 
@@ -126,6 +117,8 @@ def execute(run: Run, reference: Reference | None = None, *, record: bool = Fals
     try:
         _execute(run, reference, record=record)
     except Exception as exc:
+        if isinstance(exc, PreconditionFailed):
+            run.blocked_by = exc.blocked_by
         return Outcome(exc, time.perf_counter() - started)
     return Outcome(None, time.perf_counter() - started)
 

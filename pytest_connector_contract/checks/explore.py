@@ -26,7 +26,7 @@ import importlib.util
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, NoReturn
 
 from hypothesis import HealthCheck, Phase, Verbosity, reject, seed, settings
@@ -37,16 +37,23 @@ from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_a
 
 from pytest_connector_contract.checks import extended
 from pytest_connector_contract.checks.connectors import Connector, ConnectorFactory, SetupError
-from pytest_connector_contract.checks.run import CheckFailed, Run, changed_fields
+from pytest_connector_contract.checks.run import CheckFailed, Run, changed_fields, send_case
 from pytest_connector_contract.client import curl
 from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, TargetUnreachable
-from pytest_connector_contract.contract.spec import Spec, ValidationCase, load_spec
+from pytest_connector_contract.contract.spec import (
+    CaseRequest,
+    Spec,
+    TransitionExpectation,
+    ValidationCase,
+    case_request,
+    check_id,
+    expect_transition,
+)
 
 __all__ = ["Departure", "ExploreFailed", "Step", "curl_script", "explore", "reproduce_command"]
 
 #: how a status is written in a request: Elasticsearch matches case-insensitively and stores lower case
 CASINGS = ("lower", "upper", "title")
-_SPEC = load_spec()
 
 
 def bad_inputs(spec: Spec, release: tuple[int, int, int]) -> tuple[ValidationCase, ...]:
@@ -61,7 +68,7 @@ def bad_inputs(spec: Spec, release: tuple[int, int, int]) -> tuple[ValidationCas
         for case in spec.validation_cases
         if case.applies(release)
         and "stored_status" not in case.expect_for(release)
-        and spec.deviation_for(f"validation[{case.id}]", release) is None
+        and spec.deviation_for(check_id("validation", case.id), release) is None
     )
 
 
@@ -104,8 +111,8 @@ class Step:
     number: int
     action: Action
     label: str
+    # the request, as case_request writes it
     method: str
-    path_suffix: str  # appended to /_connector/<id>
     query: dict[str, str] | None
     content_type: str | None
     accept: str | None
@@ -114,9 +121,18 @@ class Step:
     expected_http: int
     expected: str
     expected_status: str
+    #: what a status step's transition must answer (None for a bad input)
+    transition: TransitionExpectation | None = None
     observed: str | None = None
     read_status: str | None = None
     problems: list[str] = field(default_factory=list)
+    path_suffix: str = "/_status"  # appended to /_connector/<id>
+
+    @property
+    def request(self) -> CaseRequest:
+        return CaseRequest(
+            method=self.method, query=self.query, body=self.body, content_type=self.content_type, accept=self.accept
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -173,10 +189,6 @@ class Walk:
         self.failing: list[Step] | None = None
         #: a digest of every request the walk sent, in order: equal for equal seeds against equal targets
         self.trace = hashlib.sha256()
-        accepted = run.spec.raw["transition"]["accepted"]
-        self.results: list[str] = accepted["result"]
-        self.self_results: list[str] = accepted["self_result"]
-        self.refused = run.spec.raw["transition"]["refused"]
 
     @property
     def requests(self) -> int:
@@ -243,12 +255,7 @@ class Walk:
         step = self._step(action, before)
         self.current.append(step)
         self.trace.update(f"{step.method} {step.query} {step.content_type} {step.body}\n".encode())
-        kwargs: dict[str, Any] = {"params": step.query, "content_type": step.content_type}
-        if step.body is not None:
-            kwargs["raw_body"] = step.body
-        if step.accept is not None:
-            kwargs["accept"] = step.accept
-        answer = self.client.request(step.method, self.client.status_path(connector.id), **kwargs)
+        answer = send_case(self.client, connector.id, step.request)
         step.observed = answer.summary()
         self._judge(step, answer)
         read = self.client.get_connector(connector.id)
@@ -321,79 +328,63 @@ class Walk:
         number = len(self.current) + 1
         if action.kind == "status":
             assert action.status is not None
-            status = action.status
-            allowed = self.profile.allows(before, status)
-            words = self.self_results if before == status else self.results
-            sent = _cased(status, action.casing)
+            expect = expect_transition(self.run.spec, self.profile, before, action.status)
+            sent = _cased(action.status, action.casing)
             return Step(
                 number=number,
                 action=action,
                 label=f"PUT _status {sent!r}",
-                method="PUT",
-                path_suffix="/_status",
-                query=None,
-                content_type="application/json",
-                accept=None,
-                body=_json({"status": sent}),
+                **asdict(case_request({"json": {"status": sent}})),
                 before=before,
-                expected_http=200 if allowed else self.refused["http"],
+                expected_http=expect.http,
                 expected=(
-                    f"HTTP 200 {' or '.join(words)}"
-                    if allowed
-                    else f"HTTP {self.refused['http']} {self.refused['error_type']}"
+                    f"HTTP {expect.http} {' or '.join(expect.results)}"
+                    if expect.accepted
+                    else f"HTTP {expect.http} {expect.error_type}"
                 ),
-                expected_status=status if allowed else before,
+                expected_status=expect.status_after,
+                transition=expect,
             )
         assert action.case is not None
-        request, expect = action.case.request, action.case.expect_for(self.release)
-        body: str | None = None
-        if "json" in request:
-            body = _json(request["json"])
-        elif "raw" in request:
-            body = request["raw"]
-        content_type = request.get("content_type", "application/json" if body is not None else None)
-        expected = f"HTTP {expect['http']}" + (f" {expect['error_type']}" if "error_type" in expect else "")
+        expect_case = action.case.expect_for(self.release)
+        expected = f"HTTP {expect_case['http']}" + (
+            f" {expect_case['error_type']}" if "error_type" in expect_case else ""
+        )
         return Step(
             number=number,
             action=action,
             label=f"bad input {action.case.id}",
-            method=request.get("method", "PUT"),
-            path_suffix="/_status",
-            query=request.get("query"),
-            content_type=content_type,
-            accept=request.get("accept"),
-            body=body,
+            **asdict(case_request(action.case.request)),
             before=before,
-            expected_http=expect["http"],
+            expected_http=expect_case["http"],
             expected=f"{expected}, connector unchanged",
             expected_status=before,
         )
 
     def _judge(self, step: Step, answer: ApiResponse) -> None:
-        action = step.action
         if not _require(step, answer.status == step.expected_http, f"expected {step.expected}, got {answer.summary()}"):
             return
-        if action.kind == "status":
-            assert action.status is not None
-            if answer.status == 200:
-                words = self.self_results if step.before == action.status else self.results
+        transition = step.transition
+        if transition is not None:
+            if transition.accepted:
+                words = transition.results
                 result = answer.json.get("result") if isinstance(answer.json, dict) else None
                 _require(step, result in words, f"expected result {' or '.join(words)}, got {result!r}")
                 return
-            reason = self.refused["reason_template"].format(**{"from": step.before, "to": action.status})
+            reason = transition.reason_contains
             _require(
                 step,
-                answer.error_type == self.refused["error_type"],
-                f"expected error.type {self.refused['error_type']!r}, got {answer.error_type!r}",
+                answer.error_type == transition.error_type,
+                f"expected error.type {transition.error_type!r}, got {answer.error_type!r}",
             )
             _require(
                 step,
-                reason in (answer.error_reason or ""),
+                reason is not None and reason in (answer.error_reason or ""),
                 f"expected a reason containing {reason!r}, got {answer.error_reason!r}",
             )
             return
-        assert action.case is not None
-        expect = action.case.expect_for(self.release)
+        assert step.action.case is not None
+        expect = step.action.case.expect_for(self.release)
         if "error_type" in expect:
             _require(
                 step,
@@ -437,8 +428,8 @@ def _cased(status: str, casing: str) -> str:
 
 
 def _machine(walk: Walk) -> type[RuleBasedStateMachine]:
-    statuses = list(_SPEC.statuses)
-    cases = bad_inputs(_SPEC, walk.release)
+    statuses = list(walk.run.spec.statuses)
+    cases = bad_inputs(walk.run.spec, walk.release)
 
     class StatusWalk(RuleBasedStateMachine):
         """One sequence: a fresh connector, then status updates and bad inputs, each checked at once."""
@@ -478,12 +469,6 @@ def _require(step: Step, condition: bool, problem: str) -> bool:
     if not condition:
         step.problems.append(problem)
     return condition
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, separators=(",", ":"))
 
 
 def explore(run: Run) -> None:

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from pytest_connector_contract.checks.connectors import SetupError
-from pytest_connector_contract.checks.run import CheckSkipped, Run
+from pytest_connector_contract.checks.run import CheckSkipped, Run, send_case
 from pytest_connector_contract.client.connector import ApiResponse, TargetUnreachable
 from pytest_connector_contract.client.transport import Headers
+from pytest_connector_contract.contract.spec import case_request, expect_transition
 
 __all__ = ["check_not_found", "check_privileges", "check_response", "check_transition", "check_validation"]
 
@@ -40,26 +41,25 @@ def _outcome_word(answer: ApiResponse) -> str:
 # -- the kinds of checks ---------------------------------------------------------------------------
 def check_transition(run: Run) -> None:
     current, requested = run.check.params["from"], run.check.params["to"]
-    rules = run.spec.raw["transition"]
-    allowed = run.profile.allows(current, requested)
-    run.matrix = {"from": current, "to": requested, "expected": "accepted" if allowed else "refused", "observed": None}
-    if allowed:
-        results = rules["accepted"]["self_result" if current == requested else "result"]
-        run.expected = f"HTTP 200 result {' or '.join(results)}, GET shows {requested!r}, other fields unchanged"
+    expect = expect_transition(run.spec, run.profile, current, requested)
+    run.matrix = {"from": current, "to": requested, "expected": expect.word, "observed": None}
+    results = " or ".join(expect.results)
+    if expect.accepted:
+        run.expected = f"HTTP {expect.http} result {results}, GET shows {requested!r}, other fields unchanged"
     else:
         run.expected = (
-            f"HTTP 400 {rules['refused']['error_type']} naming both statuses, caused by "
-            f"{rules['refused']['caused_by_type']}, connector unchanged"
+            f"HTTP {expect.http} {expect.error_type} naming both statuses, caused by "
+            f"{expect.caused_by_type}, connector unchanged"
         )
     connector = run.factory(status=current)
     answer = run.client.update_status(connector.id, requested)
     run.observed = answer.summary()
     run.matrix["observed"] = _outcome_word(answer)
-    if allowed:
-        if run.require_http(answer, 200):
+    if expect.accepted:
+        if run.require_http(answer, expect.http):
             run.require_schema("status-response", answer.json, "the answer")
             result = answer.json.get("result") if isinstance(answer.json, dict) else None
-            run.require(result in results, f"expected result {' or '.join(results)}, got {result!r}")
+            run.require(result in expect.results, f"expected result {results}, got {result!r}")
         after = run.read(connector.id)
         run.require(
             after.get("status") == requested,
@@ -67,13 +67,12 @@ def check_transition(run: Run) -> None:
         )
         run.require_unchanged(connector.document, after, ignore=frozenset({"status"}))
     else:
-        refused = rules["refused"]
         run.require_error(
             answer,
-            http=refused["http"],
-            error_type=refused["error_type"],
-            reason_contains=refused["reason_template"].format(**{"from": current, "to": requested}),
-            caused_by={"type": refused["caused_by_type"]},
+            http=expect.http,
+            error_type=expect.error_type,
+            reason_contains=expect.reason_contains,
+            caused_by={"type": expect.caused_by_type} if expect.caused_by_type is not None else None,
         )
         run.require_unchanged(connector.document, run.read(connector.id))
     run.finish()
@@ -89,19 +88,10 @@ def check_validation(run: Run) -> None:
     if not case.applies(run.release):
         assert case.applies_to is not None
         raise CheckSkipped(f"{run.check.id} applies to Elasticsearch {case.applies_to.text()} only")
-    request, expect = case.request, case.expect_for(run.release)
+    expect = case.expect_for(run.release)
     run.expected = _expect_text(expect)
     connector = run.factory()
-    kwargs: dict[str, Any] = {"params": request.get("query")}
-    if "json" in request:
-        kwargs["json_body"] = request["json"]
-    if "raw" in request:
-        kwargs["raw_body"] = request["raw"]
-    if "content_type" in request:
-        kwargs["content_type"] = request["content_type"]
-    if "accept" in request:
-        kwargs["accept"] = request["accept"]
-    answer = run.client.request(request.get("method", "PUT"), run.client.status_path(connector.id), **kwargs)
+    answer = send_case(run.client, connector.id, case_request(case.request))
     run.observed = answer.summary()
     deviation = run.spec.deviation_for(run.check.id, run.release)
     if "stored_status" in expect:

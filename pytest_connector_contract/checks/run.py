@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
-from pytest_connector_contract.checks.connectors import ConnectorFactory
-from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, Exchange
+from pytest_connector_contract.checks.connectors import ConnectorFactory, PreconditionFailed
+from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, Exchange, TargetUnreachable
 from pytest_connector_contract.config.settings import Settings
 from pytest_connector_contract.contract import schemas
-from pytest_connector_contract.contract.spec import Check, Profile, Spec
+from pytest_connector_contract.contract.spec import CaseRequest, Check, Profile, Spec
 from pytest_connector_contract.contract.target import TargetInfo
 
-__all__ = ["CheckFailed", "CheckSkipped", "ExpectedFailure", "Run", "changed_fields"]
+__all__ = ["CheckFailed", "CheckSkipped", "ExpectedFailure", "Run", "changed_fields", "outcome_of", "send_case"]
 
 
 class CheckFailed(AssertionError):
@@ -34,6 +34,32 @@ class CheckSkipped(Exception):
 
 class ExpectedFailure(Exception):
     """The target answers as stock Elasticsearch of its release does, a known deviation (the message gives it)."""
+
+
+#: what a check that ended by raising counts as, first match first; anything else it raises is an error (of the
+#: harness, or of the target's setup)
+_RAISED: tuple[tuple[type[Exception], str], ...] = (
+    (PreconditionFailed, "blocked"),
+    (CheckSkipped, "skipped"),
+    (ExpectedFailure, "xfailed"),
+    (CheckFailed, "failed"),
+)
+
+
+def outcome_of(raised: BaseException | None) -> tuple[str, str | None]:
+    """How a check ended (None: it returned), as its outcome and message: ``passed``, ``blocked``,
+    ``skipped``, ``xfailed``, ``failed`` or ``error``. The one translation of a check's end: the execution
+    (against a reference too), the plugin's items (into pytest's outcomes) and the conformance result (from
+    the test reports) all read it. An error names the exception's class, unless the target was unreachable:
+    that message says what happened."""
+    if raised is None:
+        return "passed", None
+    for kind, outcome in _RAISED:
+        if isinstance(raised, kind):
+            return outcome, str(raised)
+    if isinstance(raised, TargetUnreachable):
+        return "error", str(raised)
+    return "error", f"{type(raised).__name__}: {raised}"
 
 
 class Run:
@@ -231,3 +257,16 @@ def changed_fields(
         elif before[key] != after[key]:
             problems.append(f"field {key!r} changed from {before[key]!r} to {after[key]!r}")
     return problems
+
+
+def send_case(client: ConnectorClient, connector_id: str, request: CaseRequest) -> ApiResponse:
+    """Send ``request`` (see :func:`~pytest_connector_contract.contract.spec.case_request`) to the connector's
+    ``_status`` endpoint: the one way a check or a walk sends a case of the spec."""
+    return client.request(
+        request.method,
+        client.status_path(connector_id),
+        params=request.query,
+        raw_body=request.body,
+        content_type=request.content_type,
+        accept=request.accept,
+    )

@@ -18,18 +18,25 @@ from typing import Any
 __all__ = [
     "NEWEST",
     "SUITE_NODE",
+    "CaseRequest",
     "Check",
     "KnownDeviation",
     "Profile",
     "Spec",
+    "TransitionExpectation",
     "ValidationCase",
+    "case_request",
+    "check_case",
+    "check_id",
     "deletes_softly",
+    "expect_transition",
     "load_spec",
     "parse_version",
     "provenance_text",
     "selects",
     "source_label",
     "source_url",
+    "transition_id",
 ]
 
 #: the node id of the bundled suite: its items are ``connector-contract::<check id>`` in pytest and the reports
@@ -119,6 +126,33 @@ class ReleaseExpectation:
 
 
 @dataclass(frozen=True)
+class CaseRequest:
+    """A request to ``_connector/<id>/_status`` as it goes on the wire: see :func:`case_request`."""
+
+    method: str
+    query: dict[str, str] | None
+    #: the body exactly as sent (JSON without spaces), None for none
+    body: str | None
+    #: None: no Content-Type header
+    content_type: str | None
+    #: None: no Accept header
+    accept: str | None
+
+
+def case_request(request: Mapping[str, Any]) -> CaseRequest:
+    """The one reading of a request written as spec.json writes them (``json`` or ``raw`` body,
+    ``content_type``, ``accept``, ``method``, ``query``): what goes on the wire, whoever sends it."""
+    body = json.dumps(request["json"], separators=(",", ":")) if "json" in request else request.get("raw")
+    return CaseRequest(
+        method=request.get("method", "PUT"),
+        query=request.get("query"),
+        body=body,
+        content_type=request.get("content_type", "application/json" if body is not None else None),
+        accept=request.get("accept"),
+    )
+
+
+@dataclass(frozen=True)
 class ValidationCase:
     id: str
     statement: str
@@ -199,7 +233,7 @@ class Spec:
         section = self.raw["explore"]
         return tuple(
             Check(
-                id=f"explore[{walk}]",
+                id=check_id("explore", str(walk)),
                 kind="explore",
                 category=section["category"],
                 statement=section["statement"],
@@ -248,8 +282,65 @@ def selects(selector: str, check_id: str) -> bool:
 _EXPLORE_ID = re.compile(r"explore\[[1-9][0-9]*\]")
 
 
+def check_id(kind: str, case: str) -> str:
+    """``validation[unknown-value]``: the one rule for writing a check id (see :func:`check_case`)."""
+    return f"{kind}[{case}]"
+
+
+def check_case(check_id: str) -> str:
+    """What a check id names within its kind: ``created->error`` of ``transition[created->error]``."""
+    return check_id.partition("[")[2].removesuffix("]")
+
+
 def transition_id(current: str, requested: str) -> str:
-    return f"transition[{current}->{requested}]"
+    return check_id("transition", f"{current}->{requested}")
+
+
+@dataclass(frozen=True)
+class TransitionExpectation:
+    """What Elasticsearch answers to ``PUT _connector/<id>/_status`` with ``requested`` on a connector in
+    ``current``, under one profile: built by :func:`expect_transition`, the one rule every check, walk and
+    benchmark that predicts a transition follows."""
+
+    current: str
+    requested: str
+    #: whether the profile's state machine accepts the transition
+    accepted: bool
+    #: the HTTP status of the answer
+    http: int
+    #: the status the connector holds afterwards (a refusal changes nothing)
+    status_after: str
+    #: an accepted transition's ``result`` words (``noop`` may answer a self-transition); empty when refused
+    results: tuple[str, ...] = ()
+    #: a refusal's error type, the type of its cause and the part of its reason that names both statuses
+    error_type: str | None = None
+    caused_by_type: str | None = None
+    reason_contains: str | None = None
+
+    @property
+    def word(self) -> str:
+        """``accepted`` or ``refused``, as the matrix of the reports shows a cell."""
+        return "accepted" if self.accepted else "refused"
+
+
+def expect_transition(spec: Spec, profile: Profile, current: str, requested: str) -> TransitionExpectation:
+    """The answer to ``current -> requested`` under ``profile``, from the spec's ``transition`` section."""
+    rules = spec.raw["transition"]
+    if profile.allows(current, requested):
+        accepted = rules["accepted"]
+        results = tuple(accepted["self_result" if current == requested else "result"])
+        return TransitionExpectation(current, requested, True, accepted["http"], requested, results=results)
+    refused = rules["refused"]
+    return TransitionExpectation(
+        current,
+        requested,
+        False,
+        refused["http"],
+        current,
+        error_type=refused["error_type"],
+        caused_by_type=refused["caused_by_type"],
+        reason_contains=refused["reason_template"].format(**{"from": current, "to": requested}),
+    )
 
 
 def source_label(entry: Mapping[str, str]) -> str:
@@ -301,10 +392,10 @@ def _case_provenance(raw: dict[str, Any], section: dict[str, Any], case: dict[st
     return provenance
 
 
-def _deviation_provenance(raw: dict[str, Any], check_id: str) -> Provenance:
+def _deviation_provenance(raw: dict[str, Any], checked: str) -> Provenance:
     provenance: Provenance = ()
     for deviation in raw["known_deviations"]:
-        if deviation["check"] == check_id:
+        if deviation["check"] == checked:
             releases = VersionRange.from_data(deviation["applies_to"]).text()
             provenance += _resolve(raw, deviation["provenance"], f"known deviation of {releases}")
     return provenance
@@ -333,14 +424,14 @@ def _build_checks(raw: dict[str, Any], statuses: tuple[str, ...]) -> tuple[Check
             )
     validation = raw["validation"]
     for case in raw["validation_cases"]:
-        check_id = f"validation[{case['id']}]"
+        validation_id = check_id("validation", case["id"])
         checks.append(
             Check(
-                id=check_id,
+                id=validation_id,
                 kind="validation",
                 category=validation["category"],
                 statement=case["statement"],
-                provenance=_case_provenance(raw, validation, case) + _deviation_provenance(raw, check_id),
+                provenance=_case_provenance(raw, validation, case) + _deviation_provenance(raw, validation_id),
                 params={"case": case["id"]},
             )
         )
@@ -349,7 +440,7 @@ def _build_checks(raw: dict[str, Any], statuses: tuple[str, ...]) -> tuple[Check
         for case in section["cases"]:
             checks.append(
                 Check(
-                    id=f"{kind}[{case['id']}]",
+                    id=check_id(kind, case["id"]),
                     kind=kind,
                     category=section["category"],
                     statement=case["statement"],
@@ -366,7 +457,7 @@ def _build_optional_checks(raw: dict[str, Any]) -> tuple[Check, ...]:
     for case in race["cases"]:
         checks.append(
             Check(
-                id=f"race[{case['id']}]",
+                id=check_id("race", case["id"]),
                 kind="race",
                 category=race["category"],
                 statement=race["statement_template"].format(
@@ -380,7 +471,7 @@ def _build_optional_checks(raw: dict[str, Any]) -> tuple[Check, ...]:
     for case in privileges["cases"]:
         checks.append(
             Check(
-                id=f"privileges[{case['id']}]",
+                id=check_id("privileges", case["id"]),
                 kind="privileges",
                 category=privileges["category"],
                 statement=case["statement"],

@@ -14,9 +14,9 @@ from pytest_connector_contract.checks import extended
 from pytest_connector_contract.checks.connectors import ConnectorFactory
 from pytest_connector_contract.checks.execute import NOT_COMPARED_KINDS
 from pytest_connector_contract.checks.preflight import PreflightError
-from pytest_connector_contract.checks.run import CheckFailed, Run
+from pytest_connector_contract.checks.run import Run, outcome_of
 from pytest_connector_contract.client import requestlog
-from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable
+from pytest_connector_contract.client.connector import ConnectorClient
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.ids import ids_under, new_run_prefix
 from pytest_connector_contract.contract.spec import SUITE_NODE, load_spec
@@ -251,16 +251,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         run: Run | None = getattr(item, "_connector_run_obj", None)
         data: dict[str, Any] = run.evidence() if run is not None else item.check.identity()
         if call.excinfo is not None and not call.excinfo.errisinstance((pytest.skip.Exception, pytest.xfail.Exception)):
-            data["failure"] = "check" if call.excinfo.errisinstance(CheckFailed) else "harness"
-            data["message"] = _exception_message(call.excinfo.value, data["failure"])
+            data["ended"], data["message"] = outcome_of(call.excinfo.value)
         report.connector_check = data
     return report
-
-
-def _exception_message(exc: BaseException, kind: str) -> str:
-    if kind == "check" or isinstance(exc, TargetUnreachable):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
 
 
 # -- fixtures users' own tests can use too ---------------------------------------------------------

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, NoReturn
 
 import pytest
 
-from pytest_connector_contract.checks.connectors import PreconditionFailed, SetupError
-from pytest_connector_contract.checks.run import CheckFailed, CheckSkipped, ExpectedFailure, Run
+from pytest_connector_contract.checks.connectors import SetupError
+from pytest_connector_contract.checks.run import CheckFailed, Run, outcome_of
 from pytest_connector_contract.client.connector import TargetUnreachable
 from pytest_connector_contract.contract.spec import SUITE_NODE, Check, Spec, selects
 from pytest_connector_contract.plugin import concurrency
@@ -28,20 +28,23 @@ def run_check(_connector_run: Run, request: pytest.FixtureRequest) -> None:
     """Run one catalogued check against the target, and the reference if there is one (the same function
     serves every item); a check that ran ahead of its turn (``--connector-concurrency``) is not run again: its
     outcome is raised here instead."""
-    run = _connector_run
     ahead = concurrency.taken(request.node)
-    outcome = ahead.outcome if ahead is not None else request.config.stash[STATE].execute(run)
+    outcome = ahead.outcome if ahead is not None else request.config.stash[STATE].execute(_connector_run)
     if outcome.error is None:
         return
-    try:
-        raise outcome.error
-    except PreconditionFailed as exc:
-        run.blocked_by = exc.blocked_by
-        pytest.skip(str(exc))
-    except CheckSkipped as exc:
-        pytest.skip(str(exc))
-    except ExpectedFailure as exc:
-        pytest.xfail(str(exc))
+    ended, message = outcome_of(outcome.error)
+    if ended in _PYTEST_OUTCOME:
+        _PYTEST_OUTCOME[ended](message or "")
+    raise outcome.error
+
+
+#: the outcomes of a check that pytest reports as a skip or an xfail (see checks.run.outcome_of); a failure or
+#: an error is the exception itself, raised
+_PYTEST_OUTCOME: dict[str, Callable[[str], NoReturn]] = {
+    "blocked": pytest.skip,
+    "skipped": pytest.skip,
+    "xfailed": pytest.xfail,
+}
 
 
 class CheckItem(pytest.Function):

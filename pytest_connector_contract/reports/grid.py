@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pytest_connector_contract.contract.spec import check_case
+
 __all__ = ["CELL_LABEL", "matrix_grid"]
 
 #: the word a cell shows for its kind
@@ -74,7 +76,7 @@ def matrix_grid(document: Mapping[str, Any]) -> dict[str, Any]:
                     "outcome": str(cell.get("outcome")),
                     "expected": cell["expected"],
                     "observed": observed,
-                    "blocked_by": str(by).removeprefix("transition[").removesuffix("]") if by else None,
+                    "blocked_by": check_case(str(by)) if by else None,
                     "why": _why(kind, check),
                     "title": f"{check_id}: expected {cell['expected']}, observed {observed}, {kind}",
                 }

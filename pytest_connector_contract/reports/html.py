@@ -18,7 +18,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from pytest_connector_contract.client.curl import reproduction
-from pytest_connector_contract.contract.spec import SUITE_NODE, source_label, source_url
+from pytest_connector_contract.contract.spec import SUITE_NODE, source_label, source_url, transition_id
 from pytest_connector_contract.reports.grid import matrix_grid
 from pytest_connector_contract.reports.results import OUTCOMES
 from pytest_connector_contract.reports.verdict import verdict_words
@@ -259,7 +259,7 @@ def _picture(document: Mapping[str, Any]) -> dict[str, Any]:
             {
                 "current": current,
                 "requested": requested,
-                "check": cell.get("check") or f"transition[{current}->{requested}]",
+                "check": cell.get("check") or transition_id(current, requested),
                 "kind": kind,
                 "path": path,
                 "title": f"{current} -> {requested}: expected {cell['expected']}, "

@@ -7,14 +7,13 @@ so the same aggregation works for serial and parallel runs.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pytest_connector_contract import __version__
-from pytest_connector_contract.checks.extended import document_sections
 from pytest_connector_contract.client.curl import reproduction
 from pytest_connector_contract.contract import schemas
-from pytest_connector_contract.contract.spec import Check, Spec, version_text
+from pytest_connector_contract.contract.spec import Check, Spec, expect_transition, transition_id, version_text
 from pytest_connector_contract.contract.target import TargetInfo
 from pytest_connector_contract.differential.compare import CHANGED_AS_DOCUMENTED, REFERENCE_DEPARTS
 from pytest_connector_contract.reports import provenance
@@ -24,7 +23,7 @@ from pytest_connector_contract.reports.compare import compare
 if TYPE_CHECKING:
     import pytest
 
-__all__ = ["OUTCOMES", "Conformance"]
+__all__ = ["OUTCOMES", "Conformance", "beyond_sections"]
 
 OUTCOMES = ("passed", "failed", "error", "blocked", "skipped", "xfailed", "xpassed")
 #: outcomes that count as a check executed against the target
@@ -166,12 +165,12 @@ class Conformance:
         for current in self.spec.statuses:
             row = grid.setdefault(current, {})
             for requested in self.spec.statuses:
-                check_id = f"transition[{current}->{requested}]"
+                check_id = transition_id(current, requested)
                 entry = self.checks.get(check_id)
                 cell = (entry or {}).get("matrix") or {}
                 row[requested] = {
                     "check": check_id,
-                    "expected": "accepted" if table.allows(current, requested) else "refused",
+                    "expected": expect_transition(self.spec, table, current, requested).word,
                     "observed": cell.get("observed"),
                     "outcome": entry["outcome"] if entry and entry["outcome"] else "not_run",
                     "blocked_by": (entry or {}).get("blocked_by"),
@@ -223,7 +222,7 @@ class Conformance:
             "leftovers": list(self.leftovers),
             "baseline": self._baseline_section(),
             "comparison": compare(self.previous[1], checks, path=self.previous[0]) if self.previous else None,
-            **document_sections(checks),
+            **beyond_sections(checks),
             "differential": differential_section(self.reference, checks, target.release(self.spec) if target else None),
         }
 
@@ -307,6 +306,71 @@ def differential_section(
     }
 
 
+#: the categories of the checks beyond the matrix, in report order
+BEYOND = ("explore", "race", "privileges")
+
+
+def beyond_sections(checks: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """``explore``, ``race`` and ``privileges`` sections of the JSON report, present only when they ran."""
+    by_category: dict[str, list[dict[str, Any]]] = {}
+    for check in checks:
+        if check.get("category") in BEYOND:
+            by_category.setdefault(check["category"], []).append(check)
+    sections: dict[str, Any] = {}
+    walks = by_category.get("explore")
+    if walks:
+        evidence = [w.get("explore") or {} for w in walks]
+        first = next((e for e in evidence if e), {})
+        sections["explore"] = {
+            "seed": first.get("seed"),
+            "walks": len(walks),
+            "steps": first.get("steps"),
+            "reproduce": first.get("reproduce"),
+            "results": [
+                {
+                    "id": walk["id"],
+                    "outcome": walk["outcome"],
+                    "sequences": e.get("sequences"),
+                    "requests": e.get("requests"),
+                    "stopped": e.get("stopped"),
+                    "fingerprint": e.get("fingerprint"),
+                    "sequence": e.get("sequence"),
+                    "replay": e.get("replay"),
+                }
+                for walk, e in zip(walks, evidence, strict=True)
+            ],
+        }
+    races = by_category.get("race")
+    if races:
+        sections["race"] = {
+            "results": [
+                {
+                    "id": check["id"],
+                    "outcome": check["outcome"],
+                    "from": (check.get("race") or {}).get("from"),
+                    "to": (check.get("race") or {}).get("to"),
+                    "rounds_planned": (check.get("race") or {}).get("rounds_planned"),
+                    "rounds": (check.get("race") or {}).get("rounds") or [],
+                }
+                for check in races
+            ]
+        }
+    privileges = by_category.get("privileges")
+    if privileges:
+        sections["privileges"] = {
+            "results": [
+                {
+                    "id": check["id"],
+                    "outcome": check["outcome"],
+                    "observed": check.get("observed"),
+                    "message": check.get("message"),
+                }
+                for check in privileges
+            ]
+        }
+    return sections
+
+
 def _target_dict(target: TargetInfo | None) -> dict[str, Any] | None:
     if target is None:
         return None
@@ -336,7 +400,7 @@ def _outcome(report: pytest.TestReport, data: dict[str, Any]) -> tuple[str | Non
             return "blocked", reason
         return "skipped", reason
     # failed
-    if report.when == "call" and data.get("failure") == "check":
+    if report.when == "call" and data.get("ended") == "failed":
         return "failed", message
     longrepr = report.longrepr
     if report.when == "call" and isinstance(longrepr, str) and longrepr.startswith(_XPASS_STRICT):

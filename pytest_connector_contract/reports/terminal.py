@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pytest_connector_contract.checks import extended
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.differential.compare import difference_lines
 from pytest_connector_contract.reports.results import OUTCOMES
@@ -67,12 +66,68 @@ def terminal_lines(document: dict[str, Any]) -> list[tuple[str, dict[str, bool]]
             lines.append(
                 (f"XFAIL    {check['id']}: {check.get('deviation') or check.get('message')}", {"yellow": True})
             )
-    lines.extend(extended.terminal_lines(document))
+    lines.extend(_beyond_lines(document))
     lines += _differential_lines(document.get("differential"))
     for leftover in document.get("leftovers") or []:
         lines.append((f"NOT DELETED {leftover}", {"red": True}))
     lines += _baseline_lines(document.get("baseline"))
     lines += _comparison_lines(document.get("comparison"))
+    return lines
+
+
+def _beyond_lines(document: dict[str, Any]) -> list[tuple[str, dict[str, bool]]]:
+    """The exploration, race and privileges parts of the terminal summary."""
+    lines: list[tuple[str, dict[str, bool]]] = []
+    explore = document.get("explore")
+    if explore:
+        lines.append(
+            (f"exploration: seed {explore['seed']}, {explore['walks']} walk(s); reproduce: {explore['reproduce']}", {})
+        )
+        for walk in explore["results"]:
+            stopped = f", stopped {walk['stopped']}" if walk.get("stopped") else ""
+            lines.append(
+                (
+                    f"  {walk['id']}: {walk['outcome']} ({walk.get('sequences')} sequences, "
+                    f"{walk.get('requests')} requests{stopped})",
+                    {"red": True} if walk["outcome"] != "passed" else {},
+                )
+            )
+            sequence = walk.get("sequence")
+            if sequence:
+                lines.append((f"    shortest failing sequence ({len(sequence)} steps):", {"red": True}))
+                for step in sequence:
+                    observed = step["observed"] or "no answer"
+                    observed = observed if len(observed) <= 90 else observed[:87] + "..."
+                    text = f"      {step['step']}. {step['label']} on {step['before']}: expected {step['expected']}"
+                    text += f", got {observed}"
+                    if step["read_status"] is not None:
+                        text += f", GET shows {step['read_status']}"
+                    if step["problems"]:
+                        text += "  <- departs from Elasticsearch"
+                    lines.append((text, {"red": True} if step["problems"] else {}))
+                lines.append(("    curl replay script: in the failure above and in the JSON report", {}))
+    race = document.get("race")
+    if race:
+        lines.append(("races:", {}))
+        for check in race["results"]:
+            rounds = check.get("rounds") or []
+            lines.append(
+                (
+                    f"  {check['id']}: {check['outcome']} ({len(rounds)} of {check.get('rounds_planned')} rounds run)",
+                    {"red": True} if check["outcome"] not in ("passed", "skipped") else {},
+                )
+            )
+    privileges = document.get("privileges")
+    if privileges:
+        lines.append(("privileges:", {}))
+        for check in privileges["results"]:
+            detail = check.get("observed") or check.get("message") or ""
+            lines.append(
+                (
+                    f"  {check['id']}: {check['outcome']}" + (f" ({detail.splitlines()[0]})" if detail else ""),
+                    {"red": True} if check["outcome"] not in ("passed", "skipped") else {},
+                )
+            )
     return lines
 
 
