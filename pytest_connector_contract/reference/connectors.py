@@ -46,6 +46,7 @@ from pytest_connector_contract.reference.security import (
     ACTION_CONNECTOR_LIST,
     ACTION_CONNECTOR_POST,
     ACTION_CONNECTOR_PUT,
+    ACTION_CONNECTOR_UPDATE_ERROR,
     ACTION_CONNECTOR_UPDATE_STATUS,
     ACTION_MAIN,
     Security,
@@ -179,8 +180,16 @@ class ReferenceTarget(RestLayer):
 
     @property
     def managed_index_prefix_required(self) -> bool:
-        """Newer releases require Elastic-managed (``is_native``) connectors to use a ``content-`` index."""
-        return self.version >= (8, 16, 0)
+        """9.0+ requires Elastic-managed (``is_native``) connectors to use a ``content-`` index
+        (elastic/elasticsearch#117778, merged for 9.0; *derived*: 8.16-8.19 do not have it)."""
+        return self.version >= (9, 0, 0)
+
+    @property
+    def error_sets_status(self) -> bool:
+        """8.15+: ``PUT _connector/<id>/_error`` also sets the status, ``error`` or (a null or empty error)
+        ``connected`` (ConnectorIndexService.updateConnectorError: ``Strings.isNullOrEmpty(error) ? CONNECTED :
+        ERROR``); 8.13/8.14 write the error alone (*derived*, from the facts sheet, section 6)."""
+        return self.version >= (8, 15, 0)
 
     # --------------------------------------------------------------------------------------- routes
 
@@ -207,6 +216,11 @@ class ReferenceTarget(RestLayer):
                 "/_connector/{connector_id}/_status",
                 {"PUT": "handle_update_status"},
                 {"PUT": ACTION_CONNECTOR_UPDATE_STATUS},
+            ),
+            Route(
+                "/_connector/{connector_id}/_error",
+                {"PUT": "handle_update_error"},
+                {"PUT": ACTION_CONNECTOR_UPDATE_ERROR},
             ),
         ]
 
@@ -263,6 +277,16 @@ class ReferenceTarget(RestLayer):
     def parse_status_body(self, request: Request) -> str | None:
         """The requested status from the body, via the strict ``connector_update_status_request``
         parser; None when the body has no ``status`` (validation refuses that next)."""
+        fields = self.parse_update_body(
+            request, "connector_update_status_request", {"status": Field(frozenset({VALUE_STRING}), self.parse_status)}
+        )
+        status: str | None = fields.get("status")
+        return status
+
+    def parse_update_body(self, request: Request, parser_name: str, fields: Mapping[str, Field]) -> dict[str, Any]:
+        """The body of a connector update endpoint (``_status``, ``_error``) through its strict parser, as the
+        release's handler reads it: 8.13/8.14 ``Request.fromXContentBytes`` (detect the content from the raw
+        bytes, an IOException wrapped as parse_exception), 8.15+ ``contentParser()`` (a body is required)."""
         if not request.body:
             if self.old_status_handler and "Content-Type" not in request.headers:
                 # 8.13/8.14 build a parser for a null XContentType: a NullPointerException.
@@ -277,11 +301,7 @@ class ReferenceTarget(RestLayer):
                 "Compressor detection can only be called on some xcontent bytes or compressed xcontent bytes",
             )
         try:
-            fields = self.read_object(
-                request.body,
-                "connector_update_status_request",
-                {"status": Field(frozenset({VALUE_STRING}), self.parse_status)},
-            )
+            return self.read_object(request.body, parser_name, fields)
         except EsError as exc:
             if exc.type != "x_content_e_o_f_exception" or not (self.old_status_handler or self.eof_escapes):
                 raise
@@ -291,8 +311,6 @@ class ReferenceTarget(RestLayer):
                 body = request.body.decode("utf-8", "replace")
                 raise EsError(400, "parse_exception", f"Failed to parse: {body}", eof) from None
             raise EsError(500, eof["type"], eof["reason"], exc.caused_by) from None
-        status: str | None = fields.get("status")
-        return status
 
     def parse_status(self, value: str) -> str:
         """``ConnectorStatus.connectorStatus``: Java ``equalsIgnoreCase`` against the statuses, stored
@@ -336,6 +354,29 @@ class ReferenceTarget(RestLayer):
         return "updated"
 
     def status_updated(self, result: str) -> Response:
+        return self.json_response(200, {"result": result})
+
+    def handle_update_error(self, request: Request, connector_id: str) -> Response:
+        """``PUT _connector/<id>/_error {"error": "..."}``: the strict ``connector_update_error_request`` parser
+        (``error`` a string or null, optional; UpdateConnectorErrorAction at ``08b91421``), then a partial update
+        of ``error`` (and on 8.15+ of ``status``, see :attr:`error_sets_status`) without consulting the state
+        machine; 404 ``connector [<id>] not found``; 200 ``{"result": "updated"}`` (``noop`` when nothing
+        changes: the update detects no-ops)."""
+        fields = self.parse_update_body(
+            request, "connector_update_error_request", {"error": Field(frozenset({VALUE_STRING, VALUE_NULL}))}
+        )
+        self.check_params(request, ("connector_id",), consumes_body=True)
+        self.authorize(request)
+        error: str | None = fields.get("error")
+        with self.lock:
+            doc = self.get_connector(connector_id)
+            if doc is None:
+                return self.connector_not_found(connector_id)
+            update: Document = {"error": error}
+            if self.error_sets_status:
+                update["status"] = "connected" if not error else "error"
+            result = "noop" if all(doc.get(k) == v for k, v in update.items()) else "updated"
+            doc.update(update)
         return self.json_response(200, {"result": result})
 
     def handle_put_connector(self, request: Request, connector_id: str) -> Response:
@@ -530,6 +571,7 @@ class ReferenceTarget(RestLayer):
                 "illegal_argument_exception",
                 "The sum of parameters [from] and [size] cannot be higher than 10000.",
             )
+        self.validate_list_index_names(index_names)
         self.authorize(request)
 
         def wanted(doc: Document) -> bool:
@@ -550,6 +592,21 @@ class ReferenceTarget(RestLayer):
             found = [self.render_connector(cid, doc) for cid, doc in self.connectors.items() if wanted(doc)]
         found.sort(key=lambda d: (d.get("index_name") is None, d.get("index_name") or "", d["id"]))
         return self.json_response(200, {"count": len(found), "results": found[start : start + size]})
+
+    def validate_list_index_names(self, index_names: list[str]) -> None:
+        """``ListConnectorAction.Request.validate`` (at ``9ffa4ed2``): each ``index_name`` must pass
+        ``MetadataCreateIndexService.validateIndexOrAliasName`` (case is not checked there), the error text
+        being the InvalidIndexNameException's ``toString()``. *Derived*: that text's ``[<name>/_na_]
+        InvalidIndexNameException[...]`` wrapping (ElasticsearchException.toString) and that every release
+        from 8.13 validates; assert the type and ``Invalid index name [<name>]`` only."""
+        errors = []
+        for name in index_names:
+            problem = _index_name_problem(name, check_case=False)
+            if problem:
+                errors.append(f"[{name}/_na_] InvalidIndexNameException[Invalid index name [{name}], {problem}]")
+        if errors:
+            numbered = "".join(f"{i}: {e};" for i, e in enumerate(errors, 1))
+            raise EsError(400, "action_request_validation_exception", f"Validation Failed: {numbered}")
 
     def handle_delete_connector(self, request: Request, connector_id: str) -> Response:
         """``DELETE _connector/<id>``: soft on 9.x unless ``hard``; 404 when missing (or already
@@ -609,8 +666,9 @@ def _copy_json(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-def _index_name_problem(name: str) -> str | None:
-    """``MetadataCreateIndexService.validateIndexOrAliasName``, as a message tail."""
+def _index_name_problem(name: str, *, check_case: bool = True) -> str | None:
+    """``MetadataCreateIndexService.validateIndexOrAliasName`` (plus, with ``check_case``, the lower-case rule
+    of ``validateIndexName``), as a message tail."""
     if not name:
         return "must not be empty"
     if any(c in name for c in '\\/*?"<>| ,'):
@@ -625,7 +683,7 @@ def _index_name_problem(name: str) -> str | None:
         return f"index name is too long, ({len(name.encode())} > 255)"
     if name in (".", ".."):
         return "must not be '.' or '..'"
-    if name.lower() != name:
+    if check_case and name.lower() != name:
         return "must be lowercase"
     return None
 
