@@ -94,9 +94,16 @@ class Profile:
     name: str
     applies_to: VersionRange
     transitions: dict[str, frozenset[str]]
+    #: Cells whose answer the sources do not pin for this profile: a check accepts the acceptance and the
+    #: refusal alike there (``transitions`` still says what the reference target does).
+    unsure: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def allows(self, current: str, requested: str) -> bool:
         return requested in self.transitions.get(current, frozenset())
+
+    def is_unsure(self, current: str, requested: str) -> bool:
+        """Whether both answers pass for this transition (the source of the release is not pinned)."""
+        return requested in self.unsure.get(current, frozenset())
 
 
 @dataclass(frozen=True)
@@ -419,6 +426,7 @@ def load_spec() -> Spec:
             name=name,
             applies_to=VersionRange.from_data(data["applies_to"]),
             transitions={k: frozenset(v) for k, v in data["transitions"].items()},
+            unsure={k: frozenset(v) for k, v in data.get("unsure", {}).items()},
         )
         for name, data in raw["profiles"].items()
     }
