@@ -2,9 +2,10 @@
 
 :class:`ReferenceTarget` is the :class:`~pytest_connector_contract.reference.rest.RestLayer` of one
 Elasticsearch version with its routes: ``GET /``, ``_connector`` (list, create) and ``_connector/<id>``
-(get, create or replace, delete) for the suite's setup and reads, and ``PUT _connector/<id>/_status``, the
-API under test. Each handler parses its body (strict parsers of
-:mod:`~pytest_connector_contract.reference.reader`), *then* rejects unknown query parameters
+(get, create or replace, delete) for the suite's setup and reads, ``PUT _connector/<id>/_error`` to give a
+connector a non-default ``error``, and ``PUT _connector/<id>/_status``, the API under test. Each handler
+parses its body (strict parsers of :mod:`~pytest_connector_contract.reference.reader`), *then* rejects
+unknown query parameters
 (Elasticsearch parses the body in ``prepareRequest`` before it checks unconsumed parameters), then
 validates the request, then authorizes the route's action (403: ``TransportAction`` validates the request
 before the security action filter runs), then reads the connector (404), checks the transition (400),
@@ -17,7 +18,6 @@ What differs between releases is decided by the version facts (:attr:`ReferenceT
 
 from __future__ import annotations
 
-import copy
 import secrets
 import threading
 import time
@@ -26,6 +26,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pytest_connector_contract.contract.spec import Profile, Spec, deletes_softly, load_spec, parse_version
+from pytest_connector_contract.reference.documents import (
+    copy_json,
+    default_filtering,
+    index_name_problem,
+    validation_failed,
+)
 from pytest_connector_contract.reference.messages import EsError, Request, Response
 from pytest_connector_contract.reference.reader import (
     JACKSON_EOF,
@@ -186,9 +192,8 @@ class ReferenceTarget(RestLayer):
 
     @property
     def error_sets_status(self) -> bool:
-        """8.15+: ``PUT _connector/<id>/_error`` also sets the status, ``error`` or (a null or empty error)
-        ``connected`` (ConnectorIndexService.updateConnectorError: ``Strings.isNullOrEmpty(error) ? CONNECTED :
-        ERROR``); 8.13/8.14 write the error alone (*derived*, from the facts sheet, section 6)."""
+        """8.15+ (elastic/elasticsearch#110192): ``_error`` also sets the status, ``connected`` for a null or empty
+        error, else ``error`` (ConnectorIndexService.updateConnectorError); 8.13/8.14 write the error alone."""
         return self.version >= (8, 15, 0)
 
     # --------------------------------------------------------------------------------------- routes
@@ -357,11 +362,9 @@ class ReferenceTarget(RestLayer):
         return self.json_response(200, {"result": result})
 
     def handle_update_error(self, request: Request, connector_id: str) -> Response:
-        """``PUT _connector/<id>/_error {"error": "..."}``: the strict ``connector_update_error_request`` parser
-        (``error`` a string or null, optional; UpdateConnectorErrorAction at ``08b91421``), then a partial update
-        of ``error`` (and on 8.15+ of ``status``, see :attr:`error_sets_status`) without consulting the state
-        machine; 404 ``connector [<id>] not found``; 200 ``{"result": "updated"}`` (``noop`` when nothing
-        changes: the update detects no-ops)."""
+        """``PUT _connector/<id>/_error``: the strict ``connector_update_error_request`` parser (``error``, a
+        string or null; UpdateConnectorErrorAction at ``08b91421``), then a partial update of ``error`` (8.15+:
+        and ``status``) that never consults the state machine; 404 when missing; ``updated`` or ``noop``."""
         fields = self.parse_update_body(
             request, "connector_update_error_request", {"error": Field(frozenset({VALUE_STRING, VALUE_NULL}))}
         )
@@ -450,7 +453,7 @@ class ReferenceTarget(RestLayer):
         if self.index_name_required and not index_name:
             errors.append('[index_name] cannot be [null] or [""]')
         elif index_name is not None:
-            problem = _index_name_problem(index_name)
+            problem = index_name_problem(index_name)
             if problem:
                 errors.append(f"Invalid index name [{index_name}], {problem}")
             elif (
@@ -461,8 +464,7 @@ class ReferenceTarget(RestLayer):
                     "must start with the prefix: [content-]"
                 )
         if errors:
-            numbered = "".join(f"{i}: {e};" for i, e in enumerate(errors, 1))
-            raise EsError(400, "action_request_validation_exception", f"Validation Failed: {numbered}")
+            raise validation_failed(errors)
 
     def check_index_name_free(self, index_name: str | None, connector_id: str | None) -> None:
         """Two live connectors cannot share an index. Called with the lock held."""
@@ -485,7 +487,7 @@ class ReferenceTarget(RestLayer):
             "description": fields.get("description"),
             "error": None,
             "features": None,
-            "filtering": [_default_filtering(now)],
+            "filtering": [default_filtering(now)],
             "index_name": fields.get("index_name"),
             "is_native": is_native,
             "language": fields.get("language"),
@@ -542,7 +544,7 @@ class ReferenceTarget(RestLayer):
 
     def render_connector(self, connector_id: str, doc: Document) -> dict[str, Any]:
         """The flat API shape: ``id`` then every stored field. Returns a copy."""
-        return {"id": connector_id, **_copy_json(doc)}
+        return {"id": connector_id, **copy_json(doc)}
 
     def connector_not_found(self, connector_id: str) -> Response:
         return self.error(404, "resource_not_found_exception", f"connector [{connector_id}] not found")
@@ -594,19 +596,16 @@ class ReferenceTarget(RestLayer):
         return self.json_response(200, {"count": len(found), "results": found[start : start + size]})
 
     def validate_list_index_names(self, index_names: list[str]) -> None:
-        """``ListConnectorAction.Request.validate`` (at ``9ffa4ed2``): each ``index_name`` must pass
-        ``MetadataCreateIndexService.validateIndexOrAliasName`` (case is not checked there), the error text
-        being the InvalidIndexNameException's ``toString()``. *Derived*: that text's ``[<name>/_na_]
-        InvalidIndexNameException[...]`` wrapping (ElasticsearchException.toString) and that every release
-        from 8.13 validates; assert the type and ``Invalid index name [<name>]`` only."""
+        """``ListConnectorAction.Request.validate`` (at ``9ffa4ed2``): each ``index_name`` through
+        ``validateIndexOrAliasName`` (no case rule), the exception's ``toString()`` as the text. *Derived*: that
+        wrapping, and that every release from 8.13 validates: assert ``Invalid index name [<name>]`` only."""
         errors = []
         for name in index_names:
-            problem = _index_name_problem(name, check_case=False)
+            problem = index_name_problem(name, check_case=False)
             if problem:
                 errors.append(f"[{name}/_na_] InvalidIndexNameException[Invalid index name [{name}], {problem}]")
         if errors:
-            numbered = "".join(f"{i}: {e};" for i, e in enumerate(errors, 1))
-            raise EsError(400, "action_request_validation_exception", f"Validation Failed: {numbered}")
+            raise validation_failed(errors)
 
     def handle_delete_connector(self, request: Request, connector_id: str) -> Response:
         """``DELETE _connector/<id>``: soft on 9.x unless ``hard``; 404 when missing (or already
@@ -635,7 +634,7 @@ class ReferenceTarget(RestLayer):
         """A copy of the stored document (soft-deleted ones included), or None."""
         with self.lock:
             doc = self.connectors.get(connector_id)
-            return None if doc is None else _copy_json(doc)
+            return None if doc is None else copy_json(doc)
 
     # -------------------------------------------------------------------------------- parsing
 
@@ -649,64 +648,3 @@ class ReferenceTarget(RestLayer):
         Elasticsearch). Returning instead of raising makes the parser skip the field."""
         message = suggest(name, fields, prefix=f"[{parser_name}] unknown field [{name}]", spaced=True)
         raise EsError(400, "x_content_parse_exception", f"{location} {message}")
-
-
-# ------------------------------------------------------------------------------------ helpers
-
-
-def _copy_json(value: Any) -> Any:
-    """A deep copy of JSON-shaped data: several times cheaper than ``copy.deepcopy``, which was a third of
-    the target's time per request (every GET renders a copy of the stored document)."""
-    if isinstance(value, dict):
-        return {key: _copy_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy_json(item) for item in value]
-    if value is None or isinstance(value, str | int | float):
-        return value
-    return copy.deepcopy(value)
-
-
-def _index_name_problem(name: str, *, check_case: bool = True) -> str | None:
-    """``MetadataCreateIndexService.validateIndexOrAliasName`` (plus, with ``check_case``, the lower-case rule
-    of ``validateIndexName``), as a message tail."""
-    if not name:
-        return "must not be empty"
-    if any(c in name for c in '\\/*?"<>| ,'):
-        return 'must not contain the following characters [ , ", *, \\, <, |, ,, >, /, ?]'
-    if "#" in name:
-        return "must not contain '#'"
-    if ":" in name:
-        return "must not contain ':'"
-    if name[0] in "_-+":
-        return "must not start with '_', '-', or '+'"
-    if len(name.encode()) > 255:
-        return f"index name is too long, ({len(name.encode())} > 255)"
-    if name in (".", ".."):
-        return "must not be '.' or '..'"
-    if check_case and name.lower() != name:
-        return "must be lowercase"
-    return None
-
-
-def _default_filtering(now: str) -> dict[str, Any]:
-    """``ConnectorFiltering.getDefaultConnectorFilteringConfig``: one include-everything rule."""
-
-    def rules() -> dict[str, Any]:
-        return {
-            "advanced_snippet": {"created_at": now, "updated_at": now, "value": {}},
-            "rules": [
-                {
-                    "created_at": now,
-                    "field": "_",
-                    "id": "DEFAULT",
-                    "order": 0,
-                    "policy": "include",
-                    "rule": "regex",
-                    "updated_at": now,
-                    "value": ".*",
-                }
-            ],
-            "validation": {"errors": [], "state": "valid"},
-        }
-
-    return {"active": rules(), "domain": "DEFAULT", "draft": rules()}
