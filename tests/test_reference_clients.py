@@ -400,10 +400,10 @@ def test_error_endpoint_per_release(es_for: Callable[..., Es], version: str, set
     document = es.get(connector)
     assert document["error"] == "it broke"
     assert document["status"] == ("error" if sets_status else "created")
-    es.request("PUT", f"/_connector/{connector}/_error", json={"error": None})
-    document = es.get(connector)
-    assert document["error"] is None
-    assert document["status"] == ("connected" if sets_status else "created")
+    if sets_status:  # what 8.13/8.14 do with a null error is not pinned (an older handler wrote Map.of(..., null))
+        es.request("PUT", f"/_connector/{connector}/_error", json={"error": None})
+        document = es.get(connector)
+        assert (document["error"], document["status"]) == (None, "connected")
 
 
 def test_error_endpoint_answers(es: Es) -> None:

@@ -193,7 +193,8 @@ class ReferenceTarget(RestLayer):
     @property
     def error_sets_status(self) -> bool:
         """8.15+ (elastic/elasticsearch#110192): ``_error`` also sets the status, ``connected`` for a null or empty
-        error, else ``error`` (ConnectorIndexService.updateConnectorError); 8.13/8.14 write the error alone."""
+        error, else ``error`` (ConnectorIndexService.updateConnectorError); 8.13/8.14 write the error alone
+        (*derived*, from the facts sheet; what they do with a null error is not pinned)."""
         return self.version >= (8, 15, 0)
 
     # --------------------------------------------------------------------------------------- routes
