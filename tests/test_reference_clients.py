@@ -442,6 +442,26 @@ def test_needs_configuration_to_error_passes_either_way_on_8_13(
     assert run.outcome("transition[needs_configuration->error]") == "passed"
 
 
+def test_exploration_walks_accept_either_answer_for_the_unpinned_cell_on_8_13(
+    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
+) -> None:
+    from mutants import RefusesAllowedTransition
+
+    class CountingRefusal(RefusesAllowedTransition):
+        refused = 0
+
+        def transition_allowed(self, current: str, requested: str) -> bool:
+            allowed = super().transition_allowed(current, requested)
+            if (current, requested) == ("needs_configuration", "error"):
+                self.refused += 1
+            return allowed
+
+    target = CountingRefusal("8.13.4")
+    run = run_suite(start_target(target).url, "--connector-explore", "3", "--connector-seed", "7", "-k", "explore")
+    assert run.not_passed() == {}, run.result.stdout.str()[-3000:]
+    assert target.refused > 0, "no walk reached needs_configuration -> error: pick another seed"
+
+
 # ------------------------------------------------------------------------------------ the official client
 
 
