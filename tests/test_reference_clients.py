@@ -471,8 +471,8 @@ def client_for(start_target: Callable[..., ReferenceServer]) -> Iterator[Callabl
 
     clients: list[Elasticsearch] = []
 
-    def connect(version: str, **options: Any) -> Elasticsearch:
-        client = Elasticsearch(start_target(ReferenceTarget(version)).url, **options)
+    def connect(version: str, build_flavor: str = "default", **options: Any) -> Elasticsearch:
+        client = Elasticsearch(start_target(ReferenceTarget(version, build_flavor=build_flavor)).url, **options)
         clients.append(client)
         return client
 
@@ -482,14 +482,17 @@ def client_for(start_target: Callable[..., ReferenceServer]) -> Iterator[Callabl
 
 
 @pytest.mark.filterwarnings(GA_WARNING)
-@pytest.mark.parametrize("version", ["9.0.0", "9.1.0"])
+@pytest.mark.parametrize(("version", "flavor"), [("9.0.0", "default"), ("9.1.0", "default"), ("8.11.0", "serverless")])
 @pytest.mark.parametrize("compress", [False, True], ids=["plain", "http_compress"])
-def test_the_official_client_with_its_options(client_for: Callable[..., Any], version: str, compress: bool) -> None:
+def test_the_official_client_with_its_options(
+    client_for: Callable[..., Any], version: str, flavor: str, compress: bool
+) -> None:
     """The 9.x client (it sends compatible-with=9) with an opaque id and every standard parameter of
-    update_status: each call is answered as Elasticsearch answers it, and no Warning reaches the client."""
+    update_status, on each release it supports (Serverless too, whatever version it reports): each call is
+    answered as Elasticsearch answers it, and no Warning reaches the client."""
     from elasticsearch import BadRequestError, ElasticsearchWarning
 
-    client = client_for(version, http_compress=compress)
+    client = client_for(version, flavor, http_compress=compress)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ElasticsearchWarning)
         client.connector.put(connector_id="py", index_name="py-idx", name="Py")
