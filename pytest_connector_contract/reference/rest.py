@@ -47,8 +47,10 @@ _METHOD_ORDER = ("GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH", "TR
 _JSON_TYPE = "application/json"
 _VENDOR_JSON_TYPE = "application/vnd.elasticsearch+json"
 #: The media types XContentType.JSON and VND_JSON answer to (libs/x-content XContentType.headerValues): all
-#: read as JSON. Of their parameters only ``charset`` (any value: ParsedMediaType.IGNORED_PARAMETERS, Jackson
-#: detects the encoding from the bytes) and, on the vendor types, ``compatible-with`` (digits) are valid.
+#: read as JSON. Only a declared parameter is validated (``compatible-with``, digits, on the vendor types);
+#: any other, ``charset`` with any value included, is let through (ParsedMediaType.isValidParameter at
+#: ``1180f45e``: "undefined parameters are allowed", elastic/elasticsearch#63080; Jackson detects the
+#: encoding from the bytes).
 _JSON_TYPES = frozenset({_JSON_TYPE, "application/x-ndjson", "application/*"})
 _VENDOR_JSON_TYPES = frozenset({_VENDOR_JSON_TYPE, "application/vnd.elasticsearch+x-ndjson"})
 #: RestHeaderDefinitions with multiValueAllowed false (ActionModule): distinct repeated values are refused.
@@ -552,18 +554,14 @@ def _parse_media_type(value: str | None) -> tuple[str, dict[str, str]] | None:
 
 def _json_media_type_parsed(parsed: tuple[str, dict[str, str]] | None) -> str | None:
     """Which JSON flavour a parsed media type is (one of the :data:`_JSON_TYPES` or :data:`_VENDOR_JSON_TYPES`),
-    or None when it is not JSON we can read: ``ParsedMediaType.toMediaType`` refuses a parameter the type does
-    not declare, except ``charset``, whatever its value."""
+    or None when it is not JSON we can read (``ParsedMediaType.toMediaType``: a vendor type whose
+    ``compatible-with`` is not digits is no type at all)."""
     if parsed is None:
         return None
     kind, params = parsed
     if kind not in _JSON_TYPES and kind not in _VENDOR_JSON_TYPES:
         return None
-    for name, value in params.items():
-        if name == "charset":
-            continue
-        if name == "compatible-with" and kind in _VENDOR_JSON_TYPES and re.fullmatch(r"\d+", value):
-            continue
+    if kind in _VENDOR_JSON_TYPES and not re.fullmatch(r"\d+", params.get("compatible-with", "0")):
         return None
     return kind
 
