@@ -220,7 +220,7 @@ def test_list_filters_and_paging(es: Client) -> None:
 
 
 def test_url_encoded_ids_are_decoded(es: Client) -> None:
-    assert es.request("PUT", "/_connector/a%2Fb+c%C3%A9", json={"index_name": "idx-enc"}).json()["id"] == "a/b cé"
+    assert es.request("PUT", "/_connector/a%2Fb%20c%C3%A9", json={"index_name": "idx-enc"}).json()["id"] == "a/b cé"
     response = es.request("PUT", "/_connector/a%2Fb%20c%C3%A9/_status", json={"status": "error"})
     assert response.json() == {"result": "updated"}
     assert es.request("GET", "/_connector/a%2Fb%20c%C3%A9").json()["status"] == "error"

@@ -6,6 +6,7 @@ reference target read it, so an expectation is written down exactly once.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -101,9 +102,16 @@ class Profile:
     name: str
     applies_to: VersionRange
     transitions: dict[str, frozenset[str]]
+    #: Cells whose answer the sources do not pin for this profile: a check accepts the acceptance and the
+    #: refusal alike there (``transitions`` still says what the reference target does).
+    unsure: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def allows(self, current: str, requested: str) -> bool:
         return requested in self.transitions.get(current, frozenset())
+
+    def is_unsure(self, current: str, requested: str) -> bool:
+        """Whether both answers pass for this transition (the source of the release is not pinned)."""
+        return requested in self.unsure.get(current, frozenset())
 
 
 @dataclass(frozen=True)
@@ -316,6 +324,32 @@ class TransitionExpectation:
     error_type: str | None = None
     caused_by_type: str | None = None
     reason_contains: str | None = None
+    #: the profile does not pin this release's answer (spec.json ``unsure``): the other answer passes too
+    unsure: bool = False
+    #: for an unsure cell, the expectation of the other answer
+    other: TransitionExpectation | None = None
+
+    def for_answer(self, http: int) -> TransitionExpectation:
+        """The expectation an answer is held to: this one, or for an unsure cell the one whose kind of answer
+        (accepted or refused) was given."""
+        if self.other is not None and (http == self.other.http) != (http == self.http):
+            return self.other if http == self.other.http else self
+        return self
+
+    def describe(self) -> str:
+        """What the check expects, as its report's ``expected`` says it."""
+        if self.other is not None:
+            return f"either {self._text()}, or {self.other._text()} (this release's answer is not pinned)"
+        return self._text()
+
+    def _text(self) -> str:
+        if self.accepted:
+            results = " or ".join(self.results)
+            return f"HTTP {self.http} result {results}, GET shows {self.requested!r}, other fields unchanged"
+        return (
+            f"HTTP {self.http} {self.error_type} naming both statuses, caused by {self.caused_by_type}, "
+            "connector unchanged"
+        )
 
     @property
     def word(self) -> str:
@@ -324,12 +358,22 @@ class TransitionExpectation:
 
 
 def expect_transition(spec: Spec, profile: Profile, current: str, requested: str) -> TransitionExpectation:
-    """The answer to ``current -> requested`` under ``profile``, from the spec's ``transition`` section."""
+    """The answer to ``current -> requested`` under ``profile``, from the spec's ``transition`` section; for a
+    cell the profile marks unsure, the profile's answer with the other one beside it."""
+    allowed = profile.allows(current, requested)
+    expectation = _transition_answer(spec, current, requested, allowed)
+    if not profile.is_unsure(current, requested):
+        return expectation
+    other = _transition_answer(spec, current, requested, not allowed)
+    return dataclasses.replace(expectation, unsure=True, other=other)
+
+
+def _transition_answer(spec: Spec, current: str, requested: str, accepted: bool) -> TransitionExpectation:
     rules = spec.raw["transition"]
-    if profile.allows(current, requested):
-        accepted = rules["accepted"]
-        results = tuple(accepted["self_result" if current == requested else "result"])
-        return TransitionExpectation(current, requested, True, accepted["http"], requested, results=results)
+    if accepted:
+        rule = rules["accepted"]
+        results = tuple(rule["self_result" if current == requested else "result"])
+        return TransitionExpectation(current, requested, True, rule["http"], requested, results=results)
     refused = rules["refused"]
     return TransitionExpectation(
         current,
@@ -510,6 +554,7 @@ def load_spec() -> Spec:
             name=name,
             applies_to=VersionRange.from_data(data["applies_to"]),
             transitions={k: frozenset(v) for k, v in data["transitions"].items()},
+            unsure={k: frozenset(v) for k, v in data.get("unsure", {}).items()},
         )
         for name, data in raw["profiles"].items()
     }

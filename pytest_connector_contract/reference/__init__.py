@@ -11,6 +11,7 @@ small method each).
   parameters, error rendering, the authentication and authorization steps)
 - :mod:`~pytest_connector_contract.reference.reader`: the body reader (ObjectParser over Jackson-like tokens)
 - :mod:`~pytest_connector_contract.reference.connectors`: the connector endpoints and their store
+- :mod:`~pytest_connector_contract.reference.documents`: the stored document's defaults and field rules
 - :mod:`~pytest_connector_contract.reference.security`: credentials, principals, cluster privileges
 - :mod:`~pytest_connector_contract.reference.server`: the target behind a real HTTP socket
 

@@ -2,9 +2,10 @@
 
 :class:`ReferenceTarget` is the :class:`~pytest_connector_contract.reference.rest.RestLayer` of one
 Elasticsearch version with its routes: ``GET /``, ``_connector`` (list, create) and ``_connector/<id>``
-(get, create or replace, delete) for the suite's setup and reads, and ``PUT _connector/<id>/_status``, the
-API under test. Each handler parses its body (strict parsers of
-:mod:`~pytest_connector_contract.reference.reader`), *then* rejects unknown query parameters
+(get, create or replace, delete) for the suite's setup and reads, ``PUT _connector/<id>/_error`` to give a
+connector a non-default ``error``, and ``PUT _connector/<id>/_status``, the API under test. Each handler
+parses its body (strict parsers of :mod:`~pytest_connector_contract.reference.reader`), *then* rejects
+unknown query parameters
 (Elasticsearch parses the body in ``prepareRequest`` before it checks unconsumed parameters), then
 validates the request, then authorizes the route's action (403: ``TransportAction`` validates the request
 before the security action filter runs), then reads the connector (404), checks the transition (400),
@@ -17,7 +18,6 @@ What differs between releases is decided by the version facts (:attr:`ReferenceT
 
 from __future__ import annotations
 
-import copy
 import secrets
 import threading
 import time
@@ -27,6 +27,12 @@ from typing import Any
 
 from pytest_connector_contract.contract.spec import Profile, Spec, deletes_softly, load_spec, parse_version
 from pytest_connector_contract.contract.target import SERVERLESS, choose_profile
+from pytest_connector_contract.reference.documents import (
+    copy_json,
+    default_filtering,
+    index_name_problem,
+    validation_failed,
+)
 from pytest_connector_contract.reference.messages import EsError, Request, Response
 from pytest_connector_contract.reference.reader import (
     JACKSON_EOF,
@@ -47,6 +53,7 @@ from pytest_connector_contract.reference.security import (
     ACTION_CONNECTOR_LIST,
     ACTION_CONNECTOR_POST,
     ACTION_CONNECTOR_PUT,
+    ACTION_CONNECTOR_UPDATE_ERROR,
     ACTION_CONNECTOR_UPDATE_STATUS,
     ACTION_MAIN,
     Security,
@@ -171,8 +178,16 @@ class ReferenceTarget(RestLayer):
 
     @property
     def managed_index_prefix_required(self) -> bool:
-        """Newer releases require Elastic-managed (``is_native``) connectors to use a ``content-`` index."""
-        return self.version >= (8, 16, 0)
+        """9.0+ requires Elastic-managed (``is_native``) connectors to use a ``content-`` index
+        (elastic/elasticsearch#117778, merged for 9.0; *derived*: 8.16-8.19 do not have it)."""
+        return self.version >= (9, 0, 0)
+
+    @property
+    def error_sets_status(self) -> bool:
+        """8.15+ (elastic/elasticsearch#110192): ``_error`` also sets the status, ``connected`` for a null or empty
+        error, else ``error`` (ConnectorIndexService.updateConnectorError); 8.13/8.14 write the error alone
+        (*derived*, from the facts sheet; what they do with a null error is not pinned)."""
+        return self.version >= (8, 15, 0)
 
     # --------------------------------------------------------------------------------------- routes
 
@@ -199,6 +214,11 @@ class ReferenceTarget(RestLayer):
                 "/_connector/{connector_id}/_status",
                 {"PUT": "handle_update_status"},
                 {"PUT": ACTION_CONNECTOR_UPDATE_STATUS},
+            ),
+            Route(
+                "/_connector/{connector_id}/_error",
+                {"PUT": "handle_update_error"},
+                {"PUT": ACTION_CONNECTOR_UPDATE_ERROR},
             ),
         ]
 
@@ -255,6 +275,16 @@ class ReferenceTarget(RestLayer):
     def parse_status_body(self, request: Request) -> str | None:
         """The requested status from the body, via the strict ``connector_update_status_request``
         parser; None when the body has no ``status`` (validation refuses that next)."""
+        fields = self.parse_update_body(
+            request, "connector_update_status_request", {"status": Field(frozenset({VALUE_STRING}), self.parse_status)}
+        )
+        status: str | None = fields.get("status")
+        return status
+
+    def parse_update_body(self, request: Request, parser_name: str, fields: Mapping[str, Field]) -> dict[str, Any]:
+        """The body of a connector update endpoint (``_status``, ``_error``) through its strict parser, as the
+        release's handler reads it: 8.13/8.14 ``Request.fromXContentBytes`` (detect the content from the raw
+        bytes, an IOException wrapped as parse_exception), 8.15+ ``contentParser()`` (a body is required)."""
         if not request.body:
             if self.old_status_handler and "Content-Type" not in request.headers:
                 # 8.13/8.14 build a parser for a null XContentType: a NullPointerException.
@@ -269,11 +299,7 @@ class ReferenceTarget(RestLayer):
                 "Compressor detection can only be called on some xcontent bytes or compressed xcontent bytes",
             )
         try:
-            fields = self.read_object(
-                request.body,
-                "connector_update_status_request",
-                {"status": Field(frozenset({VALUE_STRING}), self.parse_status)},
-            )
+            return self.read_object(request.body, parser_name, fields)
         except EsError as exc:
             if exc.type != "x_content_e_o_f_exception" or not (self.old_status_handler or self.eof_escapes):
                 raise
@@ -283,8 +309,6 @@ class ReferenceTarget(RestLayer):
                 body = request.body.decode("utf-8", "replace")
                 raise EsError(400, "parse_exception", f"Failed to parse: {body}", eof) from None
             raise EsError(500, eof["type"], eof["reason"], exc.caused_by) from None
-        status: str | None = fields.get("status")
-        return status
 
     def parse_status(self, value: str) -> str:
         """``ConnectorStatus.connectorStatus``: Java ``equalsIgnoreCase`` against the statuses, stored
@@ -328,6 +352,27 @@ class ReferenceTarget(RestLayer):
         return "updated"
 
     def status_updated(self, result: str) -> Response:
+        return self.json_response(200, {"result": result})
+
+    def handle_update_error(self, request: Request, connector_id: str) -> Response:
+        """``PUT _connector/<id>/_error``: the strict ``connector_update_error_request`` parser (``error``, a
+        string or null; UpdateConnectorErrorAction at ``08b91421``), then a partial update of ``error`` (8.15+:
+        and ``status``) that never consults the state machine; 404 when missing; ``updated`` or ``noop``."""
+        fields = self.parse_update_body(
+            request, "connector_update_error_request", {"error": Field(frozenset({VALUE_STRING, VALUE_NULL}))}
+        )
+        self.check_params(request, ("connector_id",), consumes_body=True)
+        self.authorize(request)
+        error: str | None = fields.get("error")
+        with self.lock:
+            doc = self.get_connector(connector_id)
+            if doc is None:
+                return self.connector_not_found(connector_id)
+            update: Document = {"error": error}
+            if self.error_sets_status:
+                update["status"] = "connected" if not error else "error"
+            result = "noop" if all(doc.get(k) == v for k, v in update.items()) else "updated"
+            doc.update(update)
         return self.json_response(200, {"result": result})
 
     def handle_put_connector(self, request: Request, connector_id: str) -> Response:
@@ -401,7 +446,7 @@ class ReferenceTarget(RestLayer):
         if self.index_name_required and not index_name:
             errors.append('[index_name] cannot be [null] or [""]')
         elif index_name is not None:
-            problem = _index_name_problem(index_name)
+            problem = index_name_problem(index_name)
             if problem:
                 errors.append(f"Invalid index name [{index_name}], {problem}")
             elif (
@@ -412,8 +457,7 @@ class ReferenceTarget(RestLayer):
                     "must start with the prefix: [content-]"
                 )
         if errors:
-            numbered = "".join(f"{i}: {e};" for i, e in enumerate(errors, 1))
-            raise EsError(400, "action_request_validation_exception", f"Validation Failed: {numbered}")
+            raise validation_failed(errors)
 
     def check_index_name_free(self, index_name: str | None, connector_id: str | None) -> None:
         """Two live connectors cannot share an index. Called with the lock held."""
@@ -436,7 +480,7 @@ class ReferenceTarget(RestLayer):
             "description": fields.get("description"),
             "error": None,
             "features": None,
-            "filtering": [_default_filtering(now)],
+            "filtering": [default_filtering(now)],
             "index_name": fields.get("index_name"),
             "is_native": is_native,
             "language": fields.get("language"),
@@ -493,7 +537,7 @@ class ReferenceTarget(RestLayer):
 
     def render_connector(self, connector_id: str, doc: Document) -> dict[str, Any]:
         """The flat API shape: ``id`` then every stored field. Returns a copy."""
-        return {"id": connector_id, **_copy_json(doc)}
+        return {"id": connector_id, **copy_json(doc)}
 
     def connector_not_found(self, connector_id: str) -> Response:
         return self.error(404, "resource_not_found_exception", f"connector [{connector_id}] not found")
@@ -522,6 +566,7 @@ class ReferenceTarget(RestLayer):
                 "illegal_argument_exception",
                 "The sum of parameters [from] and [size] cannot be higher than 10000.",
             )
+        self.validate_list_index_names(index_names)
         self.authorize(request)
 
         def wanted(doc: Document) -> bool:
@@ -542,6 +587,18 @@ class ReferenceTarget(RestLayer):
             found = [self.render_connector(cid, doc) for cid, doc in self.connectors.items() if wanted(doc)]
         found.sort(key=lambda d: (d.get("index_name") is None, d.get("index_name") or "", d["id"]))
         return self.json_response(200, {"count": len(found), "results": found[start : start + size]})
+
+    def validate_list_index_names(self, index_names: list[str]) -> None:
+        """``ListConnectorAction.Request.validate`` (at ``9ffa4ed2``): each ``index_name`` through
+        ``validateIndexOrAliasName`` (no case rule), the exception's ``toString()`` as the text. *Derived*: that
+        wrapping, and that every release from 8.13 validates: assert ``Invalid index name [<name>]`` only."""
+        errors = []
+        for name in index_names:
+            problem = index_name_problem(name, check_case=False)
+            if problem:
+                errors.append(f"[{name}/_na_] InvalidIndexNameException[Invalid index name [{name}], {problem}]")
+        if errors:
+            raise validation_failed(errors)
 
     def handle_delete_connector(self, request: Request, connector_id: str) -> Response:
         """``DELETE _connector/<id>``: soft on 9.x unless ``hard``; 404 when missing (or already
@@ -570,7 +627,7 @@ class ReferenceTarget(RestLayer):
         """A copy of the stored document (soft-deleted ones included), or None."""
         with self.lock:
             doc = self.connectors.get(connector_id)
-            return None if doc is None else _copy_json(doc)
+            return None if doc is None else copy_json(doc)
 
     # -------------------------------------------------------------------------------- parsing
 
@@ -584,63 +641,3 @@ class ReferenceTarget(RestLayer):
         Elasticsearch). Returning instead of raising makes the parser skip the field."""
         message = suggest(name, fields, prefix=f"[{parser_name}] unknown field [{name}]", spaced=True)
         raise EsError(400, "x_content_parse_exception", f"{location} {message}")
-
-
-# ------------------------------------------------------------------------------------ helpers
-
-
-def _copy_json(value: Any) -> Any:
-    """A deep copy of JSON-shaped data: several times cheaper than ``copy.deepcopy``, which was a third of
-    the target's time per request (every GET renders a copy of the stored document)."""
-    if isinstance(value, dict):
-        return {key: _copy_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy_json(item) for item in value]
-    if value is None or isinstance(value, str | int | float):
-        return value
-    return copy.deepcopy(value)
-
-
-def _index_name_problem(name: str) -> str | None:
-    """``MetadataCreateIndexService.validateIndexOrAliasName``, as a message tail."""
-    if not name:
-        return "must not be empty"
-    if any(c in name for c in '\\/*?"<>| ,'):
-        return 'must not contain the following characters [ , ", *, \\, <, |, ,, >, /, ?]'
-    if "#" in name:
-        return "must not contain '#'"
-    if ":" in name:
-        return "must not contain ':'"
-    if name[0] in "_-+":
-        return "must not start with '_', '-', or '+'"
-    if len(name.encode()) > 255:
-        return f"index name is too long, ({len(name.encode())} > 255)"
-    if name in (".", ".."):
-        return "must not be '.' or '..'"
-    if name.lower() != name:
-        return "must be lowercase"
-    return None
-
-
-def _default_filtering(now: str) -> dict[str, Any]:
-    """``ConnectorFiltering.getDefaultConnectorFilteringConfig``: one include-everything rule."""
-
-    def rules() -> dict[str, Any]:
-        return {
-            "advanced_snippet": {"created_at": now, "updated_at": now, "value": {}},
-            "rules": [
-                {
-                    "created_at": now,
-                    "field": "_",
-                    "id": "DEFAULT",
-                    "order": 0,
-                    "policy": "include",
-                    "rule": "regex",
-                    "updated_at": now,
-                    "value": ".*",
-                }
-            ],
-            "validation": {"errors": [], "state": "valid"},
-        }
-
-    return {"active": rules(), "domain": "DEFAULT", "draft": rules()}

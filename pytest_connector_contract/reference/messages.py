@@ -11,11 +11,11 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote_plus, urlencode
+from urllib.parse import urlencode
 
 from pytest_connector_contract.reference.security import Principal
 
-__all__ = ["EsError", "Headers", "Request", "Response"]
+__all__ = ["EsError", "Headers", "Request", "Response", "decode_component"]
 
 
 @dataclass
@@ -35,14 +35,26 @@ class Response:
 
 
 class Headers(Mapping[str, str]):
-    """Request headers with case-insensitive lookups, as HTTP requires."""
+    """Request headers with case-insensitive lookups, as HTTP requires.
+
+    Given as pairs, a repeated header keeps every value: a lookup gives the first (``RestRequest.header``)
+    and :meth:`get_all` all of them (``RestRequest.getAllHeaderValues``), which is what the REST layer
+    needs to refuse a repeated ``Content-Type`` or ``X-Opaque-Id`` as Elasticsearch does."""
 
     def __init__(self, headers: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
         items = headers.items() if isinstance(headers, Mapping) else headers
-        self._items: dict[str, tuple[str, str]] = {k.lower(): (k, v) for k, v in items}
+        self._items: dict[str, tuple[str, str]] = {}
+        self._all: dict[str, list[str]] = {}
+        for name, value in items:
+            self._items.setdefault(name.lower(), (name, value))
+            self._all.setdefault(name.lower(), []).append(value)
 
     def __getitem__(self, key: str) -> str:
         return self._items[key.lower()][1]
+
+    def get_all(self, key: str) -> list[str]:
+        """Every value sent for ``key``, in order (empty when it was not sent)."""
+        return list(self._all.get(key.lower(), ()))
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and key.lower() in self._items
@@ -52,6 +64,46 @@ class Headers(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def decode_component(text: str, *, plus_as_space: bool, lenient: bool = False) -> str:
+    """``RestUtils.decodeComponent`` (server/src/main/java/org/elasticsearch/rest/RestUtils.java at
+    ``02a21df0``): ``%XX`` escapes decoded as UTF-8, ``%%`` is one ``%``, and a ``+`` is a space only where
+    ``plus_as_space`` says so: never in a path (``es.rest.url_plus_as_space`` defaults to false), always in a
+    query string (``decodeQueryStringParam``). A malformed escape raises ValueError with Elasticsearch's
+    message, or (``lenient``) leaves the text as it came."""
+    if "%" not in text and not (plus_as_space and "+" in text):
+        return text
+    out = bytearray()
+    i, size = 0, len(text)
+    try:
+        while i < size:
+            char = text[i]
+            if char == "+":
+                out += b" " if plus_as_space else b"+"
+            elif char == "%":
+                if i == size - 1:
+                    raise ValueError(f"unterminated escape sequence at end of string: {text}")
+                i += 1
+                if text[i] == "%":
+                    out += b"%"
+                    i += 1
+                    continue
+                if i == size - 1:
+                    raise ValueError(f"partial escape sequence at end of string: {text}")
+                pair = text[i : i + 2]
+                if not all(c in "0123456789abcdefABCDEF" for c in pair):
+                    raise ValueError(f"invalid escape sequence `%{pair}' at index {i - 1} of: {text}")
+                out.append(int(pair, 16))
+                i += 1
+            else:
+                out += char.encode("utf-8")
+            i += 1
+    except ValueError:
+        if lenient:
+            return text
+        raise
+    return out.decode("utf-8", "replace")
 
 
 @dataclass(frozen=True)
@@ -78,7 +130,8 @@ class Request:
 
     @property
     def decoded_path(self) -> str:
-        return unquote_plus(self.path)
+        """``RestRequest.path()``: the path percent-decoded, a ``+`` kept (``RestUtils.decodeComponent``)."""
+        return decode_component(self.path, plus_as_space=False, lenient=True)
 
     def param(self, name: str) -> str | None:
         """The last value given for a query parameter (Elasticsearch keeps the last one)."""

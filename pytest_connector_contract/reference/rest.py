@@ -31,9 +31,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote_plus
 
-from pytest_connector_contract.reference.messages import EsError, Headers, Request, Response
+from pytest_connector_contract.reference.messages import EsError, Headers, Request, Response, decode_component
 from pytest_connector_contract.reference.reader import parse_boolean, suggest
 from pytest_connector_contract.reference.security import AuthenticationFailed, Principal, Security, granting_privileges
 
@@ -47,6 +46,15 @@ _METHOD_ORDER = ("GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH", "TR
 
 _JSON_TYPE = "application/json"
 _VENDOR_JSON_TYPE = "application/vnd.elasticsearch+json"
+#: The media types XContentType.JSON and VND_JSON answer to (libs/x-content XContentType.headerValues): all
+#: read as JSON. Only a declared parameter is validated (``compatible-with``, digits, on the vendor types);
+#: any other, ``charset`` with any value included, is let through (ParsedMediaType.isValidParameter at
+#: ``1180f45e``: "undefined parameters are allowed", elastic/elasticsearch#63080; Jackson detects the
+#: encoding from the bytes).
+_JSON_TYPES = frozenset({_JSON_TYPE, "application/x-ndjson", "application/*"})
+_VENDOR_JSON_TYPES = frozenset({_VENDOR_JSON_TYPE, "application/vnd.elasticsearch+x-ndjson"})
+#: RestHeaderDefinitions with multiValueAllowed false (ActionModule): distinct repeated values are refused.
+_SINGLE_VALUED_HEADERS = ("X-Opaque-Id", "tracestate", "traceparent", "X-elastic-product-origin")
 _TCHAR = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 
@@ -68,7 +76,8 @@ class Route:
         params: dict[str, str] = {}
         for part, segment in zip(parts, segments, strict=True):
             if part.startswith("{") and part.endswith("}"):
-                params[part[1:-1]] = unquote_plus(segment)
+                # PathTrie hands each segment to RestUtils.REST_DECODER: a "+" stays a "+"
+                params[part[1:-1]] = decode_component(segment, plus_as_space=False, lenient=True)
             elif part != segment:
                 return None
         return params
@@ -139,7 +148,10 @@ class RestLayer:
 
     def dispatch(self, request: Request) -> Response:
         """Steps 0-3 of the pipeline, then the route's handler."""
-        principal = self.authenticate(request)
+        self.check_single_valued_headers(request)
+        # SecurityRestFilter: "authn is bypassed for HTTP requests with the OPTIONS method"
+        # (x-pack/plugin/security/.../rest/SecurityRestFilter.java at 0118cc13)
+        principal = None if request.method == "OPTIONS" else self.authenticate(request)
         if principal is not None:
             request = dataclasses.replace(request, principal=principal)
         self.check_media_types(request)
@@ -160,7 +172,11 @@ class RestLayer:
         allowed = [m for m in _METHOD_ORDER if m in handlers]
         if request.method not in handlers:
             if request.method == "OPTIONS":
-                return Response(200, {"Allow": ",".join(allowed), "Content-Type": "text/plain; charset=UTF-8"}, b"")
+                # RestController.handleOptionsRequest: 200 text/plain, no body, Allow only when a route matched
+                options = Response(200, {"Content-Type": "text/plain; charset=UTF-8"}, b"")
+                if allowed:
+                    options.headers["Allow"] = ",".join(allowed)
+                return options
             if not allowed:
                 return self.no_handler(request)
             return self.method_not_allowed(request, allowed)
@@ -226,6 +242,16 @@ class RestLayer:
 
     # ----------------------------------------------------------------------------- protocol checks
 
+    def check_single_valued_headers(self, request: Request) -> None:
+        """400 for distinct repeated values of a single-valued header such as ``X-Opaque-Id``: "multiple values
+        for single-valued header [X-Opaque-Id]." (ActionModule.copyRequestHeadersToThreadContext, which the
+        HTTP layer runs before authentication; RestController.copyRestHeaders in older code). The same value
+        twice is one value. *Derived*: the answer's shape (an error object here; a plain-string error in
+        older RestController code): assert the status and the text only."""
+        for name in _SINGLE_VALUED_HEADERS:
+            if len(set(request.headers.get_all(name))) > 1:
+                raise EsError(400, "illegal_argument_exception", f"multiple values for single-valued header [{name}].")
+
     def check_media_types(self, request: Request) -> None:
         """Reject malformed ``Accept``/``Content-Type`` values and unsupported ``compatible-with``
         versions with 400 media_type_header_exception (Elasticsearch does this while building the
@@ -272,8 +298,16 @@ class RestLayer:
                 )
 
     def _parse_media_type_header(self, request: Request, header: str) -> tuple[str, dict[str, str]] | None:
-        value = request.headers.get(header)
+        """``RestRequest.parseHeaderWithMediaType`` (server/src/main/java/org/elasticsearch/rest/RestRequest.java
+        at ``01195333``): a repeated header is "Incorrect header [<name>]. Only one value should be provided",
+        an empty one "Header [<name>] cannot be empty.", both refused as media_type_header_exception."""
+        values = request.headers.get_all(header)
+        value = values[0] if values else None
         try:
+            if len(values) > 1:
+                raise ValueError(f"Incorrect header [{header}]. Only one value should be provided")
+            if value is not None and not value.strip():
+                raise ValueError(f"Header [{header}] cannot be empty.")
             return _parse_media_type(value)
         except ValueError as exc:
             raise EsError(
@@ -290,7 +324,7 @@ class RestLayer:
         value = request.headers.get("Content-Type")
         if value is None:
             return self.simple_error(406, "Content-Type header is missing")
-        if _json_media_type(value) is None:
+        if _json_media_type(value) is None:  # RestController.sendContentTypeErrorMessage
             return self.simple_error(406, f"Content-Type header [{value}] is not supported")
         return None
 
@@ -365,8 +399,9 @@ class RestLayer:
         return Response(status, {}, _dump(body))
 
     def base_headers(self, request: Request) -> dict[str, str]:
-        """Headers on every answer: the negotiated JSON media type and the product header the
-        official clients insist on."""
+        """Headers on every answer: the negotiated JSON media type, the product header the official clients
+        insist on (RestController.dispatchRequest adds it), and the request's ``X-Opaque-Id`` (DefaultRestChannel
+        echoes it on every answer it writes, errors, 405 and 406 included)."""
         headers = {
             "Content-Type": self.response_media_type(request),
             "X-elastic-product": "Elasticsearch",
@@ -377,22 +412,30 @@ class RestLayer:
         return headers
 
     def response_media_type(self, request: Request) -> str:
-        """Answer in the vendor type when the request asked for it (Accept first, then Content-Type)."""
-        for header in ("Accept", "Content-Type"):
-            try:
-                parsed = _parse_media_type(request.headers.get(header))
-            except ValueError:
-                continue
-            kind = _json_media_type_parsed(parsed)
-            if kind is None or parsed is None:
-                continue
-            if kind == _VENDOR_JSON_TYPE:
-                version = int(parsed[1].get("compatible-with") or self.major)
-                if not self.major - 1 <= version <= self.major:
-                    return _JSON_TYPE  # the request was refused for that version: answer plain JSON
-                return f"{_VENDOR_JSON_TYPE};compatible-with={version}"
+        """``AbstractRestChannel.newBuilder`` (server/src/main/java/org/elasticsearch/rest/AbstractRestChannel.java
+        at ``edf1eca0``): the type named by ``format``, else by an ``Accept`` naming a known type, else the
+        request's own ``Content-Type``, else JSON; its parameters are the ``Accept`` header's, whichever
+        picked the type (``ParsedMediaType.parseMediaType(responseContentType, acceptParameters)``). A request
+        refused for its ``compatible-with`` gets plain JSON (*derived*: Elasticsearch answers it through a
+        substitute request without those headers)."""
+        try:
+            accept = self._parse_media_type_header(request, "Accept")
+            content_type = self._parse_media_type_header(request, "Content-Type")
+            for parsed in (accept, content_type):
+                version = _compat_version(parsed, "")
+                if version is not None and not self.major - 1 <= version <= self.major:
+                    return _JSON_TYPE
+        except EsError:
             return _JSON_TYPE
-        return _JSON_TYPE
+        kind = _FORMATS.get((request.param("format") or "").strip().lower())
+        if kind is None:
+            kind = _canonical_json_type(accept)
+        if kind is None:
+            kind = _canonical_json_type(content_type)
+        if kind is None:
+            kind = _JSON_TYPE
+        params = accept[1] if accept is not None else {}
+        return kind + "".join(f";{name}={value}" for name, value in params.items())
 
     def finish(self, request: Request, response: Response) -> Response:
         """Merge the base headers and apply the global response parameters (``filter_path``,
@@ -403,10 +446,15 @@ class RestLayer:
         client with an error answer that has no ``error``."""
         headers = self.base_headers(request)
         headers.update(response.headers)
+        if response.status in (401, 403):
+            # RestResponse.filterHeaders (server/src/main/java/org/elasticsearch/rest/RestResponse.java at
+            # 007507427): a 401 or 403 carries neither Warning nor X-elastic-product
+            headers = {k: v for k, v in headers.items() if k.lower() not in ("warning", "x-elastic-product")}
         body = response.body
         filter_path = request.param("filter_path") if response.status < 400 else None
         pretty = request.param("pretty")
-        error_trace = request.param("error_trace") in ("", "true")
+        # never on a 401: the authentication failure's response skips the stack trace (skipStackTrace)
+        error_trace = request.param("error_trace") in ("", "true") and response.status != 401
         if body and (filter_path or pretty not in (None, "false") or error_trace):
             try:
                 data = json.loads(body)
@@ -414,8 +462,7 @@ class RestLayer:
                 data = None
             if data is not None:
                 if error_trace and isinstance(data, dict) and isinstance(data.get("error"), dict):
-                    err = data["error"]
-                    err["stack_trace"] = f"{err.get('type')}: {err.get('reason')}\n\tat reference target"
+                    _add_stack_traces(data["error"])
                 if filter_path:
                     data = _filter(data, [f.strip() for f in filter_path.split(",") if f.strip()])
                 body = _dump(data, pretty=pretty not in (None, "false"))
@@ -423,6 +470,20 @@ class RestLayer:
 
 
 # ------------------------------------------------------------------------------------ helpers
+
+
+def _add_stack_traces(error: dict[str, Any]) -> None:
+    """``?error_trace=true``: ElasticsearchException.generateThrowableXContent writes ``stack_trace`` for the
+    error, each of its ``caused_by`` and ``suppressed`` entries, and every ``root_cause`` entry (each is an
+    exception rendered the same way). The trace text is the reference's own: never assert it."""
+    error["stack_trace"] = f"{error.get('type')}: {error.get('reason')}\n\tat reference target"
+    for key in ("caused_by",):
+        if isinstance(error.get(key), dict):
+            _add_stack_traces(error[key])
+    for key in ("root_cause", "suppressed"):
+        for entry in error.get(key) or ():
+            if isinstance(entry, dict):
+                _add_stack_traces(entry)
 
 
 def _dump(data: Any, *, pretty: bool = False) -> bytes:
@@ -492,17 +553,29 @@ def _parse_media_type(value: str | None) -> tuple[str, dict[str, str]] | None:
 
 
 def _json_media_type_parsed(parsed: tuple[str, dict[str, str]] | None) -> str | None:
-    """Which JSON flavour a parsed media type is, or None when it is not JSON we can read."""
+    """Which JSON flavour a parsed media type is (one of the :data:`_JSON_TYPES` or :data:`_VENDOR_JSON_TYPES`),
+    or None when it is not JSON we can read (``ParsedMediaType.toMediaType``: a vendor type whose
+    ``compatible-with`` is not digits is no type at all)."""
     if parsed is None:
         return None
     kind, params = parsed
-    if kind not in (_JSON_TYPE, _VENDOR_JSON_TYPE):
+    if kind not in _JSON_TYPES and kind not in _VENDOR_JSON_TYPES:
         return None
-    if params.get("charset", "utf-8") != "utf-8":
-        return None
-    if kind == _VENDOR_JSON_TYPE and not re.fullmatch(r"\d+", params.get("compatible-with", "0")):
+    if kind in _VENDOR_JSON_TYPES and not re.fullmatch(r"\d+", params.get("compatible-with", "0")):
         return None
     return kind
+
+
+def _canonical_json_type(parsed: tuple[str, dict[str, str]] | None) -> str | None:
+    """The XContentType's own media type (``XContentType.mediaType()``) for a type that names JSON."""
+    kind = _json_media_type_parsed(parsed)
+    if kind is None:
+        return None
+    return _VENDOR_JSON_TYPE if kind in _VENDOR_JSON_TYPES else _JSON_TYPE
+
+
+#: ``XContentType.fromFormat``: only JSON is spoken here (yaml, cbor and smile fall through to Accept).
+_FORMATS = {"json": _JSON_TYPE}
 
 
 def _json_media_type(value: str) -> str | None:

@@ -40,6 +40,7 @@ __all__ = [
     "ACTION_CONNECTOR_LIST",
     "ACTION_CONNECTOR_POST",
     "ACTION_CONNECTOR_PUT",
+    "ACTION_CONNECTOR_UPDATE_ERROR",
     "ACTION_CONNECTOR_UPDATE_STATUS",
     "ACTION_MAIN",
     "CLUSTER_PRIVILEGES",
@@ -64,6 +65,7 @@ ACTION_CONNECTOR_PUT = "cluster:admin/xpack/connector/put"
 ACTION_CONNECTOR_POST = "cluster:admin/xpack/connector/post"
 ACTION_CONNECTOR_DELETE = "cluster:admin/xpack/connector/delete"
 ACTION_CONNECTOR_UPDATE_STATUS = "cluster:admin/xpack/connector/update_status"
+ACTION_CONNECTOR_UPDATE_ERROR = "cluster:admin/xpack/connector/update_error"
 
 _ALL_CLUSTER = ("cluster:*", "indices:admin/template/*", "indices:admin/index_template/*")
 

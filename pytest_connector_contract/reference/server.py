@@ -35,8 +35,9 @@ each framing answer is the one Elasticsearch's Netty layer gives:
   decoder for). A body that does not decode closes the connection without an answer (*derived*: the
   decompressor's exception reaches ``AbstractHttpServerTransport.onException``, which closes the channel);
 - a client that hangs up mid-request gets nothing, and nothing of its request reaches the target;
-- the path ends at the first ``?`` (``RestRequest``), whatever follows; of a repeated header the target sees
-  the first value (``RestRequest.header``).
+- the path ends at the first ``?`` (``RestRequest``), whatever follows; of a repeated header a lookup gives the
+  first value (``RestRequest.header``) and ``Headers.get_all`` every one (``getAllHeaderValues``), which the
+  REST layer reads to refuse a repeated ``Content-Type`` or ``X-Opaque-Id``.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ from urllib.parse import parse_qs
 
 from pytest_connector_contract.contract.encoding import BodyTooLarge, BodyUndecodable, decodes, inflate
 from pytest_connector_contract.reference.connectors import ReferenceTarget
-from pytest_connector_contract.reference.messages import Response
+from pytest_connector_contract.reference.messages import Headers, Response
 
 __all__ = ["DEFAULT_MAX_CONTENT_LENGTH", "ReferenceServer", "ReferenceServerError"]
 
@@ -490,13 +491,15 @@ class _Handler(BaseHTTPRequestHandler):
         # Like Elasticsearch's RestRequest: the path ends at the first "?"; no fragment, no authority.
         path, _, query_string = self.path.partition("?")
         query = parse_qs(query_string, keep_blank_values=True)
-        headers: dict[str, str] = {}
+        pairs: list[tuple[str, str]] = []
         for name, value in self.headers.items():
             if decoded and name.lower() == "content-encoding":
                 continue  # HttpContentDecoder removes it once it decoded the body
-            # RestRequest.header(): the first value of a repeated header; Netty joins a folded (obs-fold)
-            # value's lines with one space, where the email parser behind http.server keeps the line break.
-            headers.setdefault(name, _FOLD.sub(" ", value).strip())
+            # Every value of a repeated header is kept (Headers: a lookup gives the first, as RestRequest.header()
+            # does, get_all() every one); Netty joins a folded (obs-fold) value's lines with one space, where the
+            # email parser behind http.server keeps the line break.
+            pairs.append((name, _FOLD.sub(" ", value).strip()))
+        headers = Headers(pairs)
         try:
             response = owner.target.handle(self.command, path or "/", query, headers, body)
         except Exception as exc:  # a bug of the target: answer like Elasticsearch would, and record it
