@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -92,18 +93,37 @@ def test_no_import_cycle_among_the_packages_modules() -> None:
     assert _cycles(graph) == []
 
 
-def test_the_reports_import_only_the_folders_below_them() -> None:
-    """reports/ renders a run's result: it may use differential, client, config and contract (design.md's
-    table), never checks/, whose report sections it holds itself."""
-    allowed = {"reports", "differential", "client", "config", "contract"}
+def _allowed_arrows() -> dict[str, set[str]]:
+    """docs/layout.md's table: folder -> the folders it may import."""
+    text = (ROOT.parent / "docs" / "layout.md").read_text(encoding="utf-8")
+    table = text.split("<!-- folder-arrows -->", 1)[1].split("<!-- /folder-arrows -->", 1)[0]
+    allowed = {}
+    for line in table.strip().splitlines()[2:]:
+        folder, targets = (cell.strip() for cell in line.strip("|").split("|"))
+        allowed[folder.strip("`/")] = set(re.findall(r"`(\w+)/`", targets))
+    return allowed
+
+
+def test_the_folders_import_only_what_the_layout_table_allows() -> None:
+    allowed = _allowed_arrows()
+    folders = {path.name for path in ROOT.iterdir() if path.is_dir() and (path / "__init__.py").exists()}
+    assert set(allowed) == folders, "docs/layout.md's table names every folder of the package, and only those"
     offenders = sorted(
         f"{module} imports {target}"
         for module, targets in _imports().items()
-        if module.startswith(f"{PACKAGE}.reports.")
+        if module.count(".") >= 2
         for target in targets
-        if target != PACKAGE and target.split(".")[1] not in allowed
+        if target != PACKAGE
+        and target.split(".")[1] != module.split(".")[1]
+        and target.split(".")[1] not in allowed[module.split(".")[1]]
     )
     assert offenders == []
+
+
+def test_the_allowed_arrows_have_no_cycle() -> None:
+    """The table itself points only down: no folder may reach itself through the folders it may import."""
+    allowed = _allowed_arrows()
+    assert _cycles(allowed) == []
 
 
 def test_only_the_plugin_imports_pytest() -> None:
