@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import trustme
+from support.runs import output, run_pytest
 
 from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.security import CONNECTOR_READ_ONLY, ApiKey, BearerToken, Security, User
@@ -47,41 +48,33 @@ def _tls_context(pki: dict[str, Any], *, require_client_cert: bool = False) -> s
     return context
 
 
-def _run(pytester: pytest.Pytester, url: str, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("--connector-url", url, *args, *SELECTION)
-
-
-def _text(result: pytest.RunResult) -> str:
-    return result.stdout.str() + result.stderr.str()
-
-
 def test_https_with_a_private_ca(
     pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer], pki: dict[str, Any]
 ) -> None:
     server = start_target(ReferenceTarget(), ssl_context=_tls_context(pki))
     assert server.url.startswith("https://")
-    trusted = _run(pytester, server.url, "--connector-ca-certs", str(pki["ca_file"]))
-    assert trusted.ret == 0, _text(trusted)
-    untrusted = _run(pytester, server.url)
+    trusted = run_pytest(pytester, server.url, "--connector-ca-certs", str(pki["ca_file"]), *SELECTION)
+    assert trusted.ret == 0, output(trusted)
+    untrusted = run_pytest(pytester, server.url, *SELECTION)
     assert untrusted.ret == pytest.ExitCode.INTERRUPTED
-    assert "TLS failure" in _text(untrusted)
-    assert "--connector-ca-certs" in _text(untrusted)
-    assert "Traceback" not in _text(untrusted)
-    insecure = _run(pytester, server.url, "--connector-insecure")
-    assert insecure.ret == 0, _text(insecure)
-    assert "NOT verified" in _text(insecure)
+    assert "TLS failure" in output(untrusted)
+    assert "--connector-ca-certs" in output(untrusted)
+    assert "Traceback" not in output(untrusted)
+    insecure = run_pytest(pytester, server.url, "--connector-insecure", *SELECTION)
+    assert insecure.ret == 0, output(insecure)
+    assert "NOT verified" in output(insecure)
 
 
 def test_client_certificate_authentication(
     pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer], pki: dict[str, Any]
 ) -> None:
     server = start_target(ReferenceTarget(), ssl_context=_tls_context(pki, require_client_cert=True))
-    with_cert = _run(pytester, server.url, "--connector-ca-certs", str(pki["ca_file"]),
-                     "--connector-client-cert", str(pki["client_file"]))  # fmt: skip
-    assert with_cert.ret == 0, _text(with_cert)
-    without = _run(pytester, server.url, "--connector-ca-certs", str(pki["ca_file"]))
+    with_cert = run_pytest(pytester, server.url, "--connector-ca-certs", str(pki["ca_file"]),
+                           "--connector-client-cert", str(pki["client_file"]), *SELECTION)  # fmt: skip
+    assert with_cert.ret == 0, output(with_cert)
+    without = run_pytest(pytester, server.url, "--connector-ca-certs", str(pki["ca_file"]), *SELECTION)
     assert without.ret == pytest.ExitCode.INTERRUPTED
-    assert "cannot reach the target" in _text(without)
+    assert "cannot reach the target" in output(without)
 
 
 @pytest.mark.parametrize(
@@ -105,8 +98,8 @@ def test_each_kind_of_credentials_is_accepted(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     server = start_target(ReferenceTarget(security=SECURITY), ssl_context=_tls_context(pki))
-    result = _run(pytester, server.url, "--connector-ca-certs", str(pki["ca_file"]), *args)
-    assert result.ret == 0, _text(result)
+    result = run_pytest(pytester, server.url, "--connector-ca-certs", str(pki["ca_file"]), *args, *SELECTION)
+    assert result.ret == 0, output(result)
 
 
 @pytest.mark.parametrize(
@@ -129,9 +122,9 @@ def test_refused_credentials_stop_the_run_with_one_message(
         monkeypatch.setenv(name, value)
     target = ReferenceTarget(security=SECURITY)
     server = start_target(target)
-    result = _run(pytester, server.url)
+    result = run_pytest(pytester, server.url, *SELECTION)
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    text = _text(result)
+    text = output(result)
     assert message in text
     assert server.url in text
     assert "secret" not in text
@@ -142,4 +135,4 @@ def test_refused_credentials_stop_the_run_with_one_message(
 def test_embedded_target_requires_the_credentials_it_is_given(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--connector-url", "embedded", "--connector-api-key", "me:my-secret-1",
                                            *SELECTION)  # fmt: skip
-    assert result.ret == 0, _text(result)
+    assert result.ret == 0, output(result)

@@ -3,7 +3,7 @@ reports, check by check, and stops, selects and cleans up as a serial run does.
 
 Every run is a real ``pytest`` subprocess against a reference target on loopback. The two runs compared
 each get a fresh target, and the reports are compared with what is specific to a run taken out
-(``tests/comparable.py``): times, the run token and the numbering of connector ids.
+(``tests/support/comparable.py``): times, the run token and the numbering of connector ids.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from comparable import comparable, differences
-from conftest import SuiteRun
-from mutants import NoTopLevelStatus, RefusesSelfTransitions
+from support.comparable import comparable, differences
+from support.mutants import NoTopLevelStatus, RefusesSelfTransitions
+from support.runs import SuiteRun
 
 from pytest_connector_contract.checks.connectors import ConnectorFactory, Ledger
 from pytest_connector_contract.client import requestlog

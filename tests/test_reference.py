@@ -83,23 +83,19 @@ def new_id() -> str:
 
 
 @pytest.fixture
-def make_client() -> Iterator[Callable[..., Client]]:
-    """Start a server for a given version/flavor; everything is stopped and closed at teardown."""
-    started: list[tuple[ReferenceServer, Client]] = []
+def make_client(start_target: Callable[..., ReferenceServer]) -> Iterator[Callable[..., Client]]:
+    """Start a server (``start_target``) for a given version/flavor and a client for it, closed at teardown."""
+    clients: list[Client] = []
 
     def make(es_version: str = DEFAULT_ES_VERSION, **kwargs: Any) -> Client:
         target_kwargs = {k: kwargs.pop(k) for k in ("build_flavor",) if k in kwargs}
-        server = ReferenceServer(ReferenceTarget(es_version, **target_kwargs), **kwargs)
-        server.start()
-        client = Client(server)
-        started.append((server, client))
+        client = Client(start_target(ReferenceTarget(es_version, **target_kwargs), **kwargs))
+        clients.append(client)
         return client
 
     yield make
-    for server, client in started:
+    for client in clients:
         client.close()
-        server.stop()
-        server.check_errors()
 
 
 @pytest.fixture

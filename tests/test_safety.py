@@ -58,7 +58,7 @@ def _run_ids(target: ReferenceTarget) -> list[str]:
 def test_connectors_of_others_are_byte_identical_and_none_of_the_runs_remain(
     mode: str, start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
 ) -> None:
-    from mutants import RefusalTouchesConnector
+    from support.mutants import RefusalTouchesConnector
 
     target = RefusalTouchesConnector() if mode == "failing" else ReferenceTarget()
     server = start_target(target)
@@ -378,7 +378,7 @@ _KIND_FORMS = [(kind, form) for kind, (secret, header, _) in CREDENTIALS.items()
 def test_a_secret_in_any_form_reaches_no_output(
     kind: str, form: str, pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer]
 ) -> None:
-    from proxy import ForwardingProxy
+    from support.proxy import ForwardingProxy
 
     secret, header, arguments = CREDENTIALS[kind]
     echo = FORMS[form](secret, header)
