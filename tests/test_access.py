@@ -133,6 +133,37 @@ def test_refused_credentials_stop_the_run_with_one_message(
 
 
 def test_embedded_target_requires_the_credentials_it_is_given(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--connector-url", "embedded", "--connector-api-key", "me:my-secret-1",
-                                           *SELECTION)  # fmt: skip
-    assert result.ret == 0, output(result)
+    """A request to the embedded target without the key the run was given, or with another key, is refused as
+    unauthenticated, and one with it is answered (asked by a user's test through the ``connector_target``
+    fixture); the selection passes with the key."""
+    pytester.makepyfile(
+        test_embedded_auth="""
+        import base64, json, urllib.error, urllib.request
+
+        def _status(url, key):
+            headers = {"Authorization": "ApiKey " + base64.b64encode(key.encode()).decode()} if key else {}
+            try:
+                with urllib.request.urlopen(urllib.request.Request(url + "/", headers=headers)) as answer:
+                    return answer.status, None
+            except urllib.error.HTTPError as refused:
+                return refused.code, json.load(refused)["error"]["type"]
+
+        def test_refused_without_the_key(connector_target):
+            assert _status(connector_target.url, None) == (401, "security_exception")
+            assert _status(connector_target.url, "me:another-secret") == (401, "security_exception")
+
+        def test_answered_with_the_key(connector_target):
+            assert _status(connector_target.url, "me:my-secret-1") == (200, None)
+        """
+    )
+    key = ("--connector-api-key", "me:my-secret-1")
+    asked = run_pytest(pytester, "embedded", *key, "-rA", "test_embedded_auth.py")
+    assert asked.ret == 0, output(asked)
+    asked.stdout.fnmatch_lines_random(
+        [
+            "PASSED test_embedded_auth.py::test_refused_without_the_key",
+            "PASSED test_embedded_auth.py::test_answered_with_the_key",
+        ]
+    )
+    suite = run_pytest(pytester, "embedded", *key, *SELECTION)
+    assert suite.ret == 0, output(suite)

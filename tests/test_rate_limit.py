@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from support.clock import FakeClock
 
-from pytest_connector_contract.client.connector import RateLimiter
+from pytest_connector_contract.client.connector import RateLimiter, run_limiter
 from pytest_connector_contract.client.secrets import Secret
 from pytest_connector_contract.config.settings import Settings
 from pytest_connector_contract.contract.spec import load_spec
@@ -35,9 +35,15 @@ def test_rate_limiter_keeps_request_starts_on_schedule(oversleep: float) -> None
     assert all(sum(1 for t in clock.starts if s <= t < s + 1.0) <= 5 for s in clock.starts)
 
 
-def test_no_rate_limit_means_no_waiting() -> None:
-    limiter = RateLimiter(None)
-    assert limiter.interval == 0.0
+@pytest.mark.parametrize("workers", [1, 4])
+def test_no_rate_limit_means_no_waiting(workers: int) -> None:
+    """Without --connector-max-rps a process's limiter lets a burst of requests start at once: it never sleeps."""
+    clock = FakeClock()
+    limiter = run_limiter(Settings(), workers, clock=clock, sleep=clock.sleep)
+    for _ in range(50):
+        limiter.wait()
+    assert clock.waits == []
+    assert clock.now == FakeClock().now
 
 
 # -- one pace for the whole run -----------------------------------------------------------------------------
