@@ -770,11 +770,28 @@ def test_chunked_request_bodies(es: Client) -> None:
     assert response.json() == {"result": "updated"}
 
 
-def test_latency_is_injected(make_client: Callable[..., Client]) -> None:
-    client = make_client(latency_ms=60)
-    start = time.perf_counter()
-    client.request("GET", "/")
-    assert time.perf_counter() - start >= 0.06
+def test_latency_is_injected(start_target: Callable[..., ReferenceServer], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server waits ``latency_ms`` between handling a request and answering it (the order of what happened,
+    as the target, the server's sleep and the client saw it; no time is measured)."""
+    events: list[object] = []
+    real_sleep = time.sleep
+
+    def sleep(seconds: float) -> None:
+        events.append(("sleeps", seconds))
+        real_sleep(seconds)
+        events.append("woke")
+
+    class Recording(ReferenceTarget):
+        def handle(self, *args: Any, **kwargs: Any) -> Response:
+            events.append("handled")
+            return super().handle(*args, **kwargs)
+
+    server = start_target(Recording(), latency_ms=60)
+    monkeypatch.setattr(time, "sleep", sleep)
+    with requests.Session() as session:
+        assert session.get(server.url + "/").status_code == 200
+    events.append("answered")
+    assert events == ["handled", ("sleeps", 0.06), "woke", "answered"]
 
 
 # ------------------------------------------------------------------------------ fault injection
