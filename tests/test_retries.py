@@ -1,6 +1,6 @@
 """Robust setup requests: a setup request (create, read back, delete) answered 503 or not answered is retried
 after the backoff's delays, honouring ``Retry-After`` within its timeout; the request under test is never
-retried. The client's waits are recorded by an injected sleep or clock, not slept."""
+retried. The client's waits are recorded by a fake clock (tests/support/clock.py), not slept."""
 
 from __future__ import annotations
 
@@ -39,32 +39,23 @@ class Flaky(ReferenceTarget):
         return response
 
 
-class RecordedSleep:
-    """Stands in for time.sleep: records each wait and returns at once."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
-def _client(url: str, sleep: RecordedSleep) -> ConnectorClient:
-    return ConnectorClient(url, timeout=5.0, sleep=sleep)
+def _client(url: str, clock: FakeClock) -> ConnectorClient:
+    """A client whose waits between attempts are recorded by ``clock``, not slept."""
+    return ConnectorClient(url, timeout=5.0, sleep=clock.sleep)
 
 
 def test_a_setup_request_answered_503_is_retried_after_the_first_delay(
     start_target: Callable[..., ReferenceServer],
 ) -> None:
     server = start_target(Flaky())
-    sleep = RecordedSleep()
-    client = _client(server.url, sleep)
+    clock = FakeClock()
+    client = _client(server.url, clock)
     try:
         answer = client.put_connector("retried", {"index_name": "idx-retried"}, retry=True)
     finally:
         client.close()
     assert (answer.status, answer.attempts) == (201, 2)
-    assert sleep.waits == [RETRY_DELAYS[0]]
+    assert clock.waits == [RETRY_DELAYS[0]]
     assert server.target.answered == [("PUT", "/_connector/retried", 503), ("PUT", "/_connector/retried", 201)]
 
 
@@ -72,14 +63,14 @@ def test_a_setup_request_is_tried_once_per_delay_then_gives_the_last_answer(
     start_target: Callable[..., ReferenceServer],
 ) -> None:
     server = start_target(Flaky(always=True))
-    sleep = RecordedSleep()
-    client = _client(server.url, sleep)
+    clock = FakeClock()
+    client = _client(server.url, clock)
     try:
         answer = client.get_connector("never", retry=True)
     finally:
         client.close()
     assert (answer.status, answer.attempts) == (503, len(RETRY_DELAYS) + 1)
-    assert sleep.waits == list(RETRY_DELAYS)
+    assert clock.waits == list(RETRY_DELAYS)
     assert [status for _, _, status in server.target.answered] == [503] * (len(RETRY_DELAYS) + 1)
 
 
@@ -87,26 +78,26 @@ def test_an_unreachable_target_is_retried_before_giving_up() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound, never listening: connections are refused
-        sleep = RecordedSleep()
-        client = _client(f"http://127.0.0.1:{port}", sleep)
+        clock = FakeClock()
+        client = _client(f"http://127.0.0.1:{port}", clock)
         try:
             with pytest.raises(TargetUnreachable):
                 client.get_connector("x", retry=True)
         finally:
             client.close()
-    assert sleep.waits == list(RETRY_DELAYS)
+    assert clock.waits == list(RETRY_DELAYS)
 
 
 def test_without_retry_a_503_is_the_answer(start_target: Callable[..., ReferenceServer]) -> None:
     server = start_target(Flaky())
-    sleep = RecordedSleep()
-    client = _client(server.url, sleep)
+    clock = FakeClock()
+    client = _client(server.url, clock)
     try:
         answer = client.get_connector("once")
     finally:
         client.close()
     assert (answer.status, answer.attempts) == (503, 1)
-    assert sleep.waits == []
+    assert clock.waits == []
     assert len(server.target.answered) == 1
 
 
