@@ -9,7 +9,7 @@ import base64
 import html
 import json
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -187,9 +187,21 @@ def _outputs_of_a_run(pytester: pytest.Pytester, url: str, *args: str) -> tuple[
     return texts, json.loads(texts["r.json"])
 
 
-#: every credential kind in every form it takes (the ones whose header carries it as it is have no base64 form)
-_KIND_FORMS = [(kind, form) for kind, (secret, header, _) in CREDENTIALS.items() for form in FORMS
-               if FORMS[form](secret, header) is not None]  # fmt: skip
+def _kind_forms(credentials: Mapping[str, tuple[str, str | None, object]]) -> list[tuple[str, str]]:
+    """Every credential kind in every form it takes (the ones whose header carries it as it is have no base64
+    form)."""
+    return [(kind, form) for kind, (secret, header, _) in credentials.items() for form in FORMS
+            if FORMS[form](secret, header) is not None]  # fmt: skip
+
+
+def _assert_in_no_view(secret: str, texts: dict[str, str], what: str) -> None:
+    """``secret`` is in none of the outputs, neither as written nor as read (see :func:`_views`)."""
+    for where, text in texts.items():
+        for view in _views(where, text):
+            assert secret not in view, f"{what} reached the {where} output"
+
+
+_KIND_FORMS = _kind_forms(CREDENTIALS)
 
 
 @pytest.mark.parametrize(("kind", "form"), _KIND_FORMS, ids=[f"{kind}-{form}" for kind, form in _KIND_FORMS])
@@ -212,9 +224,7 @@ def test_a_secret_in_any_form_reaches_no_output(
     assert '"Authorization: $CONNECTOR_AUTH"' in "".join(scripts) or kind == "proxy-password"
     assert kind != "proxy-password" or proxy.requests, "the run did not go through the proxy"
     assert "<redacted>" in texts["r.json"]
-    for where, text in {**texts, "curl scripts": "\n".join(scripts)}.items():
-        for view in _views(where, text):
-            assert echo not in view, f"the {form} form of the {kind} reached the {where} output"
+    _assert_in_no_view(echo, {**texts, "curl scripts": "\n".join(scripts)}, f"the {form} form of the {kind}")
 
 
 #: the reference cluster's credentials (--connector-reference-*): kind -> (secret, its header's base64 form, args)
@@ -227,8 +237,7 @@ REFERENCE_CREDENTIALS: dict[str, tuple[str, str | None, list[str]]] = {
     ),
     "reference-bearer": (_TOKEN, None, ["--connector-reference-bearer-token", _TOKEN]),
 }
-_REFERENCE_FORMS = [(kind, form) for kind, (secret, header, _) in REFERENCE_CREDENTIALS.items() for form in FORMS
-                    if FORMS[form](secret, header) is not None]  # fmt: skip
+_REFERENCE_FORMS = _kind_forms(REFERENCE_CREDENTIALS)
 
 
 @pytest.mark.parametrize(("kind", "form"), _REFERENCE_FORMS, ids=[f"{kind}-{form}" for kind, form in _REFERENCE_FORMS])
@@ -251,9 +260,7 @@ def test_a_secret_of_the_reference_cluster_in_any_form_reaches_no_output(
     assert reference.echoed
     assert report["differential"]["differing"], "the echoing reference answers unlike the target"
     assert "<redacted>" in texts["r.json"]
-    for where, text in texts.items():
-        for view in _views(where, text):
-            assert echo not in view, f"the {form} form of the {kind} reached the {where} output"
+    _assert_in_no_view(echo, texts, f"the {form} form of the {kind}")
 
 
 def test_a_short_password_in_the_url_reaches_no_output_in_headers_and_urls(
@@ -268,10 +275,8 @@ def test_a_short_password_in_the_url_reaches_no_output_in_headers_and_urls(
     exchanges = [e for check in report["checks"] for e in check.get("exchanges") or []]
     assert exchanges
     assert {e["request"]["headers"]["Authorization"] for e in exchanges} == {"<redacted>"}
-    for where, text in texts.items():
-        for view in _views(where, text):
-            assert header not in view, where
-            assert "elastic:xy@" not in view, where
+    _assert_in_no_view(header, texts, "the password's header form")
+    _assert_in_no_view("elastic:xy@", texts, "the password in the URL")
 
 
 def test_repo_has_no_committed_certificates(repo_root: Path) -> None:
