@@ -204,8 +204,9 @@ import pytest
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
+    start = time.time()  # before the file exists: the test releases the slots once it does
     with open(os.environ["ITEM_STARTS"], "a", encoding="utf-8") as out:
-        out.write(json.dumps({"item": item.name, "start": time.time()}) + "\\n")
+        out.write(json.dumps({"item": item.name, "start": start}) + "\\n")
 """
 
 
@@ -255,14 +256,14 @@ def test_each_check_reports_its_own_duration_not_the_time_its_item_waited(
     found = spans(log)
     check_start, check_end = found["transition[created->error]"]
     # the order the construction promises: the item waited, then the slots were released, then its check began
-    assert first["start"] < released[0] < check_start
+    assert first["start"] < released[0] < check_start, (first, released, check_start)
     durations = {check["id"]: check["duration"] for check in run.report["checks"]}
     assert len(durations) == 6
     for check_id, duration in durations.items():
         own_start, own_end = found[check_id]
         assert own_end - own_start <= duration, check_id  # a check's duration covers its own requests
     # ... and it starts with the check, not with the wait of its item before the check's first request
-    assert check_end - durations["transition[created->error]"] > first["start"]
+    assert check_end - durations["transition[created->error]"] > first["start"], (check_start, check_end, durations)
 
 
 def test_an_explicit_concurrency_of_one_runs_one_check_at_a_time_with_the_same_option_forms(
