@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 import trustme
-from proxy import ForwardingProxy
+from support.proxy import ForwardingProxy
+from support.runs import output, run_pytest
 
 from pytest_connector_contract.config.credentials import basic_credentials
 from pytest_connector_contract.reference.connectors import ReferenceTarget
@@ -50,41 +51,33 @@ def _tls_context(pki: dict[str, Any], *, require_client_cert: bool = False) -> s
     return context
 
 
-def _run(pytester: pytest.Pytester, url: str, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("--connector-url", url, *args, *SELECTION)
-
-
-def _text(result: pytest.RunResult) -> str:
-    return result.stdout.str() + result.stderr.str()
-
-
 def test_https_with_a_private_ca(
     pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer], pki: dict[str, Any]
 ) -> None:
     server = start_target(ReferenceTarget(), ssl_context=_tls_context(pki))
     assert server.url.startswith("https://")
-    trusted = _run(pytester, server.url, "--connector-ca-certs", str(pki["ca_file"]))
-    assert trusted.ret == 0, _text(trusted)
-    untrusted = _run(pytester, server.url)
+    trusted = run_pytest(pytester, server.url, "--connector-ca-certs", str(pki["ca_file"]), *SELECTION)
+    assert trusted.ret == 0, output(trusted)
+    untrusted = run_pytest(pytester, server.url, *SELECTION)
     assert untrusted.ret == pytest.ExitCode.INTERRUPTED
-    assert "TLS failure" in _text(untrusted)
-    assert "--connector-ca-certs" in _text(untrusted)
-    assert "Traceback" not in _text(untrusted)
-    insecure = _run(pytester, server.url, "--connector-insecure")
-    assert insecure.ret == 0, _text(insecure)
-    assert "NOT verified" in _text(insecure)
+    assert "TLS failure" in output(untrusted)
+    assert "--connector-ca-certs" in output(untrusted)
+    assert "Traceback" not in output(untrusted)
+    insecure = run_pytest(pytester, server.url, "--connector-insecure", *SELECTION)
+    assert insecure.ret == 0, output(insecure)
+    assert "NOT verified" in output(insecure)
 
 
 def test_client_certificate_authentication(
     pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer], pki: dict[str, Any]
 ) -> None:
     server = start_target(ReferenceTarget(), ssl_context=_tls_context(pki, require_client_cert=True))
-    with_cert = _run(pytester, server.url, "--connector-ca-certs", str(pki["ca_file"]),
-                     "--connector-client-cert", str(pki["client_file"]))  # fmt: skip
-    assert with_cert.ret == 0, _text(with_cert)
-    without = _run(pytester, server.url, "--connector-ca-certs", str(pki["ca_file"]))
+    with_cert = run_pytest(pytester, server.url, "--connector-ca-certs", str(pki["ca_file"]),
+                           "--connector-client-cert", str(pki["client_file"]), *SELECTION)  # fmt: skip
+    assert with_cert.ret == 0, output(with_cert)
+    without = run_pytest(pytester, server.url, "--connector-ca-certs", str(pki["ca_file"]), *SELECTION)
     assert without.ret == pytest.ExitCode.INTERRUPTED
-    assert "cannot reach the target" in _text(without)
+    assert "cannot reach the target" in output(without)
 
 
 @pytest.mark.parametrize(
@@ -108,8 +101,8 @@ def test_each_kind_of_credentials_is_accepted(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     server = start_target(ReferenceTarget(security=SECURITY), ssl_context=_tls_context(pki))
-    result = _run(pytester, server.url, "--connector-ca-certs", str(pki["ca_file"]), *args)
-    assert result.ret == 0, _text(result)
+    result = run_pytest(pytester, server.url, "--connector-ca-certs", str(pki["ca_file"]), *args, *SELECTION)
+    assert result.ret == 0, output(result)
 
 
 @pytest.mark.parametrize(
@@ -132,9 +125,9 @@ def test_refused_credentials_stop_the_run_with_one_message(
         monkeypatch.setenv(name, value)
     target = ReferenceTarget(security=SECURITY)
     server = start_target(target)
-    result = _run(pytester, server.url)
+    result = run_pytest(pytester, server.url, *SELECTION)
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    text = _text(result)
+    text = output(result)
     assert message in text
     assert server.url in text
     assert "secret" not in text
@@ -143,9 +136,40 @@ def test_refused_credentials_stop_the_run_with_one_message(
 
 
 def test_embedded_target_requires_the_credentials_it_is_given(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--connector-url", "embedded", "--connector-api-key", "me:my-secret-1",
-                                           *SELECTION)  # fmt: skip
-    assert result.ret == 0, _text(result)
+    """A request to the embedded target without the key the run was given, or with another key, is refused as
+    unauthenticated, and one with it is answered (asked by a user's test through the ``connector_target``
+    fixture); the selection passes with the key."""
+    pytester.makepyfile(
+        test_embedded_auth="""
+        import base64, json, urllib.error, urllib.request
+
+        def _status(url, key):
+            headers = {"Authorization": "ApiKey " + base64.b64encode(key.encode()).decode()} if key else {}
+            try:
+                with urllib.request.urlopen(urllib.request.Request(url + "/", headers=headers)) as answer:
+                    return answer.status, None
+            except urllib.error.HTTPError as refused:
+                return refused.code, json.load(refused)["error"]["type"]
+
+        def test_refused_without_the_key(connector_target):
+            assert _status(connector_target.url, None) == (401, "security_exception")
+            assert _status(connector_target.url, "me:another-secret") == (401, "security_exception")
+
+        def test_answered_with_the_key(connector_target):
+            assert _status(connector_target.url, "me:my-secret-1") == (200, None)
+        """
+    )
+    key = ("--connector-api-key", "me:my-secret-1")
+    asked = run_pytest(pytester, "embedded", *key, "-rA", "test_embedded_auth.py")
+    assert asked.ret == 0, output(asked)
+    asked.stdout.fnmatch_lines_random(
+        [
+            "PASSED test_embedded_auth.py::test_refused_without_the_key",
+            "PASSED test_embedded_auth.py::test_answered_with_the_key",
+        ]
+    )
+    suite = run_pytest(pytester, "embedded", *key, *SELECTION)
+    assert suite.ret == 0, output(suite)
 
 
 def test_a_reference_cluster_behind_a_proxy_is_reached_through_its_own_proxy(
@@ -159,22 +183,22 @@ def test_a_reference_cluster_behind_a_proxy_is_reached_through_its_own_proxy(
     report = tmp_path / "conformance.json"
     with ForwardingProxy(credentials=(user, password), hosts={host: "127.0.0.1"}) as proxy:
         args = ("--connector-reference-url", named, "--connector-json", str(report), *SELECTION)
-        result = _run(pytester, target.url, "--connector-reference-proxy", proxy.url, *args)
-        assert result.ret == 0, _text(result)
+        result = run_pytest(pytester, target.url, "--connector-reference-proxy", proxy.url, *args)
+        assert result.ret == 0, output(result)
         assert proxy.requests, "the reference cluster was not reached through the proxy"
         assert all(line.split()[1].startswith(f"{named}/") for line in proxy.requests)
         assert set(proxy.authorizations) == {f"Basic {basic_credentials(user, password)}"}
         seen = len(proxy.requests)
-        without = _run(pytester, target.url, *args)
+        without = run_pytest(pytester, target.url, *args)
         assert len(proxy.requests) == seen
     assert without.ret == pytest.ExitCode.INTERRUPTED
-    assert "cannot reach the reference cluster" in _text(without)
-    assert "--connector-reference-url" in _text(without)
-    configuration = json.loads(report.read_text())["configuration"]
+    assert "cannot reach the reference cluster" in output(without)
+    assert "--connector-reference-url" in output(without)
+    configuration = json.loads(report.readoutput())["configuration"]
     assert configuration["reference_proxy"] == {"value": proxy.plain_url, "source": "cli"}
-    for output in (_text(result), report.read_text()):
-        assert password not in output
-        assert basic_credentials(user, password) not in output
+    for text in (output(result), report.read_text()):
+        assert password not in text
+        assert basic_credentials(user, password) not in text
 
 
 def test_a_dead_reference_proxy_stops_the_run_naming_the_references_proxy_option(
@@ -183,9 +207,11 @@ def test_a_dead_reference_proxy_stops_the_run_naming_the_references_proxy_option
     target, reference = start_target(), start_target()
     with ForwardingProxy(credentials=("ref-bot", "dead-ref-proxy-0008")) as gone:
         dead = gone.url  # a port that was just a proxy's, and is closed now
-    result = _run(pytester, target.url, "--connector-reference-url", reference.url, "--connector-reference-proxy", dead)
+    result = run_pytest(
+        pytester, target.url, "--connector-reference-url", reference.url, "--connector-reference-proxy", dead
+    )
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    text = _text(result)
+    text = output(result)
     assert "cannot reach the reference cluster" in text
     assert f"through the proxy {gone.plain_url}" in text
     assert "Check --connector-reference-proxy" in text

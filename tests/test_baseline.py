@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mutants import MUTANTS, Mutant
+from support.mutants import MUTANTS, Mutant
 
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import load_spec
@@ -163,7 +163,7 @@ def test_a_baseline_listing_the_failing_cell_makes_the_run_green(
     tmp_path: Path,
     parallel: tuple[str, ...],
 ) -> None:
-    from mutants import RefusesAllowedTransition
+    from support.mutants import RefusesAllowedTransition
 
     server = start_target(RefusesAllowedTransition())
     baseline = _write(tmp_path / "baseline.toml", _entry(CELL, extra='link = "https://tracker.example/INFRA-123"'))
@@ -193,7 +193,7 @@ def test_a_baseline_listing_the_failing_cell_makes_the_run_green(
 def test_a_baseline_listing_a_passing_check_fails_the_run(
     start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any], tmp_path: Path, target: str
 ) -> None:
-    from mutants import RefusesAllowedTransition
+    from support.mutants import RefusesAllowedTransition
 
     url = start_target(RefusesAllowedTransition()).url if target == "mutant" else "embedded"
     entries = [_entry(PASSING, "was broken once")] + ([_entry(CELL)] if target == "mutant" else [])
@@ -215,7 +215,7 @@ def test_a_baseline_listing_a_passing_check_fails_the_run(
 def test_an_expired_entry_no_longer_applies_and_fails_the_run(
     start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any], tmp_path: Path
 ) -> None:
-    from mutants import RefusesAllowedTransition
+    from support.mutants import RefusesAllowedTransition
 
     server = start_target(RefusesAllowedTransition())
     baseline = _write(tmp_path / "baseline.toml", _entry(CELL, extra="expires = 2020-01-01"))
@@ -240,7 +240,7 @@ def test_an_expired_entry_fails_even_a_run_where_everything_passes(
 def test_an_entry_not_yet_expired_applies(
     start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any], tmp_path: Path
 ) -> None:
-    from mutants import RefusesAllowedTransition
+    from support.mutants import RefusesAllowedTransition
 
     server = start_target(RefusesAllowedTransition())
     baseline = _write(tmp_path / "baseline.toml", _entry(CELL, extra="expires = 2999-01-01"))
@@ -275,7 +275,7 @@ def test_an_unusable_baseline_is_a_usage_error(
 def test_the_baseline_can_come_from_the_environment(
     start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any], tmp_path: Path, monkeypatch: Any
 ) -> None:
-    from mutants import RefusesAllowedTransition
+    from support.mutants import RefusesAllowedTransition
 
     server = start_target(RefusesAllowedTransition())
     monkeypatch.setenv("CONNECTOR_BASELINE", str(_write(tmp_path / "b.toml", _entry(CELL))))
@@ -287,7 +287,7 @@ def test_the_baseline_can_come_from_the_environment(
 def test_a_written_baseline_lists_the_failures_and_turns_the_same_run_green(
     start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any], tmp_path: Path
 ) -> None:
-    from mutants import RefusesAllowedTransition
+    from support.mutants import RefusesAllowedTransition
 
     server = start_target(RefusesAllowedTransition())
     written = tmp_path / "new-baseline.toml"

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from mutants import (
+from support.mutants import (
     ADMIN_KEY,
     READONLY_KEY,
     CrashesOnOverlappingUpdates,

@@ -11,7 +11,7 @@ import re
 from importlib import resources
 
 import pytest
-from capturing import capture
+from support.capturing import capture
 
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.captures import (

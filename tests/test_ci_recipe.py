@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from browser import parse_html
+from support.browser import parse_html
 
 from pytest_connector_contract.contract import schemas
 

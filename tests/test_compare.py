@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import parse_html
+from support.browser import parse_html
 
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import load_spec
@@ -50,7 +50,7 @@ def test_compare_sorts_changes_into_regressions_fixes_new_and_gone() -> None:
 def test_the_mutant_run_compared_with_the_embedded_run_names_exactly_the_regression(
     start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any], pytester: pytest.Pytester
 ) -> None:
-    from mutants import RefusesAllowedTransition
+    from support.mutants import RefusesAllowedTransition
 
     good = run_suite("embedded")
     assert good.ret == 0

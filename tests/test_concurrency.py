@@ -3,7 +3,7 @@ reports, check by check, and stops, selects and cleans up as a serial run does.
 
 Every run is a real ``pytest`` subprocess against a reference target on loopback. The two runs compared
 each get a fresh target, and the reports are compared with what is specific to a run taken out
-(``tests/comparable.py``): times, the run token and the numbering of connector ids.
+(``tests/support/comparable.py``): times, the run token and the numbering of connector ids.
 """
 
 from __future__ import annotations
@@ -13,15 +13,16 @@ import json
 import re
 import shutil
 import threading
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from comparable import comparable, differences
-from conftest import SuiteRun
-from mutants import NoTopLevelStatus, RefusesSelfTransitions
+from support.comparable import comparable, differences
+from support.mutants import NoTopLevelStatus, RefusesSelfTransitions
+from support.runs import SuiteRun
 
 from pytest_connector_contract.checks.connectors import ConnectorFactory, Ledger
 from pytest_connector_contract.client import requestlog
@@ -176,24 +177,93 @@ def test_last_failed_k_baseline_and_comparison_work_as_in_a_serial_run(
     assert serial["comparison"] is not None
 
 
+class HoldsTheFirstCreates(ReferenceTarget):
+    """Holds its answer to the first ``count`` connector creates until ``release`` is set: the checks that
+    made them keep their slots, and the checks queued behind them cannot start."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+        self.holding = threading.Semaphore(0)
+        self.release = threading.Event()
+
+    def handle(self, method: str, path: str, *args: Any) -> Any:
+        if method == "PUT" and path.count("/") == 2 and path.startswith("/_connector/") and self.count:
+            self.count -= 1  # (one handler at a time gets here first: the slots' creates are held one by one)
+            self.holding.release()
+            assert self.release.wait(60), "never released"
+        return super().handle(method, path, *args)
+
+
+#: a plugin for the run: writes when each item starts, before its setup waits for the check it runs
+ITEM_STARTS = """
+import json, os, time
+
+import pytest
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    start = time.time()  # before the file exists: the test releases the slots once it does
+    with open(os.environ["ITEM_STARTS"], "a", encoding="utf-8") as out:
+        out.write(json.dumps({"item": item.name, "start": start}) + "\\n")
+"""
+
+
 def test_each_check_reports_its_own_duration_not_the_time_its_item_waited(
-    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., SuiteRun], tmp_path: Path
+    pytester: pytest.Pytester,
+    start_target: Callable[..., ReferenceServer],
+    run_suite: Callable[..., SuiteRun],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Against a target that answers after 30 ms, with 4 checks in flight, the last items wait for most of
-    the run; each check's duration is still the span of its own requests, not that wait."""
-    server = start_target(latency_ms=30)
-    log = tmp_path / "requests.jsonl"
-    run = run_suite(server.url, "--connector-concurrency", "4", "--connector-request-log", str(log), "-k", "transition")
-    assert run.ret == 0
+    """Two slots, both taken by the costlier connected->* checks, whose creates the target holds until the
+    first item (created->error, cheaper: queued behind them) has started waiting for its check. That item
+    waits from before its check's first request; its duration still counts from the check's start, and every
+    check's duration covers its own requests. (Told by the order of what happened, on one clock.)"""
+    target = HoldsTheFirstCreates(2)
+    server = start_target(target, latency_ms=30)
+    log, starts = tmp_path / "requests.jsonl", tmp_path / "starts.jsonl"
+    pytester.makepyfile(item_starts=ITEM_STARTS)
+    monkeypatch.setenv("ITEM_STARTS", str(starts))
+    released: list[float] = []
+
+    def release_once_the_first_item_waits() -> None:
+        try:
+            for _ in range(2):
+                assert target.holding.acquire(timeout=60), "the slots never created a connector"
+            for _ in range(6000):  # a minute at most, should the run never reach its items
+                if starts.exists():
+                    break
+                time.sleep(0.01)
+            released.append(time.time())
+        finally:
+            target.release.set()
+
+    releaser = threading.Thread(target=release_once_the_first_item_waits)
+    releaser.start()
+    try:
+        run = run_suite(server.url, "--connector-concurrency", "2", "--connector-request-log", str(log), "-p",
+                        "item_starts", "connector-contract::transition[created->error]",
+                        "connector-contract::transition[connected->")  # fmt: skip
+    finally:
+        target.release.set()
+        releaser.join()
+    assert run.ret == 0, run.result.stdout.str()
     assert run.report is not None
+    first = json.loads(starts.read_text(encoding="utf-8").splitlines()[0])
+    assert first["item"] == "transition[created->error]"
     found = spans(log)
-    whole = max(end for _, end in found.values()) - min(start for start, _ in found.values())
-    # The items of the second half of the run wait for at least half of it: had a duration counted the wait,
-    # theirs would exceed their own span by that much. The margin below it is for the check's own work
-    # between its requests (a shared 2-core machine under load).
-    for check in run.report["checks"]:
-        first, last = found[check["id"]]
-        assert last - first <= check["duration"] < last - first + whole / 2, check["id"]
+    check_start, check_end = found["transition[created->error]"]
+    # the order the construction promises: the item waited, then the slots were released, then its check began
+    assert first["start"] < released[0] < check_start, (first, released, check_start)
+    durations = {check["id"]: check["duration"] for check in run.report["checks"]}
+    assert len(durations) == 6
+    for check_id, duration in durations.items():
+        own_start, own_end = found[check_id]
+        assert own_end - own_start <= duration, check_id  # a check's duration covers its own requests
+    # ... and it starts with the check, not with the wait of its item before the check's first request
+    assert check_end - durations["transition[created->error]"] > first["start"], (check_start, check_end, durations)
 
 
 def test_an_explicit_concurrency_of_one_runs_one_check_at_a_time_with_the_same_option_forms(

@@ -96,7 +96,7 @@ def test_without_credentials_there_is_no_auth_header() -> None:
 def test_the_failing_cells_reproduction_shows_the_wrong_400_with_real_curl(
     start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
 ) -> None:
-    from mutants import RefusesAllowedTransition
+    from support.mutants import RefusesAllowedTransition
 
     server = start_target(RefusesAllowedTransition())
     run = run_suite(server.url)
@@ -136,7 +136,7 @@ def test_curl_replays_empty_bodies_and_missing_content_types_faithfully(
     check_id: str,
     wrong_answer: str,
 ) -> None:
-    import mutants
+    from support import mutants
 
     server = start_target(getattr(mutants, mutant)())
     run = run_suite(server.url, f"connector-contract::{check_id}")
@@ -152,7 +152,7 @@ def test_curl_replays_empty_bodies_and_missing_content_types_faithfully(
 def test_with_credentials_the_script_asks_for_them_and_never_holds_them(
     start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
 ) -> None:
-    from mutants import RefusesAllowedTransition
+    from support.mutants import RefusesAllowedTransition
 
     server = start_target(RefusesAllowedTransition())
     run = run_suite(server.url.replace("http://", "http://elastic:s3cr3t-pa55@"), "-k", "needs_configuration")

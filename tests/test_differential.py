@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SuiteRun
-from mutants import (
+from support.mutants import (
     MISSED_BY_COMPARISON,
     MUTANTS,
     Mutant,
@@ -19,6 +18,7 @@ from mutants import (
     WrongRefusalType,
     WrongResultWord,
 )
+from support.runs import SuiteRun
 
 from pytest_connector_contract.contract.spec import load_spec, parse_version
 from pytest_connector_contract.differential.compare import combine, compare_steps

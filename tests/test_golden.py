@@ -3,7 +3,7 @@
 ``tests/golden/`` holds, for the oldest and the newest release the embedded target serves, what a default run
 (``pytest --connector-url embedded``, one check at a time) reports and which requests it sends, with what is
 specific to one run taken out (times, ports, the run token and the numbering of connector ids: see
-``comparable.py``). A change that alters either on purpose (a new check, a new report field) regenerates them
+``support/comparable.py``). A change that alters either on purpose (a new check, a new report field) regenerates them
 and says so in its commit::
 
     CONNECTOR_GOLDEN_UPDATE=1 pytest tests/test_golden.py
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from comparable import comparable, differences
+from support.comparable import comparable, differences
 
 from pytest_connector_contract.contract.ids import RUN_ID
 

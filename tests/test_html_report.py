@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import Chromium, Element, parse_html
+from support.browser import Chromium, Element, parse_html
 
 from pytest_connector_contract.contract.spec import load_spec
 from pytest_connector_contract.reference.server import ReferenceServer
@@ -94,7 +94,7 @@ def test_a_wrongly_refused_cell_is_marked_in_the_grid_the_picture_and_its_row(
     chromium: Chromium,
     tmp_path: Path,
 ) -> None:
-    from mutants import RefusesAllowedTransition
+    from support.mutants import RefusesAllowedTransition
 
     server = start_target(RefusesAllowedTransition())
     run = run_html(server.url, "-n", "2")
@@ -212,7 +212,7 @@ def test_a_report_of_the_users_own_tests_gets_no_conformance_block(pytester: pyt
 def test_a_baseline_expected_failure_is_amber_in_the_grid_and_the_picture(
     start_target: Callable[..., ReferenceServer], run_html: Callable[..., HtmlRun], tmp_path: Path
 ) -> None:
-    from mutants import RefusesAllowedTransition
+    from support.mutants import RefusesAllowedTransition
 
     server = start_target(RefusesAllowedTransition())
     baseline = tmp_path / "baseline.toml"
@@ -331,7 +331,7 @@ def test_the_rendering_imports_neither_pytest_nor_pytest_html() -> None:
 def test_a_check_that_differs_from_the_reference_shows_both_answers_side_by_side(
     start_target: Callable[..., ReferenceServer], run_html: Callable[..., HtmlRun]
 ) -> None:
-    from mutants import WrongResultWord
+    from support.mutants import WrongResultWord
 
     target, reference = start_target(WrongResultWord()), start_target()
     run = run_html(target.url, "--connector-reference-url", reference.url)
@@ -351,7 +351,7 @@ def test_a_failed_cell_says_in_a_few_words_what_went_wrong(
 ) -> None:
     """A target that refuses a transition but still changes the connector: expected and observed agree, so the
     cell itself says why it failed (the first problem, shortened), not only the row below the grid."""
-    from mutants import RefusalTouchesConnector
+    from support.mutants import RefusalTouchesConnector
 
     server = start_target(RefusalTouchesConnector())
     run = run_html(server.url, "connector-contract::transition[")

@@ -137,13 +137,9 @@ MOMENTS = [
 
 
 @pytest.fixture
-def watched() -> Iterator[tuple[WatchedTarget, ReferenceServer]]:
+def watched(start_target: Callable[..., ReferenceServer]) -> tuple[WatchedTarget, ReferenceServer]:
     target = WatchedTarget()
-    server = ReferenceServer(target)
-    server.start()
-    yield target, server
-    server.stop()
-    assert not server.errors, f"the reference server raised: {server.errors}"
+    return target, start_target(target)
 
 
 def _start_run(
@@ -266,16 +262,16 @@ def test_ctrl_c_during_cleanup_ends_the_run_promptly_and_lists_what_may_remain(
 
 # -- the factory's clean-up, one process, no pytest run -------------------------------------------------------
 @pytest.fixture
-def held() -> Iterator[tuple[ReferenceTarget, ReferenceServer, ConnectorFactory]]:
+def held(
+    start_target: Callable[..., ReferenceServer],
+) -> Iterator[tuple[ReferenceTarget, ReferenceServer, ConnectorFactory]]:
     """A target holding creates for 0.4 s, and a factory whose ledger is shared with nobody."""
     target = ReferenceTarget(create_delay=0.4)
-    server = ReferenceServer(target)
-    server.start()
+    server = start_target(target)
     client = ConnectorClient(server.url, timeout=5)
     factory = ConnectorFactory(client, load_spec(), id_prefix="held", ledger=Ledger(), soft_delete=target.soft_delete)
     yield target, server, factory
     client.close()
-    server.stop()
 
 
 def _unanswered(factory: ConnectorFactory, connector_id: str) -> str:

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from markdown_it import MarkdownIt
+from support.markdown import rendered
 
 from pytest_connector_contract.reference.server import ReferenceServer
 from pytest_connector_contract.reports.markdown import (
@@ -20,46 +19,6 @@ from pytest_connector_contract.reports.markdown import (
     workflow_annotations,
 )
 from pytest_connector_contract.reports.verdict import VERDICTS, verdict
-
-
-class _Page(HTMLParser):
-    """The tables (rows of cell texts) and the folded sections (summary texts) of rendered Markdown."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tables: list[list[list[str]]] = []
-        self.summaries: list[str] = []
-        self._cell: list[str] | None = None
-        self._summary: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "table":
-            self.tables.append([])
-        elif tag == "tr":
-            self.tables[-1].append([])
-        elif tag in ("td", "th"):
-            self._cell = []
-        elif tag == "summary":
-            self._summary = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self._cell is not None:
-            self.tables[-1][-1].append("".join(self._cell).strip())
-            self._cell = None
-        elif tag == "summary" and self._summary is not None:
-            self.summaries.append("".join(self._summary).strip())
-            self._summary = None
-
-    def handle_data(self, data: str) -> None:
-        for part in (self._cell, self._summary):
-            if part is not None:
-                part.append(data)
-
-
-def rendered(markdown: str) -> _Page:
-    page = _Page()
-    page.feed(MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown))
-    return page
 
 
 @pytest.fixture
@@ -95,7 +54,7 @@ def test_a_conformant_run_reads_conformant_with_the_matrix_as_a_table(document_o
 
 
 def test_each_failing_check_is_folded_with_its_reason_and_reproduction(document_of: Callable[..., Any]) -> None:
-    from mutants import RefusalTouchesConnector
+    from support.mutants import RefusalTouchesConnector
 
     document = document_of(RefusalTouchesConnector())
     failing = [c for c in document["checks"] if c["outcome"] == "failed"]
@@ -113,7 +72,7 @@ def test_each_failing_check_is_folded_with_its_reason_and_reproduction(document_
 
 
 def test_the_summary_stays_under_its_limit_and_counts_what_it_leaves_out(document_of: Callable[..., Any]) -> None:
-    from mutants import RefusalTouchesConnector
+    from support.mutants import RefusalTouchesConnector
 
     document = document_of(RefusalTouchesConnector())
     failing = sum(1 for c in document["checks"] if c["outcome"] == "failed")
@@ -125,7 +84,7 @@ def test_the_summary_stays_under_its_limit_and_counts_what_it_leaves_out(documen
 
 
 def test_annotations_are_capped_escaped_and_stale_baseline_entries_warn(document_of: Callable[..., Any]) -> None:
-    from mutants import RefusalTouchesConnector
+    from support.mutants import RefusalTouchesConnector
 
     document = document_of(RefusalTouchesConnector())
     failing = [c for c in document["checks"] if c["outcome"] == "failed"]

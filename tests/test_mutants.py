@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from comparable import comparable, differences
-from mutants import MISSED_BY_COMPARISON, MUTANTS, Mutant
+from support.comparable import comparable, differences
+from support.mutants import MISSED_BY_COMPARISON, MUTANTS, Mutant
 
 from pytest_connector_contract.reference.server import ReferenceServer
 
@@ -48,7 +48,7 @@ def render_mutant_table() -> str:
     lines = [
         "# Mutants: the deviations the suite proves it catches",
         "",
-        "Each row is a fault-injected variant of the reference target (`tests/mutants.py`). The project's",
+        "Each row is a fault-injected variant of the reference target (`tests/support/mutants.py`). The project's",
         "tests run the whole suite against each one and require the run to fail, with the named check",
         "failed for the named reason (`tests/test_mutants.py`). This file is generated from that table:",
         "`python tests/test_mutants.py > docs/mutants.md`.",

@@ -89,7 +89,7 @@ def test_parallel_run_gives_the_same_verdict_and_one_report(run_suite: Callable[
 def test_parallel_run_catches_a_mutant_too(
     start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
 ) -> None:
-    from mutants import RefusesAllowedTransition
+    from support.mutants import RefusesAllowedTransition
 
     server = start_target(RefusesAllowedTransition())
     run = run_suite(server.url, "-n", "2")
@@ -144,7 +144,7 @@ def test_an_unknown_check_id_argument_is_a_usage_error(pytester: pytest.Pytester
 def test_last_failed_reruns_only_the_failing_check(
     pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer]
 ) -> None:
-    from mutants import AcceptsForbiddenTransition
+    from support.mutants import AcceptsForbiddenTransition
 
     server = start_target(AcceptsForbiddenTransition())
     first = pytester.runpytest_subprocess("--connector-url", server.url)
@@ -250,7 +250,7 @@ def test_deselecting_every_check_is_not_green(run_suite: Callable[..., Any]) -> 
 def test_connectors_created_by_others_are_left_byte_identical(
     start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
 ) -> None:
-    from mutants import RefusalTouchesConnector
+    from support.mutants import RefusalTouchesConnector
 
     for target in (ReferenceTarget(), RefusalTouchesConnector()):
         server = start_target(target)
@@ -355,7 +355,7 @@ def test_unsuitable_target_stops_the_run_with_one_message(
 def test_credentials_in_the_url_are_never_printed(
     start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any], pytester: pytest.Pytester
 ) -> None:
-    from mutants import AcceptsForbiddenTransition
+    from support.mutants import AcceptsForbiddenTransition
 
     server = start_target(AcceptsForbiddenTransition())
     secret_url = server.url.replace("http://", "http://elastic:s3cr3t-pa55@")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from mutants import StatusUpsertsMissing
+from support.mutants import StatusUpsertsMissing
 
 from pytest_connector_contract.checks.preflight import identify
 from pytest_connector_contract.client.connector import ConnectorClient

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 import trustme
-from proxy import ForwardingProxy
+from support.proxy import ForwardingProxy
+from support.runs import output, run_pytest
 
 from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.reference.connectors import ReferenceTarget
@@ -24,6 +25,8 @@ from pytest_connector_contract.reference.server import ReferenceServer
 
 HOST = "es.cluster.test"
 SELECTION = ("connector-contract::transition[connected->", "connector-contract::validation[truncated-json]")
+#: a proxy that never answers stops a run after 5 s, not after the default timeout
+TIMEOUT = ("--connector-timeout", "5")
 
 
 @pytest.fixture
@@ -72,14 +75,6 @@ def _named(server: ReferenceServer) -> str:
     return f"{server.scheme}://{HOST}:{server.port}"
 
 
-def _text(result: pytest.RunResult) -> str:
-    return result.stdout.str() + result.stderr.str()
-
-
-def _run(pytester: pytest.Pytester, url: str, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("--connector-url", url, "--connector-timeout", "5", *args)
-
-
 def _both_pass(
     pytester: pytest.Pytester, target_for: Callable[[str], ReferenceServer], ca_file: Path, *args: str, named: bool
 ) -> None:
@@ -88,8 +83,8 @@ def _both_pass(
     for scheme in ("http", "https"):
         target = target_for(scheme)
         url = _named(target) if named else target.url
-        result = _run(pytester, url, "--connector-ca-certs", str(ca_file), *args, *SELECTION)
-        assert result.ret == 0, _text(result)
+        result = run_pytest(pytester, url, *TIMEOUT, "--connector-ca-certs", str(ca_file), *args, *SELECTION)
+        assert result.ret == 0, output(result)
 
 
 @pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
@@ -106,7 +101,7 @@ def test_every_request_goes_through_the_proxy_of_the_environment(
     log = tmp_path / "requests.jsonl"
     selection = () if variable == "HTTP_PROXY" else SELECTION  # the whole suite once, a part for the others
     run = run_suite(_named(server), "--connector-request-log", str(log), *selection)
-    assert run.ret == 0, _text(run.result)
+    assert run.ret == 0, output(run.result)
     assert run.report is not None
     assert run.report["summary"]["conformant"] is True
     sent = [
@@ -121,9 +116,9 @@ def test_every_request_goes_through_the_proxy_of_the_environment(
 def test_without_the_proxy_the_same_target_cannot_be_reached(
     pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer]
 ) -> None:
-    result = _run(pytester, _named(start_target()), *SELECTION)
+    result = run_pytest(pytester, _named(start_target()), *TIMEOUT, *SELECTION)
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    assert "name resolution failed" in _text(result)
+    assert "name resolution failed" in output(result)
 
 
 def test_an_https_target_is_reached_through_a_connect_tunnel(
@@ -138,8 +133,8 @@ def test_an_https_target_is_reached_through_a_connect_tunnel(
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # an https target uses HTTPS_PROXY
     # Two checks in flight at a time: each slot keeps its client, and its tunnel, from check to check.
     args = ("--connector-ca-certs", str(ca_file), "--connector-concurrency", "2")
-    result = _run(pytester, _named(https_target), *args, *SELECTION)
-    assert result.ret == 0, _text(result)
+    result = run_pytest(pytester, _named(https_target), *TIMEOUT, *args, *SELECTION)
+    assert result.ret == 0, output(result)
     assert proxy.requests, "the proxy saw nothing"
     assert set(proxy.requests) == {f"CONNECT {HOST}:{https_target.port} HTTP/1.0"}
     # keep-alive: a handful of tunnels (one per client: the preflight's and each slot's) for dozens of requests
@@ -189,8 +184,8 @@ def test_no_proxy_naming_the_target_bypasses_the_proxy(
 def test_the_embedded_target_never_uses_a_proxy(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("CONNECTOR_PROXY", "http://127.0.0.1:9")
-    result = _run(pytester, "embedded", *SELECTION)
-    assert result.ret == 0, _text(result)
+    result = run_pytest(pytester, "embedded", *TIMEOUT, *SELECTION)
+    assert result.ret == 0, output(result)
 
 
 @pytest.mark.parametrize("how", ["environment", "option"])
@@ -210,9 +205,9 @@ def test_a_dead_proxy_stops_the_run_with_one_message_naming_it(
     if how == "environment":
         monkeypatch.setenv(f"{scheme.upper()}_PROXY", dead)
     target = target_for(scheme)
-    result = _run(pytester, target.url, "--connector-ca-certs", str(ca_file), *args, *SELECTION)
+    result = run_pytest(pytester, target.url, *TIMEOUT, "--connector-ca-certs", str(ca_file), *args, *SELECTION)
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    text = _text(result)
+    text = output(result)
     assert f"cannot reach the target {target.url}: " in text
     assert f"through the proxy http://127.0.0.1:{port}: the proxy could not be reached" in text
     assert "Connection refused" in text
@@ -235,9 +230,10 @@ def test_proxy_credentials_are_sent_to_the_proxy_and_shown_nowhere(
     proxy = start_proxy(credentials=(user, password))
     target = target_for(scheme)
     log, junit, report = tmp_path / "requests.jsonl", tmp_path / "junit.xml", tmp_path / "conformance.json"
-    result = _run(
+    result = run_pytest(
         pytester,
         _named(target),
+        *TIMEOUT,
         "--connector-proxy",
         proxy.url,
         "--connector-ca-certs",
@@ -252,14 +248,14 @@ def test_proxy_credentials_are_sent_to_the_proxy_and_shown_nowhere(
         "-v",
         *SELECTION,
     )
-    assert result.ret == 0, _text(result)
+    assert result.ret == 0, output(result)
     expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
     assert proxy.authorizations
     assert set(proxy.authorizations) == {expected}
-    outputs = [_text(result), *(path.read_text() for path in (log, junit, report, tmp_path / "report.html"))]
-    for output in outputs:
-        assert password not in output
-        assert expected.partition(" ")[2] not in output
+    outputs = [output(result), *(path.read_text() for path in (log, junit, report, tmp_path / "report.html"))]
+    for text in outputs:
+        assert password not in text
+        assert expected.partition(" ")[2] not in text
 
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
@@ -275,9 +271,9 @@ def test_refused_proxy_credentials_say_it_is_the_proxy(
     wrong = f"http://ci-bot:wrong-pass-0006@127.0.0.1:{proxy.port}"
     monkeypatch.setenv(f"{scheme.upper()}_PROXY", wrong)
     target = target_for(scheme)
-    result = _run(pytester, _named(target), "--connector-ca-certs", str(ca_file), *SELECTION)
+    result = run_pytest(pytester, _named(target), *TIMEOUT, "--connector-ca-certs", str(ca_file), *SELECTION)
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    text = _text(result)
+    text = output(result)
     assert f"through the proxy {proxy.plain_url}: " in text
     assert "407 Proxy Authentication Required" in text
     assert "wrong-pass-0006" not in text
@@ -292,14 +288,14 @@ def test_a_proxy_that_cannot_reach_the_target_says_so(
         port = gone.port
     monkeypatch.setenv("HTTP_PROXY", proxy.url)
     monkeypatch.setenv("HTTPS_PROXY", proxy.url)
-    plain = _run(pytester, f"http://{HOST}:{port}", *SELECTION)
+    plain = run_pytest(pytester, f"http://{HOST}:{port}", *TIMEOUT, *SELECTION)
     assert plain.ret == pytest.ExitCode.INTERRUPTED
-    assert f"through the proxy {proxy.url} answered HTTP 502" in _text(plain)
+    assert f"through the proxy {proxy.url} answered HTTP 502" in output(plain)
     assert "Connection refused" in proxy.errors[0]
-    tls = _run(pytester, f"https://{HOST}:{port}", *SELECTION)
+    tls = run_pytest(pytester, f"https://{HOST}:{port}", *TIMEOUT, *SELECTION)
     assert tls.ret == pytest.ExitCode.INTERRUPTED
     assert f"through the proxy {proxy.url}: the proxy did not open a tunnel to the target: it answered 502" in (
-        _text(tls)
+        output(tls)
     )
 
 
@@ -319,6 +315,6 @@ def test_a_bad_proxy_url_is_a_usage_error_without_its_credentials(
     from_env = pytester.runpytest_subprocess("--connector-url", "http://127.0.0.1:9")
     for result in (from_option, from_env):
         assert result.ret == pytest.ExitCode.USAGE_ERROR
-        assert message in _text(result)
-        assert "proxy-pass-0007" not in _text(result)
-    assert "environment variable CONNECTOR_PROXY" in _text(from_env)
+        assert message in output(result)
+        assert "proxy-pass-0007" not in output(result)
+    assert "environment variable CONNECTOR_PROXY" in output(from_env)

@@ -82,23 +82,19 @@ def new_id() -> str:
 
 
 @pytest.fixture
-def make_client() -> Iterator[Callable[..., Client]]:
-    """Start a server for a given version/flavor; everything is stopped and closed at teardown."""
-    started: list[tuple[ReferenceServer, Client]] = []
+def make_client(start_target: Callable[..., ReferenceServer]) -> Iterator[Callable[..., Client]]:
+    """Start a server (``start_target``) for a given version/flavor and a client for it, closed at teardown."""
+    clients: list[Client] = []
 
     def make(es_version: str = DEFAULT_ES_VERSION, **kwargs: Any) -> Client:
         target_kwargs = {k: kwargs.pop(k) for k in ("build_flavor",) if k in kwargs}
-        server = ReferenceServer(ReferenceTarget(es_version, **target_kwargs), **kwargs)
-        server.start()
-        client = Client(server)
-        started.append((server, client))
+        client = Client(start_target(ReferenceTarget(es_version, **target_kwargs), **kwargs))
+        clients.append(client)
         return client
 
     yield make
-    for server, client in started:
+    for client in clients:
         client.close()
-        server.stop()
-        server.check_errors()
 
 
 @pytest.fixture
@@ -790,11 +786,28 @@ def test_chunked_request_bodies(es: Client) -> None:
     assert response.json() == {"result": "updated"}
 
 
-def test_latency_is_injected(make_client: Callable[..., Client]) -> None:
-    client = make_client(latency_ms=60)
-    start = time.perf_counter()
-    client.request("GET", "/")
-    assert time.perf_counter() - start >= 0.06
+def test_latency_is_injected(start_target: Callable[..., ReferenceServer], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server waits ``latency_ms`` between handling a request and answering it (the order of what happened,
+    as the target, the server's sleep and the client saw it; no time is measured)."""
+    events: list[object] = []
+    real_sleep = time.sleep
+
+    def sleep(seconds: float) -> None:
+        events.append(("sleeps", seconds))
+        real_sleep(seconds)
+        events.append("woke")
+
+    class Recording(ReferenceTarget):
+        def handle(self, *args: Any, **kwargs: Any) -> Response:
+            events.append("handled")
+            return super().handle(*args, **kwargs)
+
+    server = start_target(Recording(), latency_ms=60)
+    monkeypatch.setattr(time, "sleep", sleep)
+    with requests.Session() as session:
+        assert session.get(server.url + "/").status_code == 200
+    events.append("answered")
+    assert events == ["handled", ("sleeps", 0.06), "woke", "answered"]
 
 
 # ------------------------------------------------------------------------------ fault injection

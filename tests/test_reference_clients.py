@@ -437,7 +437,7 @@ def test_needs_configuration_to_error_passes_either_way_on_8_13(
     start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any], refuses: bool
 ) -> None:
     """The 8.13.0 ConnectorStateMachine is not pinned for that cell: both answers pass there, on 8.13 only."""
-    from mutants import RefusesAllowedTransition
+    from support.mutants import RefusesAllowedTransition
 
     target = RefusesAllowedTransition("8.13.4") if refuses else ReferenceTarget("8.13.4")
     run = run_suite(start_target(target).url, "-k", "needs_configuration and error")
@@ -447,7 +447,7 @@ def test_needs_configuration_to_error_passes_either_way_on_8_13(
 def test_exploration_walks_accept_either_answer_for_the_unpinned_cell_on_8_13(
     start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
 ) -> None:
-    from mutants import RefusesAllowedTransition
+    from support.mutants import RefusesAllowedTransition
 
     class CountingRefusal(RefusesAllowedTransition):
         refused = 0

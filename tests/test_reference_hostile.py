@@ -18,7 +18,7 @@ import threading
 import time
 import tracemalloc
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
@@ -173,10 +173,8 @@ def assert_es_shaped(answer: Answer, *, head: bool = False) -> None:
 
 
 @pytest.fixture
-def server() -> Iterator[ReferenceServer]:
-    with ReferenceServer(ReferenceTarget(), max_content_length=LIMIT) as running:
-        yield running
-    assert running.errors == [], running.errors
+def server(start_target: Callable[..., ReferenceServer]) -> ReferenceServer:
+    return start_target(max_content_length=LIMIT)
 
 
 def create(conn: Conn, connector_id: str) -> None:

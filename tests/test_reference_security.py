@@ -89,25 +89,22 @@ class Client:
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., tuple[ReferenceServer, Client]]]:
-    """Start a server (a secured 9.1.0 target unless told otherwise) and a client for it; both closed,
-    and server-side exceptions turned into failures, at teardown."""
-    started: list[tuple[ReferenceServer, Client]] = []
+def serve(start_target: Callable[..., ReferenceServer]) -> Iterator[Callable[..., tuple[ReferenceServer, Client]]]:
+    """Start a server (``start_target``: a secured 9.1.0 target unless told otherwise) and a client for it,
+    closed at teardown."""
+    clients: list[Client] = []
 
     def start(
         target: ReferenceTarget | None = None, *, verify: str | bool = True, **kwargs: Any
     ) -> tuple[ReferenceServer, Client]:
-        server = ReferenceServer(target if target is not None else ReferenceTarget(security=SECURITY), **kwargs)
-        server.start()
+        server = start_target(target if target is not None else ReferenceTarget(security=SECURITY), **kwargs)
         client = Client(server.url, verify)
-        started.append((server, client))
+        clients.append(client)
         return server, client
 
     yield start
-    for server, client in started:
+    for client in clients:
         client.close()
-        server.stop()
-        server.check_errors()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
-from capturing import capture
+from support.capturing import capture
 
 from pytest_connector_contract.client.replay import FRAMING_HEADERS, curl_command, headers_for, send
 from pytest_connector_contract.client.transport import Transport

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import parse_html
-from test_markdown import rendered
+from support.browser import parse_html
+from support.markdown import rendered
 
 from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
@@ -40,7 +40,7 @@ def saved(
 def test_several_reports_make_a_compatibility_table_with_the_differing_rows_first(
     saved: Callable[..., Path], tmp_path: Path
 ) -> None:
-    from mutants import RefusesAllowedTransition
+    from support.mutants import RefusesAllowedTransition
 
     newest, older, broken = (
         saved("newest", ReferenceTarget("9.1.0")),

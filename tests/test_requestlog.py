@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.runs import run_pytest
 
 from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.contract.spec import load_spec
@@ -14,10 +15,6 @@ ALL_IDS = {check.id for check in SPEC.checks}
 SECRET = "log-secret-0005"
 
 
-def _run(pytester: pytest.Pytester, log: Path, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("--connector-url", "embedded", "--connector-request-log", str(log), *args)
-
-
 def test_every_request_of_a_serial_run_is_logged_in_order_without_credentials(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -25,7 +22,7 @@ def test_every_request_of_a_serial_run_is_logged_in_order_without_credentials(
     log = pytester.path / "logs" / "requests.jsonl"
     log.parent.mkdir()
     log.write_text("a line of an earlier run\n")
-    result = _run(pytester, log, "--connector-concurrency", "1")
+    result = run_pytest(pytester, "embedded", "--connector-request-log", str(log), "--connector-concurrency", "1")
     assert result.ret == 0, result.stdout.str()
     text = log.read_text()
     assert SECRET not in text
@@ -57,7 +54,7 @@ def test_every_request_of_a_serial_run_is_logged_in_order_without_credentials(
 
 def test_every_worker_appends_to_the_same_log(pytester: pytest.Pytester) -> None:
     log = pytester.path / "requests.jsonl"
-    result = _run(pytester, log, "-n", "2")
+    result = run_pytest(pytester, "embedded", "--connector-request-log", str(log), "-n", "2")
     assert result.ret == 0, result.stdout.str()
     records = requestlog.read(log)
     assert {r["worker"] for r in records} == {None, "gw0", "gw1"}

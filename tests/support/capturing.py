@@ -9,7 +9,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-CLIENTS_DIR = Path(__file__).resolve().parents[1] / "clients"
+CLIENTS_DIR = Path(__file__).resolve().parents[2] / "clients"
 
 _spec = importlib.util.spec_from_file_location("connector_contract_capture", CLIENTS_DIR / "capture.py")
 assert _spec is not None

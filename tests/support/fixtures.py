@@ -1,0 +1,74 @@
+"""The fixtures every test may ask for (a pytest plugin: ``tests/conftest.py`` loads it through
+``pytest_plugins``): real reference servers on loopback, the plugin run the way users run it, and a headless
+browser."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.server import ReferenceServer
+from support.runs import SuiteRun, run_with_report
+
+#: the environment variables that route requests through a proxy (requests reads both spellings)
+PROXY_VARIABLES = tuple(
+    name for base in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY") for name in (base, base.lower())
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_from_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests talk to servers on loopback: a proxy in the developer's or CI's environment must not
+    reroute them. A test that wants a proxy sets these variables itself."""
+    for name in (*PROXY_VARIABLES, "CONNECTOR_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def start_target() -> Iterator[Callable[..., ReferenceServer]]:
+    """Start a reference target (or a mutant of it) on a free loopback port, with the server's keyword
+    arguments (``latency_ms``, ``ssl_context``, ...); stopped after the test.
+
+    A server-side exception is a bug in the reference or a mutant: it fails the test that provoked it.
+    """
+    servers: list[ReferenceServer] = []
+
+    def start(target: ReferenceTarget | None = None, **kwargs: Any) -> ReferenceServer:
+        server = ReferenceServer(target if target is not None else ReferenceTarget(), **kwargs)
+        server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    errors = []
+    for server in servers:
+        server.stop()
+        errors.extend(server.errors)
+    assert not errors, f"the reference server raised: {errors}"
+
+
+@pytest.fixture
+def run_suite(pytester: pytest.Pytester) -> Callable[..., SuiteRun]:
+    """Run ``pytest --connector-url URL`` in a subprocess, with a JSON report, as a user would."""
+    return functools.partial(run_with_report, pytester)
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def chromium() -> Any:
+    """Headless Chromium (Debian's ``chromium`` package, which .ci/run installs); skips only where it is absent."""
+    from support.browser import Chromium, find_chromium
+
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip("headless Chromium is not installed (apt-get install -y chromium; .ci/run does)")
+    return Chromium(executable)
