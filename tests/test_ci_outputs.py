@@ -1,0 +1,184 @@
+"""The verdict where people look, wired into the run: ``--connector-markdown``, ``--connector-badge``, the job
+summary appended to ``GITHUB_STEP_SUMMARY`` and the workflow annotations under ``GITHUB_ACTIONS=true``, each
+through pytest in a subprocess against the reference target or a mutant, as a CI job runs it."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mutants import RefusalTouchesConnector
+from test_markdown import rendered
+
+from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.security import ApiKey, Security
+from pytest_connector_contract.reference.server import ReferenceServer
+from pytest_connector_contract.reports.markdown import ANNOTATIONS_PER_KIND, SUMMARY_LIMIT, badge, summary_markdown
+
+HEADING = "## \u274c Connector status API conformance: NOT CONFORMANT\n"
+
+
+@pytest.fixture(autouse=True)
+def _not_in_github_actions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests may themselves run in a GitHub Actions job: each says what the run it starts sees."""
+    for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _annotations(stdout: str) -> list[str]:
+    return [line for line in stdout.splitlines() if line.startswith(("::error ", "::warning "))]
+
+
+def test_a_conformant_run_writes_the_markdown_summary_and_the_badge_and_nothing_for_github(
+    tmp_path: Path, start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
+) -> None:
+    server = start_target()
+    markdown, badge_file = tmp_path / "out" / "summary.md", tmp_path / "out" / "badge.json"
+    run = run_suite(server.url, "--connector-markdown", str(markdown), "--connector-badge", str(badge_file))
+    assert run.ret == 0
+    assert run.report is not None
+    text = markdown.read_text(encoding="utf-8")
+    assert text == summary_markdown(run.report)  # drawn from the JSON document, nothing else
+    assert text.startswith("## \u2705 Connector status API conformance: CONFORMANT\n")
+    identity, matrix = rendered(text).tables
+    assert ["target", server.url] in identity
+    assert [len(row) for row in matrix] == [6] * 6
+    assert json.loads(badge_file.read_text(encoding="utf-8")) == badge(run.report)
+    assert json.loads(badge_file.read_text(encoding="utf-8"))["message"] == "conformant 100%"
+    stdout = run.result.stdout.str()
+    assert f"Markdown summary: {markdown}" in stdout
+    assert f"badge: {badge_file}" in stdout
+    assert _annotations(stdout) == []  # not under GitHub Actions: no workflow commands
+
+
+def test_under_github_actions_the_summary_is_appended_and_the_failures_annotated(
+    tmp_path: Path,
+    start_target: Callable[..., ReferenceServer],
+    run_suite: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = start_target(RefusalTouchesConnector())
+    step_summary = tmp_path / "step_summary.md"
+    step_summary.write_text("## Earlier in this step\n", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    run = run_suite(server.url)  # no --connector-markdown: the job summary is written without being asked
+    assert run.ret == 1
+    assert run.report is not None
+    written = step_summary.read_text(encoding="utf-8")
+    assert written == "## Earlier in this step\n\n" + summary_markdown(run.report)
+    page = rendered(written)
+    failing = [c for c in run.report["checks"] if c["outcome"] == "failed"]
+    assert len(page.summaries) == len(failing)  # each failing check folded in <details>
+    assert HEADING in written
+    errors = [line for line in _annotations(run.result.stdout.str()) if line.startswith("::error ")]
+    assert len(failing) > ANNOTATIONS_PER_KIND
+    assert len(errors) == ANNOTATIONS_PER_KIND + 1
+    assert errors[0].startswith(f"::error title={failing[0]['id']}::field 'error' changed from None to")
+    more = len(failing) - ANNOTATIONS_PER_KIND
+    assert errors[-1] == f"::error title=and {more} more::{more} more failing checks: see the job summary"
+
+
+def test_without_github_actions_true_no_annotation_is_printed(
+    tmp_path: Path,
+    start_target: Callable[..., ReferenceServer],
+    run_suite: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = start_target(RefusalTouchesConnector())
+    monkeypatch.setenv("GITHUB_ACTIONS", "false")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "step_summary.md"))
+    run = run_suite(server.url)
+    assert run.ret == 1
+    assert _annotations(run.result.stdout.str()) == []
+    assert (tmp_path / "step_summary.md").read_text(encoding="utf-8").startswith(HEADING)
+
+
+def test_the_appended_summary_keeps_the_step_summary_under_githubs_limit(
+    tmp_path: Path,
+    start_target: Callable[..., ReferenceServer],
+    run_suite: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = start_target(RefusalTouchesConnector())
+    step_summary = tmp_path / "step_summary.md"
+    earlier = "x" * (SUMMARY_LIMIT - 9000) + "\n"  # what the step wrote before leaves 9000 bytes
+    step_summary.write_text(earlier, encoding="utf-8")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    run = run_suite(server.url, "--connector-markdown", str(tmp_path / "whole.md"))
+    assert run.ret == 1
+    written = step_summary.read_text(encoding="utf-8")
+    assert written.startswith(earlier)
+    assert len(written.encode()) <= SUMMARY_LIMIT < 1024 * 1024
+    appended = written[len(earlier) :]
+    assert HEADING in appended
+    failing = sum(1 for c in (run.report or {})["checks"] if c["outcome"] == "failed")
+    shown = len(rendered(appended).summaries)
+    assert 0 < shown < failing
+    assert f"And {failing - shown} more failing checks: see the JSON or HTML report." in appended
+    # the Markdown file is not cut short by what the job summary already held
+    assert len(rendered((tmp_path / "whole.md").read_text(encoding="utf-8")).summaries) == failing
+
+
+def test_a_step_summary_already_full_is_left_as_it_is(
+    tmp_path: Path,
+    start_target: Callable[..., ReferenceServer],
+    run_suite: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = start_target(RefusalTouchesConnector())
+    step_summary = tmp_path / "step_summary.md"
+    step_summary.write_text("x" * SUMMARY_LIMIT, encoding="utf-8")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    run = run_suite(server.url)
+    assert run.ret == 1
+    assert step_summary.read_text(encoding="utf-8") == "x" * SUMMARY_LIMIT
+    run.result.stdout.fnmatch_lines([f"job summary: not appended, {step_summary} already holds {SUMMARY_LIMIT} bytes*"])
+
+
+KEY_ID, KEY = "ci-key", "zZ9-api-key-in-a-failing-answer-7321"
+
+
+class EchoesItsApiKey(ReferenceTarget):
+    """A target secured with an API key that refuses a transition with a reason echoing that key (a debugging
+    build, a careless gateway): the key reaches the evidence of a failing check."""
+
+    def __init__(self) -> None:
+        super().__init__(security=Security(api_keys=[ApiKey(KEY_ID, KEY)]))
+
+    def reject_transition(self, doc: Any, current: str, requested: str) -> Any:
+        return self.error(400, "status_exception", f"refused for the key {KEY_ID}:{KEY}")
+
+
+def test_a_secret_in_a_failing_answer_reaches_neither_the_markdown_nor_the_badge_nor_the_annotations(
+    tmp_path: Path,
+    start_target: Callable[..., ReferenceServer],
+    run_suite: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = start_target(EchoesItsApiKey())
+    step_summary = tmp_path / "step_summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("CONNECTOR_API_KEY", f"{KEY_ID}:{KEY}")
+    markdown, badge_file = tmp_path / "summary.md", tmp_path / "badge.json"
+    run = run_suite(server.url, "--connector-markdown", str(markdown), "--connector-badge", str(badge_file))
+    assert run.ret == 1  # the echoing refusals fail their checks
+    annotations = _annotations(run.result.stdout.str())
+    outputs = {
+        "Markdown": markdown.read_text(encoding="utf-8"),
+        "job summary": step_summary.read_text(encoding="utf-8"),
+        "badge": badge_file.read_text(encoding="utf-8"),
+        "annotations": "\n".join(annotations),
+    }
+    assert annotations
+    assert "<redacted>" in html.unescape(outputs["Markdown"])
+    assert "<redacted>" in outputs["annotations"]
+    for where, text in outputs.items():
+        for secret in (KEY, base64.b64encode(f"{KEY_ID}:{KEY}".encode()).decode()):
+            assert secret not in html.unescape(text), f"the API key reached the {where}"
