@@ -23,13 +23,6 @@ from pytest_connector_contract.reports.markdown import ANNOTATIONS_PER_KIND, SUM
 HEADING = "## \u274c Connector status API conformance: NOT CONFORMANT\n"
 
 
-@pytest.fixture(autouse=True)
-def _not_in_github_actions(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests may themselves run in a GitHub Actions job: each says what the run it starts sees."""
-    for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def _annotations(stdout: str) -> list[str]:
     return [line for line in stdout.splitlines() if line.startswith(("::error ", "::warning "))]
 
