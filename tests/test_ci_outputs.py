@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SuiteRun
 from mutants import RefusalTouchesConnector
 from test_markdown import rendered
 
@@ -21,6 +22,35 @@ from pytest_connector_contract.reference.server import ReferenceServer
 from pytest_connector_contract.reports.markdown import ANNOTATIONS_PER_KIND, SUMMARY_LIMIT, badge, summary_markdown
 
 HEADING = "## \u274c Connector status API conformance: NOT CONFORMANT\n"
+
+
+@pytest.fixture
+def github_run(
+    tmp_path: Path,
+    start_target: Callable[..., ReferenceServer],
+    run_suite: Callable[..., SuiteRun],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[..., tuple[SuiteRun, Path]]:
+    """A run against ``target`` (a mutant with more than ten failing checks by default) in a GitHub Actions
+    step: ``GITHUB_STEP_SUMMARY`` set (the file holding ``before``), ``GITHUB_ACTIONS`` as ``actions`` says
+    (None: unset)."""
+
+    def run(
+        *args: str, target: ReferenceTarget | None = None, before: str = "", actions: str | None = "true"
+    ) -> tuple[SuiteRun, Path]:
+        server = start_target(target or RefusalTouchesConnector())
+        step_summary = tmp_path / "step_summary.md"
+        step_summary.write_text(before, encoding="utf-8")
+        monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+        if actions is None:
+            monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+        else:
+            monkeypatch.setenv("GITHUB_ACTIONS", actions)
+        result = run_suite(server.url, *args)
+        assert result.ret == 1, result.result.stdout.str()[-3000:]  # the target fails checks
+        return result, step_summary
+
+    return run
 
 
 def _annotations(stdout: str) -> list[str]:
@@ -50,18 +80,10 @@ def test_a_conformant_run_writes_the_markdown_summary_and_the_badge_and_nothing_
 
 
 def test_under_github_actions_the_summary_is_appended_and_the_failures_annotated(
-    tmp_path: Path,
-    start_target: Callable[..., ReferenceServer],
-    run_suite: Callable[..., Any],
-    monkeypatch: pytest.MonkeyPatch,
+    github_run: Callable[..., tuple[SuiteRun, Path]],
 ) -> None:
-    server = start_target(RefusalTouchesConnector())
-    step_summary = tmp_path / "step_summary.md"
-    step_summary.write_text("## Earlier in this step\n", encoding="utf-8")
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    run = run_suite(server.url)  # no --connector-markdown: the job summary is written without being asked
-    assert run.ret == 1
+    # no --connector-markdown: the job summary is written without being asked
+    run, step_summary = github_run(before="## Earlier in this step\n")
     assert run.report is not None
     written = step_summary.read_text(encoding="utf-8")
     assert written == "## Earlier in this step\n\n" + summary_markdown(run.report)
@@ -77,34 +99,18 @@ def test_under_github_actions_the_summary_is_appended_and_the_failures_annotated
     assert errors[-1] == f"::error title=and {more} more::{more} more failing checks: see the job summary"
 
 
-def test_without_github_actions_true_no_annotation_is_printed(
-    tmp_path: Path,
-    start_target: Callable[..., ReferenceServer],
-    run_suite: Callable[..., Any],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    server = start_target(RefusalTouchesConnector())
-    monkeypatch.setenv("GITHUB_ACTIONS", "false")
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "step_summary.md"))
-    run = run_suite(server.url)
-    assert run.ret == 1
-    assert _annotations(run.result.stdout.str()) == []
-    assert (tmp_path / "step_summary.md").read_text(encoding="utf-8").startswith(HEADING)
+def test_without_github_actions_true_no_annotation_is_printed(github_run: Callable[..., tuple[SuiteRun, Path]]) -> None:
+    for actions in ("false", None):
+        run, step_summary = github_run(actions=actions)
+        assert _annotations(run.result.stdout.str()) == []
+        assert step_summary.read_text(encoding="utf-8").startswith(HEADING)
 
 
 def test_the_appended_summary_keeps_the_step_summary_under_githubs_limit(
-    tmp_path: Path,
-    start_target: Callable[..., ReferenceServer],
-    run_suite: Callable[..., Any],
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, github_run: Callable[..., tuple[SuiteRun, Path]]
 ) -> None:
-    server = start_target(RefusalTouchesConnector())
-    step_summary = tmp_path / "step_summary.md"
     earlier = "x" * (SUMMARY_LIMIT - 9000) + "\n"  # what the step wrote before leaves 9000 bytes
-    step_summary.write_text(earlier, encoding="utf-8")
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
-    run = run_suite(server.url, "--connector-markdown", str(tmp_path / "whole.md"))
-    assert run.ret == 1
+    run, step_summary = github_run("--connector-markdown", str(tmp_path / "whole.md"), before=earlier)
     written = step_summary.read_text(encoding="utf-8")
     assert written.startswith(earlier)
     assert len(written.encode()) <= SUMMARY_LIMIT < 1024 * 1024
@@ -118,18 +124,8 @@ def test_the_appended_summary_keeps_the_step_summary_under_githubs_limit(
     assert len(rendered((tmp_path / "whole.md").read_text(encoding="utf-8")).summaries) == failing
 
 
-def test_a_step_summary_already_full_is_left_as_it_is(
-    tmp_path: Path,
-    start_target: Callable[..., ReferenceServer],
-    run_suite: Callable[..., Any],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    server = start_target(RefusalTouchesConnector())
-    step_summary = tmp_path / "step_summary.md"
-    step_summary.write_text("x" * SUMMARY_LIMIT, encoding="utf-8")
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
-    run = run_suite(server.url)
-    assert run.ret == 1
+def test_a_step_summary_already_full_is_left_as_it_is(github_run: Callable[..., tuple[SuiteRun, Path]]) -> None:
+    run, step_summary = github_run(before="x" * SUMMARY_LIMIT)
     assert step_summary.read_text(encoding="utf-8") == "x" * SUMMARY_LIMIT
     run.result.stdout.fnmatch_lines([f"job summary: not appended, {step_summary} already holds {SUMMARY_LIMIT} bytes*"])
 
@@ -149,19 +145,12 @@ class EchoesItsApiKey(ReferenceTarget):
 
 
 def test_a_secret_in_a_failing_answer_reaches_neither_the_markdown_nor_the_badge_nor_the_annotations(
-    tmp_path: Path,
-    start_target: Callable[..., ReferenceServer],
-    run_suite: Callable[..., Any],
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, github_run: Callable[..., tuple[SuiteRun, Path]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = start_target(EchoesItsApiKey())
-    step_summary = tmp_path / "step_summary.md"
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("CONNECTOR_API_KEY", f"{KEY_ID}:{KEY}")
     markdown, badge_file = tmp_path / "summary.md", tmp_path / "badge.json"
-    run = run_suite(server.url, "--connector-markdown", str(markdown), "--connector-badge", str(badge_file))
-    assert run.ret == 1  # the echoing refusals fail their checks
+    args = ("--connector-markdown", str(markdown), "--connector-badge", str(badge_file))
+    run, step_summary = github_run(*args, target=EchoesItsApiKey())  # the echoing refusals fail their checks
     annotations = _annotations(run.result.stdout.str())
     outputs = {
         "Markdown": markdown.read_text(encoding="utf-8"),
