@@ -22,7 +22,16 @@ from typing import Any
 
 import yaml
 
-__all__ = ["ACTION", "INSTALL", "ActionRun", "StepResult", "installed", "job_environment", "load_action"]
+__all__ = [
+    "ACTION",
+    "INSTALL",
+    "ActionRun",
+    "StepResult",
+    "installed",
+    "job_environment",
+    "load_action",
+    "repository_root",
+]
 
 ACTION = "action.yml"
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from actionrunner import EXPRESSION, INSTALL, ActionRun, installed, job_environment, load_action
+from actionrunner import EXPRESSION, INSTALL, ActionRun, installed, job_environment, load_action, repository_root
 from mutants import RefusalTouchesConnector
 
 import pytest_connector_contract
@@ -79,6 +80,30 @@ def test_the_install_step_installed_the_suite_from_the_actions_own_checkout(runn
         check=True,
     )
     assert Path(located.stdout.strip()).is_relative_to(venv), "installed into its own environment, not editable"
+    assert _installed_from(venv) == repository_root().as_uri()  # the action's own checkout
+
+
+def _installed_from(venv: Path) -> str | None:
+    """Where pip installed the suite from: a direct URL (a folder), or None for a release from an index."""
+    (dist_info,) = venv.glob("lib/python*/site-packages/pytest_connector_contract-*.dist-info")
+    direct = dist_info / "direct_url.json"
+    return str(json.loads(direct.read_text(encoding="utf-8"))["url"]) if direct.exists() else None
+
+
+def test_the_version_input_installs_that_release_from_the_index(tmp_path: Path) -> None:
+    # An index of our own: the wheel of this version and of everything it needs, and pip told to use only it.
+    index = tmp_path / "index"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "-w", str(index), f"{repository_root()}[xdist]"],
+        check=True,
+        capture_output=True,
+    )
+    env = job_environment({"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(index)})
+    run = ActionRun({"version": pytest_connector_contract.__version__}, tmp_path / "workspace", tmp_path / "temp", env)
+    (install,) = run.run(run.action["runs"]["steps"][:1])
+    assert install.returncode == 0, install.log
+    assert install.stdout.endswith(f"connector-contract {pytest_connector_contract.__version__}\n")
+    assert _installed_from(tmp_path / "temp" / "connector-contract") is None  # a release, not the checkout
 
 
 def test_a_conformant_target_passes_the_gate_with_the_verdict_in_the_job_summary(

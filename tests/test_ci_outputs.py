@@ -99,6 +99,20 @@ def test_under_github_actions_the_summary_is_appended_and_the_failures_annotated
     assert errors[-1] == f"::error title=and {more} more::{more} more failing checks: see the job summary"
 
 
+def test_a_baseline_entry_no_longer_needed_is_a_warning_annotation(
+    tmp_path: Path, github_run: Callable[..., tuple[SuiteRun, Path]]
+) -> None:
+    baseline = tmp_path / "baseline.toml"
+    entries = ["transition[created->needs_configuration]", "transition[created->error]"]  # both pass
+    baseline.write_text(
+        "".join(f'[[expected_failure]]\ncheck = "{check}"\nreason = "accepted for now"\n' for check in entries),
+        encoding="utf-8",
+    )
+    run, _ = github_run("--connector-baseline", str(baseline), target=ReferenceTarget())
+    warnings = [line for line in _annotations(run.result.stdout.str()) if line.startswith("::warning ")]
+    assert [line.split("::")[1] for line in warnings] == [f"warning title={check}" for check in entries]
+
+
 def test_without_github_actions_true_no_annotation_is_printed(github_run: Callable[..., tuple[SuiteRun, Path]]) -> None:
     for actions in ("false", None):
         run, step_summary = github_run(actions=actions)
