@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import SuiteRun
+from markdown_it import MarkdownIt
 from mutants import RefusalTouchesConnector
 from test_markdown import rendered
 
@@ -77,6 +78,23 @@ def test_a_conformant_run_writes_the_markdown_summary_and_the_badge_and_nothing_
     assert f"Markdown summary: {markdown}" in stdout
     assert f"badge: {badge_file}" in stdout
     assert _annotations(stdout) == []  # not under GitHub Actions: no workflow commands
+
+
+def test_the_comparisons_check_ids_read_as_they_are(
+    tmp_path: Path, start_target: Callable[..., ReferenceServer], run_suite: Callable[..., SuiteRun]
+) -> None:
+    before = run_suite(start_target().url)
+    previous = tmp_path / "previous.json"
+    previous.write_text(json.dumps(before.report), encoding="utf-8")
+    markdown = tmp_path / "summary.md"
+    args = ("--connector-compare", str(previous), "--connector-markdown", str(markdown))
+    after = run_suite(start_target(RefusalTouchesConnector()).url, *args)
+    regressions = (after.report or {})["comparison"]["regressions"]
+    assert regressions
+    page = MarkdownIt("commonmark", {"html": True}).render(markdown.read_text(encoding="utf-8"))
+    for item in regressions:  # ids hold '>': shown as they are, not as an escaped entity
+        assert f"<code>{html.escape(item['id'], quote=False)}</code>" in page
+    assert "&amp;gt;" not in page
 
 
 def test_under_github_actions_the_summary_is_appended_and_the_failures_annotated(

@@ -16,6 +16,7 @@ run's redactor once more before writing it anywhere.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -40,6 +41,15 @@ def _cell(text: str) -> str:
 
 def _html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _code(text: str) -> str:
+    """``text`` as an inline code span, shown as it is: nothing is escaped inside one (an entity would show as
+    typed: ``transition[created-&gt;error]``), so the fence is longer than any run of backticks in it."""
+    text = " ".join(text.split())
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _identity(document: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -107,7 +117,7 @@ def _findings(document: Mapping[str, Any]) -> list[str]:
         lines += [
             "### Baseline",
             "",
-            f"`{_html(str(baseline['path']))}`: {baseline['entries']} entries, "
+            f"{_code(str(baseline['path']))}: {baseline['entries']} entries, "
             f"{len(baseline.get('expected_failures') or [])} accepted failures this run.",
             "",
         ]
@@ -124,7 +134,7 @@ def _findings(document: Mapping[str, Any]) -> list[str]:
         ):
             items = comparison.get(key) or []
             if items:
-                lines.append(f"- {label}: " + ", ".join(f"`{_html(str(item['id']))}`" for item in items))
+                lines.append(f"- {label}: " + ", ".join(_code(str(item["id"])) for item in items))
         lines.append("")
     differential = document.get("differential")
     if differential:
@@ -141,7 +151,7 @@ def _findings(document: Mapping[str, Any]) -> list[str]:
         lines.append("")
     leftovers = document.get("leftovers") or []
     if leftovers:
-        lines += ["### Not deleted", ""] + [f"- NOT DELETED `{_html(str(item))}`" for item in leftovers] + [""]
+        lines += ["### Not deleted", ""] + [f"- NOT DELETED {_code(str(item))}" for item in leftovers] + [""]
     return lines
 
 
