@@ -97,6 +97,29 @@ def test_the_comparisons_check_ids_read_as_they_are(
     assert "&amp;gt;" not in page
 
 
+class AnswersInMarkdown(ReferenceTarget):
+    """Refuses a transition with a reason written in Markdown (a link, an image, emphasis, a table separator):
+    the job page must show it as text, not render what the target wrote."""
+
+    REASON = "see [the docs](https://example.invalid/x) ![pixel](https://example.invalid/p.png) **now** | `x`"
+
+    def reject_transition(self, doc: Any, current: str, requested: str) -> Any:
+        return self.error(400, "status_exception", self.REASON)
+
+
+def test_a_targets_markdown_is_shown_as_text(
+    tmp_path: Path, start_target: Callable[..., ReferenceServer], run_suite: Callable[..., SuiteRun]
+) -> None:
+    markdown = tmp_path / "summary.md"
+    run_suite(start_target(AnswersInMarkdown()).url, "--connector-markdown", str(markdown))
+    text = markdown.read_text(encoding="utf-8")
+    page = MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+    for rendered_markdown in ("<a ", "<img", "<strong>now", "<code>x</code>"):
+        assert rendered_markdown not in page
+    assert [len(row) for row in rendered(text).tables[1]] == [6] * 6  # no cell split by the reason's '|'
+    assert html.escape(AnswersInMarkdown.REASON, quote=False) in page  # in the observed answer, as written
+
+
 def test_under_github_actions_the_summary_is_appended_and_the_failures_annotated(
     github_run: Callable[..., tuple[SuiteRun, Path]],
 ) -> None:

@@ -35,8 +35,9 @@ _CELL_MARK = {"passed": "\u2705", "failed": "\u274c", "error": "\u26a0\ufe0f", "
 
 
 def _cell(text: str) -> str:
-    """Text safe inside a Markdown table cell: no line break, no column separator, no stray HTML."""
-    return " ".join(_html(text).split()).replace("|", "\\|")
+    """Text shown as it is on one line, in a table cell or a list item: no line break, no column separator, no
+    stray HTML, and no Markdown of its own (a target's answer could carry a link or an image)."""
+    return re.sub(r"([\\`*_\[\]|])", r"\\\1", " ".join(_html(text).split()))
 
 
 def _html(text: str) -> str:
