@@ -64,28 +64,28 @@ class ConformanceRecorder:
         if settings.markdown is not None:
             _write_text(settings.markdown, self._summary(SUMMARY_LIMIT))
         if settings.badge is not None:
-            _write_text(settings.badge, self._redact(json.dumps(badge(self.document), indent=2)) + "\n")
+            _write_text(settings.badge, json.dumps(badge(self._for_people()), indent=2) + "\n")
 
-    def _redact(self, text: str) -> str:
-        """The run's one redaction rule, as its clients apply it (the configured credentials in every form,
-        a proxy's included, and any URL's user info): the last line of defence for what leaves the run."""
+    def _redactor_of_the_run(self) -> Redactor:
+        """The run's one redaction rule, as its clients apply it: the configured credentials in every form, a
+        proxy's included, and any URL's user info."""
         if self._redactor is None:
             client = self.state.client()
             self._redactor = client.redact
             client.close()
-        return self._redactor(text)
+        return self._redactor
+
+    def _for_people(self) -> dict[str, Any]:
+        """The document the summary, the badge and the annotations are drawn from, passed once more through the
+        run's redactor: the last line of defence, applied before they escape the text for Markdown or a
+        workflow command (an escaped secret would no longer be found in their output)."""
+        assert self.document is not None
+        cleaned: dict[str, Any] = self._redactor_of_the_run().strings(self.document)
+        return cleaned
 
     def _summary(self, limit: int) -> str:
-        """The Markdown summary, redacted, at most ``limit`` bytes (redaction may lengthen it: then it is
-        rendered again with less room)."""
-        assert self.document is not None
-        room = limit
-        while True:
-            text = self._redact(summary_markdown(self.document, limit=room))
-            excess = len(text.encode()) - limit
-            if excess <= 0 or room <= excess:
-                return text
-            room -= excess
+        """The Markdown summary, at most ``limit`` bytes."""
+        return summary_markdown(self._for_people(), limit=limit)
 
     def _publish_to_github(self, terminalreporter: Any) -> None:
         """Under GitHub Actions: the summary appended to the job summary (``GITHUB_STEP_SUMMARY``, whatever
@@ -108,8 +108,8 @@ class ConformanceRecorder:
                     yellow=True,
                 )
         if os.environ.get("GITHUB_ACTIONS") == "true":
-            for line in workflow_annotations(self.document):
-                terminalreporter.write_line(self._redact(line))
+            for line in workflow_annotations(self._for_people()):
+                terminalreporter.write_line(line)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.document is None or self.state.target is None:
