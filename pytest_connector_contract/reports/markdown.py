@@ -10,8 +10,8 @@ JSON report document, so they say exactly what the JSON says.
   no more), then one "and N more"; escaped as the workflow-command syntax requires.
 - :func:`badge`: a shields.io endpoint document (verdict and score).
 
-The document is built from redacted evidence; the plugin passes what these functions return through the
-run's redactor once more before writing it anywhere.
+The document is built from redacted evidence; the plugin passes every string of it through the run's redactor
+once more before drawing these from it (before any escaping, which would hide a secret from the redactor).
 """
 
 from __future__ import annotations
