@@ -92,18 +92,20 @@ class Redactor:
             except ValueError:
                 pass
             else:
-                cleaned = self._walk(decoded)
+                cleaned = self.strings(decoded)
                 if cleaned != decoded:
                     redacted = json.dumps(cleaned, ensure_ascii=False)
         return content if redacted == text else redacted.encode("utf-8", "surrogateescape")
 
-    def _walk(self, value: Any) -> Any:
+    def strings(self, value: Any) -> Any:
+        """``value`` (decoded JSON: dicts, lists, strings and the rest) with every string in it redacted, the
+        keys included; each string on its own, so nothing is matched across the structure."""
         if isinstance(value, str):
             return self(value)
         if isinstance(value, list):
-            return [self._walk(item) for item in value]
+            return [self.strings(item) for item in value]
         if isinstance(value, dict):
-            return {self(key): self._walk(item) for key, item in value.items()}
+            return {self(key): self.strings(item) for key, item in value.items()}
         return value
 
 

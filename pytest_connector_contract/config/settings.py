@@ -241,6 +241,17 @@ class Settings:
     json: Path | None = option(
         "Write the machine-readable conformance report to this file.", v.parse_path, None, "PATH"
     )
+    markdown: Path | None = option(
+        "Write a Markdown summary of the run (verdict, score, the transition matrix, each failing check with its "
+        "reason and curl reproduction) to this file. Under GitHub Actions (GITHUB_STEP_SUMMARY set) the summary "
+        "is also appended to the job summary, with or without this option.",
+        v.parse_path,
+        None,
+        "PATH",
+    )
+    badge: Path | None = option(
+        "Write a shields.io endpoint badge (verdict and score) as JSON to this file.", v.parse_path, None, "PATH"
+    )
     timeout: float = option(
         "Seconds to wait for each HTTP request (connect and read).", v.parse_timeout, DEFAULT_TIMEOUT, "SECONDS"
     )

@@ -10,12 +10,13 @@ JSON report document, so they say exactly what the JSON says.
   no more), then one "and N more"; escaped as the workflow-command syntax requires.
 - :func:`badge`: a shields.io endpoint document (verdict and score).
 
-The document is built from redacted evidence; the plugin passes what these functions return through the
-run's redactor once more before writing it anywhere.
+The document is built from redacted evidence; the plugin passes every string of it through the run's redactor
+once more before drawing these from it (before any escaping, which would hide a secret from the redactor).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,12 +35,22 @@ _CELL_MARK = {"passed": "\u2705", "failed": "\u274c", "error": "\u26a0\ufe0f", "
 
 
 def _cell(text: str) -> str:
-    """Text safe inside a Markdown table cell: no line break, no column separator, no stray HTML."""
-    return " ".join(_html(text).split()).replace("|", "\\|")
+    """Text shown as it is on one line, in a table cell or a list item: no line break, no column separator, no
+    stray HTML, and no Markdown of its own (a target's answer could carry a link or an image)."""
+    return re.sub(r"([\\`*_\[\]|])", r"\\\1", " ".join(_html(text).split()))
 
 
 def _html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _code(text: str) -> str:
+    """``text`` as an inline code span, shown as it is: nothing is escaped inside one (an entity would show as
+    typed: ``transition[created-&gt;error]``), so the fence is longer than any run of backticks in it."""
+    text = " ".join(text.split())
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _identity(document: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -107,7 +118,7 @@ def _findings(document: Mapping[str, Any]) -> list[str]:
         lines += [
             "### Baseline",
             "",
-            f"`{_html(str(baseline['path']))}`: {baseline['entries']} entries, "
+            f"{_code(str(baseline['path']))}: {baseline['entries']} entries, "
             f"{len(baseline.get('expected_failures') or [])} accepted failures this run.",
             "",
         ]
@@ -124,7 +135,7 @@ def _findings(document: Mapping[str, Any]) -> list[str]:
         ):
             items = comparison.get(key) or []
             if items:
-                lines.append(f"- {label}: " + ", ".join(f"`{_html(str(item['id']))}`" for item in items))
+                lines.append(f"- {label}: " + ", ".join(_code(str(item["id"])) for item in items))
         lines.append("")
     differential = document.get("differential")
     if differential:
@@ -141,7 +152,7 @@ def _findings(document: Mapping[str, Any]) -> list[str]:
         lines.append("")
     leftovers = document.get("leftovers") or []
     if leftovers:
-        lines += ["### Not deleted", ""] + [f"- NOT DELETED `{_html(str(item))}`" for item in leftovers] + [""]
+        lines += ["### Not deleted", ""] + [f"- NOT DELETED {_code(str(item))}" for item in leftovers] + [""]
     return lines
 
 

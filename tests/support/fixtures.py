@@ -29,6 +29,14 @@ def _no_proxy_from_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _not_in_github_actions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests may themselves run in a GitHub Actions job: the runs they start must not append to its job
+    summary or print annotations into its log. A test that wants them sets these variables itself."""
+    for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def start_target() -> Iterator[Callable[..., ReferenceServer]]:
     """Start a reference target (or a mutant of it) on a free loopback port, with the server's keyword
