@@ -13,7 +13,7 @@ from pytest_connector_contract.plugin.state import RunState
 from pytest_connector_contract.reports import terminal as reports
 from pytest_connector_contract.reports.results import Conformance
 
-__all__ = ["RECORDER", "ConformanceRecorder"]
+__all__ = ["ConformanceRecorder"]
 
 
 class ConformanceRecorder:
@@ -76,6 +76,3 @@ class ConformanceRecorder:
         self.document["leftovers"] = list(self.conformance.leftovers)
         if self.state.settings.json is not None:
             reports.write_json(self.state.settings.json, self.document)
-
-
-RECORDER = pytest.StashKey[ConformanceRecorder]()
