@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,10 +78,13 @@ class Ledger:
     while waiting, a timeout) may still be applied after the run's DELETE found nothing.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, numbers: Iterator[int] | None = None) -> None:
         self._lock = threading.Lock()
         #: id -> whether its create was answered
         self._live: dict[str, bool] = {}
+        #: the numbers of the ids the factories make (one sequence per run and process; the run shares it
+        #: between the target's ledger and the reference cluster's, so no two of its ids are the same)
+        self.numbers = numbers if numbers is not None else itertools.count(1)
 
     def add(self, connector_id: str, *, answered: bool = True) -> None:
         """Own ``connector_id``; ``answered=False`` from before its create is sent until it is answered."""
@@ -127,8 +131,6 @@ class ConnectorFactory:
     naming the transition that failed.
     """
 
-    _counter = itertools.count(1)
-
     def __init__(
         self,
         client: ConnectorClient,
@@ -152,7 +154,7 @@ class ConnectorFactory:
 
     def new_id(self) -> str:
         """An id under the run prefix that nothing has used yet in this process."""
-        return nth_id(self.id_prefix, next(self._counter))
+        return nth_id(self.id_prefix, next(self.ledger.numbers))
 
     def unused_id(self) -> str:
         """An id under the run prefix that the target confirms does not exist (404)."""

@@ -39,6 +39,7 @@ from pytest_connector_contract.checks.connectors import CREATE_GRACE
 from pytest_connector_contract.checks.run import Run
 from pytest_connector_contract.client.connector import RETRY_DELAYS, ConnectorClient
 from pytest_connector_contract.contract.spec import Check
+from pytest_connector_contract.plugin.keys import AHEAD, WAITED
 from pytest_connector_contract.plugin.state import RunState
 
 __all__ = ["ChecksAhead", "adjust", "configure", "take", "taken"]
@@ -66,8 +67,7 @@ def take(item: pytest.Item) -> Ahead | None:
 
 def taken(item: pytest.Item) -> Ahead | None:
     """What :func:`take` returned for ``item`` (None for an item that runs its check itself)."""
-    ahead: Ahead | None = getattr(item, "_connector_ahead", None)
-    return ahead
+    return item.stash.get(AHEAD, None)
 
 
 def adjust(item: pytest.Item, report: pytest.TestReport) -> None:
@@ -76,7 +76,7 @@ def adjust(item: pytest.Item, report: pytest.TestReport) -> None:
     if ahead is None:
         return
     if report.when == "setup":
-        report.duration = max(0.0, report.duration - getattr(item, "_connector_waited", 0.0))
+        report.duration = max(0.0, report.duration - item.stash.get(WAITED, 0.0))
     elif report.when == "call":
         report.duration = ahead.outcome.duration
     elif report.when == "teardown":
@@ -165,8 +165,8 @@ class ChecksAhead:
             return None
         started = time.perf_counter()
         ahead = future.result()
-        item._connector_waited = time.perf_counter() - started  # type: ignore[attr-defined]
-        item._connector_ahead = ahead  # type: ignore[attr-defined]
+        item.stash[WAITED] = time.perf_counter() - started
+        item.stash[AHEAD] = ahead
         return ahead
 
 

@@ -15,24 +15,21 @@ from pytest_connector_contract.checks.connectors import ConnectorFactory
 from pytest_connector_contract.checks.execute import NOT_COMPARED_KINDS
 from pytest_connector_contract.checks.preflight import PreflightError
 from pytest_connector_contract.checks.run import Run, outcome_of
-from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.client.connector import ConnectorClient
 from pytest_connector_contract.contract import schemas
-from pytest_connector_contract.contract.ids import ids_under, new_run_prefix
+from pytest_connector_contract.contract.ids import ids_under
 from pytest_connector_contract.contract.spec import SUITE_NODE, load_spec
 from pytest_connector_contract.contract.target import TargetInfo
-from pytest_connector_contract.differential.recording import Recording, RecordingError
 from pytest_connector_contract.plugin import concurrency, gate, junit
 from pytest_connector_contract.plugin import html as html_report
+from pytest_connector_contract.plugin.keys import RECORDER, RUN, STATE
 from pytest_connector_contract.plugin.options import add_options, resolve
-from pytest_connector_contract.plugin.recorder import RECORDER, ConformanceRecorder
-from pytest_connector_contract.plugin.state import STATE, RunState
-from pytest_connector_contract.plugin.suite import CheckItem, collect_suite, parse_selection
+from pytest_connector_contract.plugin.recorder import ConformanceRecorder
+from pytest_connector_contract.plugin.state import WORKER_KEY, RunState, RunStateError
+from pytest_connector_contract.plugin.suite import CheckItem, collect_suite, suite_selection
 from pytest_connector_contract.reports.results import Conformance
 
 __all__ = ["connector_client", "connector_factory", "connector_target"]
-
-_WORKER_KEY = "connector_contract"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,53 +38,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    settings = resolve(config)
-    worker_input = getattr(config, "workerinput", None)
-    spec = load_spec()
-    if worker_input is not None and _WORKER_KEY in worker_input:
-        shared = worker_input[_WORKER_KEY]
-        state = RunState(
-            settings=settings,
-            spec=spec,
-            run_prefix=shared["run_prefix"],
-            worker_id=worker_input.get("workerid"),
-            suite=shared["suite"],
-            selection=shared["selection"],
-            target=TargetInfo.from_dict(shared["target"]) if shared["target"] else None,
-            target_url=shared["target_url"],
-            reference=TargetInfo.from_dict(shared["reference"]) if shared.get("reference") else None,
-            reference_url=shared.get("reference_url"),
-            rate_share=int(worker_input.get("workercount", 1)),
-            seed=shared.get("seed"),
-            handoff=shared.get("handoff"),
-        )
-    else:
-        selection = parse_selection(config.args)
-        explicit_paths = config.args_source == pytest.Config.ArgsSource.ARGS and selection is None
-        suite = settings.target.url is not None and not explicit_paths
-        if selection is not None and settings.target.url is None:
-            raise pytest.UsageError(f"{config.args[0]!r} names the bundled suite: give a target with --connector-url")
-        if suite:
-            # The suite is not collected from paths: nothing from testpaths or the invocation dir.
-            config.args = []
-        if settings.request_log is not None:
-            requestlog.reset(settings.request_log)  # before any worker starts appending
-        state = RunState(
-            settings=settings,
-            spec=spec,
-            run_prefix=new_run_prefix(settings.id_prefix),
-            worker_id=None,
-            suite=suite,
-            selection=selection,
-            seed=extended.run_seed(settings),
-        )
-    state.extra_checks = extended.enabled_checks(spec, settings, state.selection, state.seed)
-    if settings.expect_from is not None and state.suite:
-        try:
-            state.recording = Recording.load(settings.expect_from)
-        except RecordingError as exc:
-            raise pytest.UsageError(str(exc)) from None
-    if worker_input is None or _WORKER_KEY not in worker_input:
+    """Wiring only: the run state, built by its own constructors, and the integrations registered on it."""
+    settings, spec = resolve(config), load_spec()
+    handed = (getattr(config, "workerinput", None) or {}).get(WORKER_KEY)
+    try:
+        if handed is not None:
+            state = RunState.on_worker(settings, spec, config.workerinput)  # type: ignore[attr-defined]
+        else:
+            suite, selection = suite_selection(config, settings.target.url is not None)
+            state = RunState.on_controller(settings, spec, suite=suite, selection=selection)
+    except RunStateError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if handed is None:
         recorder = ConformanceRecorder(state, Conformance(spec, state.extra_checks))
         config.pluginmanager.register(recorder, "connector_contract_recorder")
         config.stash[RECORDER] = recorder
@@ -117,7 +79,7 @@ class XdistHooks:
             self.state.handoff = tempfile.mkdtemp(prefix="connector-contract-")
             node.config.add_cleanup(lambda: shutil.rmtree(self.state.handoff or "", ignore_errors=True))
         self.state.workers.add(node.gateway.id)
-        node.workerinput[_WORKER_KEY] = self.state.for_worker()
+        node.workerinput[WORKER_KEY] = self.state.for_worker()
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         output = getattr(node, "workeroutput", None) or {}
@@ -248,7 +210,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if isinstance(item, CheckItem):
         concurrency.adjust(item, report)
-        run: Run | None = getattr(item, "_connector_run_obj", None)
+        run = item.stash.get(RUN, None)
         data: dict[str, Any] = run.evidence() if run is not None else item.check.identity()
         if call.excinfo is not None and not call.excinfo.errisinstance((pytest.skip.Exception, pytest.xfail.Exception)):
             data["ended"], data["message"] = outcome_of(call.excinfo.value)
@@ -312,5 +274,5 @@ def _connector_run(
         if ahead is not None
         else request.config.stash[STATE].new_run(item.check, connector_client, connector_factory)
     )
-    item._connector_run_obj = run  # type: ignore[attr-defined]
+    item.stash[RUN] = run
     return run

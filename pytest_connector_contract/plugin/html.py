@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_connector_contract.plugin.recorder import RECORDER
+from pytest_connector_contract.plugin.keys import RECORDER
 from pytest_connector_contract.plugin.state import RunState
 
 __all__ = ["HtmlReportHooks", "configure"]

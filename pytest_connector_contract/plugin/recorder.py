@@ -19,7 +19,7 @@ from pytest_connector_contract.reports import terminal as reports
 from pytest_connector_contract.reports.markdown import SUMMARY_LIMIT, badge, summary_markdown, workflow_annotations
 from pytest_connector_contract.reports.results import Conformance
 
-__all__ = ["RECORDER", "ConformanceRecorder"]
+__all__ = ["ConformanceRecorder"]
 
 
 class ConformanceRecorder:
@@ -149,6 +149,3 @@ class ConformanceRecorder:
 def _write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-
-
-RECORDER = pytest.StashKey[ConformanceRecorder]()

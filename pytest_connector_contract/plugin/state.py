@@ -5,6 +5,7 @@ The hooks, the gate, the JUnit and pytest-html glue all read the run from here, 
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -12,21 +13,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from pytest_connector_contract.checks import extended
 from pytest_connector_contract.checks.connectors import ConnectorFactory, Ledger
 from pytest_connector_contract.checks.execute import LiveReference, Outcome, Reference, execute
 from pytest_connector_contract.checks.preflight import identify
 from pytest_connector_contract.checks.run import Run
+from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.client.connector import ConnectorClient, RateLimiter, client_for, run_limiter
 from pytest_connector_contract.config.credentials import Credentials
 from pytest_connector_contract.config.settings import Access, Settings
-from pytest_connector_contract.contract.ids import ids_under, probe_id, process_prefix
+from pytest_connector_contract.contract.ids import ids_under, new_run_prefix, probe_id, process_prefix
 from pytest_connector_contract.contract.spec import Check, Spec
 from pytest_connector_contract.contract.target import TargetInfo
-from pytest_connector_contract.differential.recording import Recording
+from pytest_connector_contract.differential.recording import Recording, RecordingError
 
-__all__ = ["STATE", "RunState", "embedded_security"]
+__all__ = ["WORKER_KEY", "RunState", "RunStateError", "embedded_security"]
+
+#: the key of what the controller hands each xdist worker in its ``workerinput``
+WORKER_KEY = "connector_contract"
+
+
+class RunStateError(ValueError):
+    """The run cannot be set up as asked (a usage error): the message says why."""
 
 
 @dataclass
@@ -42,7 +50,7 @@ class RunState:
     target: TargetInfo | None = None
     target_url: str | None = None
     server: Any = None
-    ledger: Ledger = field(default_factory=Ledger)
+    ledger: Ledger = field(init=False)
     #: how many processes share --connector-max-rps (the xdist worker count)
     rate_share: int = 1
     #: connectors this process (or, on the controller, a worker) could not delete
@@ -62,13 +70,15 @@ class RunState:
     reference: TargetInfo | None = None
     reference_url: str | None = None
     reference_server: Any = None
-    reference_ledger: Ledger = field(default_factory=Ledger)
+    reference_ledger: Ledger = field(init=False)
     #: the recording judged against instead (--connector-expect-from), read once per process
     recording: Recording | None = None
     #: the process's one rate limiter (its share of --connector-max-rps), shared by every client it creates
     limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
+        numbers = itertools.count(1)  # one sequence of connector numbers for the run's ids, on either cluster
+        self.ledger, self.reference_ledger = Ledger(numbers), Ledger(numbers)
         self.limiter = run_limiter(self.settings, self.rate_share)
 
     @property
@@ -241,7 +251,56 @@ class RunState:
                 server.stop()
                 setattr(self, name, None)
 
+    @classmethod
+    def on_controller(cls, settings: Settings, spec: Spec, *, suite: bool, selection: list[str] | None) -> RunState:
+        """The run as the process that starts it knows it (the only process, or the xdist controller): a new run
+        prefix and exploration seed, an emptied request log, the checks the options enable, a recording read."""
+        if settings.request_log is not None:
+            requestlog.reset(settings.request_log)  # before any worker starts appending
+        state = cls(
+            settings=settings,
+            spec=spec,
+            run_prefix=new_run_prefix(settings.id_prefix),
+            worker_id=None,
+            suite=suite,
+            selection=selection,
+            seed=extended.run_seed(settings),
+        )
+        return state._completed()
+
+    @classmethod
+    def on_worker(cls, settings: Settings, spec: Spec, worker_input: dict[str, Any]) -> RunState:
+        """The run as an xdist worker knows it: what the controller handed it (:meth:`for_worker`)."""
+        shared = worker_input[WORKER_KEY]
+        state = cls(
+            settings=settings,
+            spec=spec,
+            run_prefix=shared["run_prefix"],
+            worker_id=worker_input.get("workerid"),
+            suite=shared["suite"],
+            selection=shared["selection"],
+            target=TargetInfo.from_dict(shared["target"]) if shared["target"] else None,
+            target_url=shared["target_url"],
+            reference=TargetInfo.from_dict(shared["reference"]) if shared.get("reference") else None,
+            reference_url=shared.get("reference_url"),
+            rate_share=int(worker_input.get("workercount", 1)),
+            seed=shared.get("seed"),
+            handoff=shared.get("handoff"),
+        )
+        return state._completed()
+
+    def _completed(self) -> RunState:
+        """What both constructors add: the checks the options enable, and the recording judged against."""
+        self.extra_checks = extended.enabled_checks(self.spec, self.settings, self.selection, self.seed)
+        if self.settings.expect_from is not None and self.suite:
+            try:
+                self.recording = Recording.load(self.settings.expect_from)
+            except RecordingError as exc:
+                raise RunStateError(str(exc)) from None
+        return self
+
     def for_worker(self) -> dict[str, Any]:
+        """What the controller hands each xdist worker (read back by :meth:`on_worker`)."""
         return {
             "run_prefix": self.run_prefix,
             "suite": self.suite,
@@ -318,6 +377,3 @@ def embedded_security(credentials: Credentials, readonly: Credentials | None = N
             bearer_tokens=[BearerToken(credentials.bearer_token.reveal(), user="connector-contract")], api_keys=keys
         )
     return None
-
-
-STATE = pytest.StashKey[RunState]()

@@ -19,7 +19,7 @@ from pytest_connector_contract.checks.run import CheckFailed, Run, outcome_of
 from pytest_connector_contract.client.connector import TargetUnreachable
 from pytest_connector_contract.contract.spec import SUITE_NODE, Check, Spec, selects
 from pytest_connector_contract.plugin import concurrency
-from pytest_connector_contract.plugin.state import STATE
+from pytest_connector_contract.plugin.keys import STATE
 
 __all__ = ["CheckItem", "SuiteCollector", "collect_suite", "parse_selection"]
 
@@ -117,6 +117,20 @@ def _selected(checks: Iterable[Check], selection: Sequence[str] | None) -> Itera
     for check in checks:
         if selection is None or any(selects(s, check.id) for s in selection):
             yield check
+
+
+def suite_selection(config: pytest.Config, has_target: bool) -> tuple[bool, list[str] | None]:
+    """Whether this run collects the bundled suite (a target and no test path of the user's), and which of its
+    checks the arguments select; the suite is then not collected from paths (nothing from ``testpaths`` or
+    the invocation directory)."""
+    selection = parse_selection(config.args)
+    explicit_paths = config.args_source == pytest.Config.ArgsSource.ARGS and selection is None
+    if selection is not None and not has_target:
+        raise pytest.UsageError(f"{config.args[0]!r} names the bundled suite: give a target with --connector-url")
+    suite = has_target and not explicit_paths
+    if suite:
+        config.args = []
+    return suite, selection
 
 
 def parse_selection(args: Sequence[str]) -> list[str] | None:
