@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SuiteRun
 from markdown_it import MarkdownIt
 from support.mutants import RefusalTouchesConnector
+from support.runs import SuiteRun
 from test_markdown import rendered
 
 from pytest_connector_contract.reference.connectors import ReferenceTarget

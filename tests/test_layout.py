@@ -173,3 +173,19 @@ def test_the_plugin_imports_nothing_heavy_until_a_target_is_set() -> None:
         "jinja2",
     }
     assert sorted(heavy & loaded) == []
+
+
+def test_the_tests_share_helpers_through_the_support_package_only() -> None:
+    """No test imports ``conftest`` or another test module: what tests share lives in ``tests/support/``, loaded
+    through ``pytest_plugins`` (a newcomer finds it in one place)."""
+    tests = Path(__file__).resolve().parent
+    offenders = []
+    for path in sorted(tests.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            offenders += [
+                f"{path.name} imports {name}" for name in names if name == "conftest" or name.startswith("test_")
+            ]
+    assert offenders == []
