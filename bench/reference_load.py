@@ -59,10 +59,11 @@ class Model:
         return False
 
 
-def _factory(url: str, spec: Spec, soft_delete: bool | None) -> ConnectorFactory:
-    """The suite's own connector factory (its ids, its create, its setup paths) over a client of ``url``."""
+def _factory(url: str, spec: Spec, soft_delete: bool | None, ledger: Ledger) -> ConnectorFactory:
+    """The suite's own connector factory (its ids, its create, its setup paths) over a client of ``url``; every
+    factory of one load level shares ``ledger``, whose numbers keep their ids apart, as a run's do."""
     client = ConnectorClient(url, timeout=30, trust_env=False)
-    return ConnectorFactory(client, spec, id_prefix=ID_PREFIX, ledger=Ledger(), soft_delete=soft_delete)
+    return ConnectorFactory(client, spec, id_prefix=ID_PREFIX, ledger=ledger, soft_delete=soft_delete)
 
 
 class LoadClient:
@@ -213,7 +214,8 @@ def load_level(url: str, clients: int, ops: int, race_rounds: int, seed: int = 0
 
     The model is the profile the suite's preflight finds for the target (``checks/preflight.py``)."""
     spec = load_spec()
-    ids = _factory(url, spec, None)
+    ledger = Ledger()
+    ids = _factory(url, spec, None, ledger)
     try:
         target = identify(ids.client, spec, profile="auto", probe_id=ids.new_id())
     finally:
@@ -239,7 +241,7 @@ def load_level(url: str, clients: int, ops: int, race_rounds: int, seed: int = 0
                 target=race,
                 args=(
                     g,
-                    _factory(url, spec, target.soft_delete),
+                    _factory(url, spec, target.soft_delete, ledger),
                     race_rounds,
                     threading.Barrier(len(g), timeout=60),
                     race_problems,

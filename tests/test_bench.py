@@ -12,18 +12,17 @@ import importlib
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from support.mutants import StaleStatusTarget
 
 from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.contract.spec import load_spec
 from pytest_connector_contract.reference.connectors import ReferenceTarget
-from pytest_connector_contract.reference.messages import Request, Response
 from pytest_connector_contract.reference.server import ReferenceServer
 
 STATS = {"median", "min", "max", "runs"}
@@ -134,28 +133,6 @@ def test_a_logged_run_replays_with_the_same_answers_and_its_phases_add_up(
     assert set(parts) == {"to_first_check_s", "checks_s", "after_checks_s"}
     assert all(value > 0 for value in parts.values()), parts
     assert sum(parts.values()) == pytest.approx(timed.ended - timed.started)
-
-
-class StaleStatusTarget(ReferenceTarget):
-    """Checks a transition against the status it read, then writes it after the lock was let go: two
-    conflicting updates can then both be accepted (each from a status that was no longer current)."""
-
-    def handle_update_status(self, request: Request, connector_id: str) -> Response:
-        status = self.parse_status_body(request)
-        self.check_params(request, ("connector_id",), consumes_body=True)
-        self.validate_status(status)
-        assert status is not None
-        with self.lock:
-            doc = self.get_connector(connector_id)
-            if doc is None:
-                return self.connector_not_found(connector_id)
-            current = doc["status"]
-        time.sleep(0.01)  # the read above goes stale while other requests are served
-        if not self.transition_allowed(current, status):
-            return self.reject_transition(doc, current, status)
-        with self.lock:
-            result = self.apply_status(doc, status)
-        return self.status_updated(result)
 
 
 @pytest.mark.parametrize(("target", "caught"), [(ReferenceTarget, False), (StaleStatusTarget, True)])

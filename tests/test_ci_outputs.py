@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 from markdown_it import MarkdownIt
+from support.markdown import rendered
 from support.mutants import RefusalTouchesConnector
 from support.runs import SuiteRun
-from test_markdown import rendered
 
 from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.security import ApiKey, Security

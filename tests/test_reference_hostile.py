@@ -820,7 +820,7 @@ def test_concurrent_load_accepts_no_stale_transition_and_loses_nothing(target_cl
     a path of the state machine from ``created`` (each accepted from the status current at that moment),
     one write per 200 a client got, ending where GET says. A target that checks the transition against a
     status it read before letting the lock go (the bench's ``StaleStatusTarget``) must fail this."""
-    from test_bench import StaleStatusTarget  # the mutant the bench's race model is proven against
+    from support.mutants import StaleStatusTarget  # the mutant the bench's race model is proven against
 
     base = RecordingTarget if target_class == "faithful" else type("Stale", (StaleStatusTarget, RecordingTarget), {})
     target = base()

@@ -427,6 +427,29 @@ class ReadOnlyKeyCanWrite(ReferenceTarget):
 EXPLORE_ARGS = ("--connector-explore", "1", "--connector-seed", "1")
 
 
+# -- a mutant the benchmark's race model is proven against (tests/test_bench.py) --------------------
+class StaleStatusTarget(ReferenceTarget):
+    """Checks a transition against the status it read, then writes it after the lock was let go: two
+    conflicting updates can then both be accepted (each from a status that was no longer current)."""
+
+    def handle_update_status(self, request: Request, connector_id: str) -> Response:
+        status = self.parse_status_body(request)
+        self.check_params(request, ("connector_id",), consumes_body=True)
+        self.validate_status(status)
+        assert status is not None
+        with self.lock:
+            doc = self.get_connector(connector_id)
+            if doc is None:
+                return self.connector_not_found(connector_id)
+            current = doc["status"]
+        time.sleep(0.01)  # the read above goes stale while other requests are served
+        if not self.transition_allowed(current, status):
+            return self.reject_transition(doc, current, status)
+        with self.lock:
+            result = self.apply_status(doc, status)
+        return self.status_updated(result)
+
+
 MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "accepts-forbidden-transition",
