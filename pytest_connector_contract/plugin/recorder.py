@@ -12,6 +12,7 @@ from pytest_connector_contract.differential.recording import recording_document
 from pytest_connector_contract.plugin.state import RunState
 from pytest_connector_contract.reports import terminal as reports
 from pytest_connector_contract.reports.results import Conformance
+from pytest_connector_contract.reports.verdict import PASSING
 
 __all__ = ["RECORDER", "ConformanceRecorder"]
 
@@ -45,8 +46,8 @@ class ConformanceRecorder:
             recorded = recording_document(state.target, state.spec, self.conformance.recorded_checks())
             reports.write_json(state.settings.record, recorded, schema="recording")
         if finished and self.conformance.checks:
-            conformant = self.conformance.conformant()
-            session.exitstatus = pytest.ExitCode.OK if conformant else pytest.ExitCode.TESTS_FAILED
+            passing = self.document["summary"]["verdict"] in PASSING
+            session.exitstatus = pytest.ExitCode.OK if passing else pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.document is None or self.state.target is None:

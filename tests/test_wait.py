@@ -1,0 +1,107 @@
+"""``--connector-wait SECONDS``: a target that is still starting (no listener yet, 503, then 401 while its
+security index comes up) is waited for, one line per reason on the terminal; without the option the run stops at
+once and says the option exists; a deadline shorter than the outage stops with the last reason. Outcomes and
+messages only: no timing is asserted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from gateway import Gateway, free_port
+
+from pytest_connector_contract.reference.server import ReferenceServer
+
+UNAVAILABLE = (503, {"error": {"type": "master_not_discovered_exception", "reason": None}, "status": 503})
+UNAUTHORISED = (401, {"error": {"type": "security_exception", "reason": "unable to authenticate"}, "status": 401})
+
+
+@pytest.fixture
+def gateway(start_target: Callable[..., ReferenceServer]) -> Iterator[Callable[..., Gateway]]:
+    started: list[Gateway] = []
+
+    def start(delay: float = 0.0, **options: Any) -> Gateway:
+        gate = Gateway(start_target().url, **options).start(delay)
+        started.append(gate)
+        return gate
+
+    yield start
+    for gate in started:
+        gate.stop()
+
+
+def test_a_target_that_starts_late_is_waited_for(
+    gateway: Callable[..., Gateway], run_suite: Callable[..., Any]
+) -> None:
+    gate = gateway(delay=1.0, port=free_port())
+    run = run_suite(gate.url, "--connector-wait", "30")
+    assert run.ret == 0, run.result.stdout.str()
+    assert run.report["summary"]["verdict"] == "conformant"
+    waiting = [line for line in run.result.stdout.lines if line.startswith("connector-contract: waiting for")]
+    assert len(waiting) == 1, waiting  # one line per reason, not one per attempt
+    assert waiting[0].startswith(f"connector-contract: waiting for the target {gate.url}: no answer (")
+    assert "Connection refused" in waiting[0] or "ConnectionRefused" in waiting[0]
+
+
+def test_503_then_401_then_ready(gateway: Callable[..., Gateway], run_suite: Callable[..., Any]) -> None:
+    gate = gateway(script=[UNAVAILABLE] * 3 + [UNAUTHORISED] * 2)
+    run = run_suite(gate.url, "--connector-wait", "30")
+    assert run.ret == 0, run.result.stdout.str()
+    waiting = [line for line in run.result.stdout.lines if line.startswith("connector-contract: waiting for")]
+    assert waiting == [
+        f"connector-contract: waiting for the target {gate.url}: GET / answers HTTP 503",
+        f"connector-contract: waiting for the target {gate.url}: HTTP 401: the credentials are refused (a secured "
+        "cluster refuses keys until its security index is up)",
+    ]
+
+
+def test_the_environment_sets_the_wait(
+    gateway: Callable[..., Gateway], pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = gateway(script=[UNAUTHORISED] * 2)
+    monkeypatch.setenv("CONNECTOR_WAIT", "30")
+    result = pytester.runpytest_subprocess("--connector-url", gate.url)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["connector-contract: waiting for the target *: HTTP 401*"])
+
+
+def test_without_waiting_an_absent_target_stops_the_run_at_once_and_names_the_option(
+    run_suite: Callable[..., Any],
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing will listen there
+    run = run_suite(url)
+    assert run.ret == pytest.ExitCode.INTERRUPTED
+    text = run.result.stdout.str()
+    assert f"cannot reach the target {url}" in text
+    assert "if it is still starting, --connector-wait SECONDS waits for it" in text
+    assert "waiting for" not in text
+
+
+def test_without_waiting_a_401_is_refused_credentials_as_before(
+    gateway: Callable[..., Gateway], run_suite: Callable[..., Any]
+) -> None:
+    run = run_suite(gateway(script=[UNAUTHORISED]).url)
+    assert run.ret == pytest.ExitCode.INTERRUPTED
+    run.result.stdout.fnmatch_lines(["*answered GET / with HTTP 401: the target requires credentials*"])
+
+
+def test_a_deadline_shorter_than_the_outage_stops_with_the_last_reason(
+    gateway: Callable[..., Gateway], run_suite: Callable[..., Any]
+) -> None:
+    gate = gateway(script=[UNAVAILABLE] * 1000)
+    run = run_suite(gate.url, "--connector-wait", "1")
+    assert run.ret == pytest.ExitCode.INTERRUPTED
+    run.result.stdout.fnmatch_lines(
+        [
+            f"connector-contract: waiting for the target {gate.url}: GET / answers HTTP 503",
+            f"*connector-contract: the target {gate.url} was not ready after 1 s (--connector-wait); the last answer: "
+            f"GET / for the target {gate.url} answered HTTP 503*",
+        ]
+    )
+
+
+@pytest.mark.parametrize("value", ["-1", "soon", "7200"])
+def test_a_wait_that_is_not_a_number_of_seconds_is_a_usage_error(pytester: pytest.Pytester, value: str) -> None:
+    result = pytester.runpytest_subprocess("--connector-url", "embedded", f"--connector-wait={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
