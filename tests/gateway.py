@@ -5,7 +5,8 @@ reference server), and injects faults deterministically on the way.
   dropped: the gateway closes the connection without answering and without forwarding it, as a proxy that
   loses answers does. The request under test is never retried by the harness, so its check ends in error.
 - ``script``: answers given instead of the backend's, in order, one per request, before anything is forwarded
-  (``[(503, {...})] * 3 + [(401, {...})] * 2``): a cluster that is still starting.
+  (``[CLOSE, (503, {...}), (401, {...})]``): a cluster that is still starting. :data:`CLOSE` closes the
+  connection without answering (what a load balancer in front of a node that is not up yet may do).
 - ``start(delay=...)``: the gateway starts listening only after ``delay`` seconds, on the port it was given
   (``port``, reserved by :func:`free_port`): a server that starts late.
 
@@ -25,7 +26,10 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["Gateway", "free_port"]
+__all__ = ["CLOSE", "Gateway", "free_port"]
+
+#: a script entry: close the connection without answering
+CLOSE = "close"
 
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
 
@@ -43,7 +47,7 @@ class Gateway:
         backend: str,
         *,
         drop_every: int = 0,
-        script: Sequence[tuple[int, dict[str, Any]]] = (),
+        script: Sequence[tuple[int, dict[str, Any]] | str] = (),
         port: int = 0,
     ) -> None:
         parts = urlsplit(backend)
@@ -137,7 +141,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         action, scripted = self.server.gateway.decide(self.command, self.path)
-        if action == "drop":
+        if action == "drop" or scripted == CLOSE:
             self.close_connection = True  # no answer at all: the client sees the connection closed
             return
         if action == "answer":

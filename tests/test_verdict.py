@@ -198,3 +198,12 @@ def test_the_report_command_still_reads_a_schema_1_report(run_suite: Callable[..
         .read_text(encoding="utf-8")
         .startswith("## \u2705 Connector status API conformance: CONFORMANT")
     )
+
+
+def test_docs_name_every_verdict_with_its_words_and_exit_status(repo_root: Path) -> None:
+    from pytest_connector_contract.reports.verdict import PASSING, VERDICTS
+
+    page = (repo_root / "docs" / "reports.md").read_text(encoding="utf-8")
+    rows = [line.split(" | ") for line in page.splitlines() if line.startswith("| `")]
+    table = {cells[0].strip("| `"): (cells[1], cells[-1].strip(" |")) for cells in rows if len(cells) == 4}
+    assert table == {name: (words, "0" if name in PASSING else "1") for name, words in VERDICTS.items()}
