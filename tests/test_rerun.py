@@ -107,3 +107,10 @@ def test_a_check_still_in_error_after_its_reruns_keeps_them_all(
     still = [c for c in run.report["checks"] if c["outcome"] == "error"]
     assert still
     assert all(len(c["reruns"]) == 2 for c in still)
+
+
+@pytest.mark.parametrize("value", ["-1", "11", "twice"])
+def test_a_number_of_reruns_outside_0_to_10_is_a_usage_error(pytester: pytest.Pytester, value: str) -> None:
+    result = pytester.runpytest_subprocess("--connector-url", "embedded", f"--connector-rerun-errors={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*a number of reruns*"])
