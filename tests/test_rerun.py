@@ -5,7 +5,7 @@ Nth status update (tests/gateway.py), so which requests go unanswered is decided
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +19,6 @@ from pytest_connector_contract.reference.server import ReferenceServer
 CELL = "transition[needs_configuration->error]"
 
 
-@pytest.fixture
-def dropping(start_target: Callable[..., ReferenceServer]) -> Iterator[Callable[..., Gateway]]:
-    started: list[Gateway] = []
-
-    def start(target: Any = None, drop_every: int = 9) -> Gateway:
-        gate = Gateway(start_target(target).url, drop_every=drop_every).start()
-        started.append(gate)
-        return gate
-
-    yield start
-    for gate in started:
-        gate.stop()
-
-
 def _rerun(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return {check["id"]: check["reruns"] for check in report["checks"] if check.get("reruns")}
 
@@ -43,9 +29,9 @@ def _rerun(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     ids=["serial", "concurrent", "xdist"],
 )
 def test_errored_checks_run_again_until_the_run_is_conformant(
-    dropping: Callable[..., Gateway], run_suite: Callable[..., Any], tmp_path: Path, parallel: tuple[str, ...]
+    gateway: Callable[..., Gateway], run_suite: Callable[..., Any], tmp_path: Path, parallel: tuple[str, ...]
 ) -> None:
-    gate = dropping()
+    gate = gateway(drop_every=9)
     page = tmp_path / "report.html"
     run = run_suite(gate.url, "--connector-rerun-errors", "5", f"--html={page}", "--self-contained-html", *parallel)
     assert run.ret == 0, run.result.stdout.str()
@@ -67,8 +53,8 @@ def test_errored_checks_run_again_until_the_run_is_conformant(
     assert "Run again after an error (--connector-rerun-errors)" in text  # in the rows' evidence (pytest-html data)
 
 
-def test_without_the_option_nothing_runs_again(dropping: Callable[..., Gateway], run_suite: Callable[..., Any]) -> None:
-    run = run_suite(dropping().url, "--connector-concurrency", "1")
+def test_without_the_option_nothing_runs_again(gateway: Callable[..., Gateway], run_suite: Callable[..., Any]) -> None:
+    run = run_suite(gateway(drop_every=9).url, "--connector-concurrency", "1")
     assert run.report["summary"]["verdict"] == "inconclusive"
     assert _rerun(run.report) == {}
 
@@ -99,10 +85,10 @@ def test_a_failed_check_never_runs_again(
 
 
 def test_a_check_still_in_error_after_its_reruns_keeps_them_all(
-    dropping: Callable[..., Gateway], run_suite: Callable[..., Any]
+    gateway: Callable[..., Gateway], run_suite: Callable[..., Any]
 ) -> None:
     """A gateway that drops every other status update: a check that sends two never gets through."""
-    run = run_suite(dropping(drop_every=2).url, "--connector-rerun-errors", "2", "--connector-concurrency", "1")
+    run = run_suite(gateway(drop_every=2).url, "--connector-rerun-errors", "2", "--connector-concurrency", "1")
     assert run.report["summary"]["verdict"] == "inconclusive"
     still = [c for c in run.report["checks"] if c["outcome"] == "error"]
     assert still

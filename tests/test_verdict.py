@@ -9,7 +9,7 @@ import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,21 +23,6 @@ from pytest_connector_contract.reference.server import ReferenceServer
 from pytest_connector_contract.reports.markdown import summary_markdown
 
 CELL = "transition[needs_configuration->error]"
-
-
-@pytest.fixture
-def gateway(start_target: Callable[..., ReferenceServer]) -> Iterator[Callable[..., Gateway]]:
-    started: list[Gateway] = []
-
-    def start(backend: ReferenceServer | None = None, **options: Any) -> Gateway:
-        server = backend or start_target()
-        gate = Gateway(server.url, **options).start()
-        started.append(gate)
-        return gate
-
-    yield start
-    for gate in started:
-        gate.stop()
 
 
 def _properties(path: Path) -> dict[str, str]:

@@ -5,7 +5,7 @@ messages only: no timing is asserted."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,24 +15,9 @@ from gateway import CLOSE, Gateway, free_port
 from pytest_connector_contract.checks.preflight import identify
 from pytest_connector_contract.client.connector import ConnectorClient
 from pytest_connector_contract.contract.spec import load_spec
-from pytest_connector_contract.reference.server import ReferenceServer
 
 UNAVAILABLE = (503, {"error": {"type": "master_not_discovered_exception", "reason": None}, "status": 503})
 UNAUTHORISED = (401, {"error": {"type": "security_exception", "reason": "unable to authenticate"}, "status": 401})
-
-
-@pytest.fixture
-def gateway(start_target: Callable[..., ReferenceServer]) -> Iterator[Callable[..., Gateway]]:
-    started: list[Gateway] = []
-
-    def start(delay: float = 0.0, **options: Any) -> Gateway:
-        gate = Gateway(start_target().url, **options).start(delay)
-        started.append(gate)
-        return gate
-
-    yield start
-    for gate in started:
-        gate.stop()
 
 
 def test_a_target_that_starts_late_is_waited_for(
