@@ -111,7 +111,7 @@ def test_errors_without_a_failure_are_inconclusive_and_do_not_pass_the_gate(
     run.result.stdout.fnmatch_lines(
         [
             "*verdict: INCONCLUSIVE   score:*",
-            "*no check failed, but some could not be judged (errors): the gate does not pass; "
+            "*no check failed, but some could not be judged (* error): the gate does not pass; "
             "--connector-rerun-errors N runs them again",
         ]
     )

@@ -48,13 +48,14 @@ def terminal_lines(document: dict[str, Any]) -> list[tuple[str, dict[str, bool]]
         )
     )
     if verdict == "inconclusive":
-        lines.append(
-            (
-                "no check failed, but some could not be judged (errors): the gate does not pass"
-                + ("; --connector-rerun-errors N runs them again" if summary.get("error") else ""),
-                {"yellow": True},
-            )
+        unjudged = ", ".join(f"{summary[o]} {o}" for o in ("error", "blocked") if summary.get(o))
+        why = (
+            f"no check failed, but some could not be judged ({unjudged})"
+            if summary.get("executed")
+            else "no check executed, so nothing was judged"
         )
+        rerun = "; --connector-rerun-errors N runs them again" if summary.get("error") else ""
+        lines.append((f"{why}: the gate does not pass{rerun}", {"yellow": True}))
     lines.append((f"target: {identity_line(target)}", {}))
     source = target.get("profile_source")
     lines.append((f"profile: {document.get('profile')} (from {source})", {}))
