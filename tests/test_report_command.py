@@ -89,7 +89,7 @@ def test_a_report_from_a_newer_version_is_refused_with_what_to_do(saved: Callabl
     assert done.returncode == 2
     assert done.stderr.strip() == (
         f"connector-contract report: {path} was written by pytest-connector-contract 7.0.0 (report schema 99); "
-        "this version reads schemas up to 1: upgrade pytest-connector-contract to render it"
+        "this version reads schemas up to 2: upgrade pytest-connector-contract to render it"
     )
     assert not (tmp_path / "x.md").exists()
 

@@ -21,7 +21,7 @@ from typing import Any
 from pytest_connector_contract.checks.catalogue import runner
 from pytest_connector_contract.checks.connectors import ConnectorFactory, PreconditionFailed
 from pytest_connector_contract.checks.run import CheckFailed, Run, outcome_of
-from pytest_connector_contract.client.connector import ConnectorClient
+from pytest_connector_contract.client.connector import ConnectorClient, RunStopped
 from pytest_connector_contract.config.settings import Settings
 from pytest_connector_contract.contract.spec import Check, Spec, version_text
 from pytest_connector_contract.contract.target import TargetInfo
@@ -106,21 +106,41 @@ class Outcome:
     duration: float
 
 
-def execute(run: Run, reference: Reference | None = None, *, record: bool = False) -> Outcome:
+def execute(run: Run, reference: Reference | None = None, *, record: bool = False, reruns: int = 0) -> Outcome:
     """Execute one check against the target (``run``) and, given a reference, judge it against that too.
 
     ``record``: keep the normalised steps and the own outcome as evidence (``run.differential``), for
     ``--connector-record``. The outcome's error is what the check's body raised, or ``CheckFailed`` listing
     the differences side by side where the comparison fails the check. Ctrl-C (KeyboardInterrupt) is not an
-    outcome: it propagates."""
+    outcome: it propagates.
+
+    ``reruns`` (``--connector-rerun-errors``): an attempt that ends in error (the target unreachable, a
+    timeout, a setup request refused) is run again from scratch, at most that many times: its connectors are
+    deleted, its evidence forgotten but for a line in ``run.reruns``, and the next attempt creates connectors of
+    its own. A check that failed, was blocked or passed is never run again, nor one the run's stop cut short.
+    This is the one place that does it: the item's serial path and the pool's slots both come here."""
     started = time.perf_counter()
+    while True:
+        error = _attempt(run, reference, record=record)
+        ended, message = outcome_of(error)
+        if ended != "error" or isinstance(error, RunStopped) or len(run.reruns) >= reruns:
+            return Outcome(error, time.perf_counter() - started)
+        left = run.factory.cleanup()  # what it could not delete stays in the ledger, for the run's clean-up
+        if left:
+            message = f"{message} (not deleted before the rerun: {'; '.join(left)})"
+        run.reruns.append({"attempt": len(run.reruns) + 1, "outcome": ended, "message": message})
+        run.restart()
+
+
+def _attempt(run: Run, reference: Reference | None, *, record: bool) -> Exception | None:
+    """One attempt of :func:`execute`: what the check ended with (None: it passed)."""
     try:
         _execute(run, reference, record=record)
     except Exception as exc:
         if isinstance(exc, PreconditionFailed):
             run.blocked_by = exc.blocked_by
-        return Outcome(exc, time.perf_counter() - started)
-    return Outcome(None, time.perf_counter() - started)
+        return exc
+    return None
 
 
 def _execute(run: Run, reference: Reference | None, *, record: bool) -> None:

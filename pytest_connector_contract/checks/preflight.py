@@ -2,15 +2,22 @@
 
 One request (``GET /``) plus one probe of the connector API decide it before any check runs, so an
 unreachable or unsuitable target gives one clear message instead of a page of identical failures.
+
+A target that is still starting (``--connector-wait SECONDS``) is asked again until it is ready or the time is
+up: a refused or reset connection, HTTP 503, a ``GET /`` without a version and HTTP 401 (a secured cluster
+refuses every key until its security index is up) are what a starting Elasticsearch answers. Ready means
+``GET /`` answers with a version and the connector API answers.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from urllib.parse import quote
 
 from pytest_connector_contract.checks.connectors import delete_for_good
 from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, TargetUnreachable
-from pytest_connector_contract.config.settings import Access
+from pytest_connector_contract.config.settings import Access, flag
 from pytest_connector_contract.contract.spec import Spec, version_text
 from pytest_connector_contract.contract.target import (
     MINIMUM_RELEASE,
@@ -25,9 +32,20 @@ from pytest_connector_contract.contract.target import (
 
 __all__ = ["PreflightError", "identify"]
 
+#: seconds between two attempts while waiting for a target that is still starting
+POLL_INTERVAL = 0.5
+
 
 class PreflightError(Exception):
     """The run cannot start against this target; the message says why and what to do."""
+
+
+class NotReady(PreflightError):
+    """What a target that is still starting answers; ``reason`` says in a few words what the run waits for."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def identify(
@@ -38,16 +56,44 @@ def identify(
     probe_id: str,
     embedded: bool = False,
     access: Access | None = None,
+    wait: float = 0.0,
+    say: Callable[[str], None] | None = None,
 ) -> TargetInfo:
     """Read ``GET /``, pick the profile, and make sure the connector API is there.
 
     ``access`` is the server's access block (the target's by default): messages name the server by its role
-    and give the options that reach it."""
+    and give the options that reach it. ``wait``: seconds to keep asking a target that is still starting
+    (see the module); ``say`` is told each new reason to wait once, not each attempt."""
     access = Access() if access is None else access
+    deadline = time.monotonic() + wait
+    said: set[str] = set()
+    while True:
+        try:
+            return _identify(client, spec, profile, probe_id, embedded, access, patient=wait > 0)
+        except NotReady as exc:
+            remaining = deadline - time.monotonic()
+            if wait <= 0:
+                raise
+            if remaining <= 0:
+                raise PreflightError(
+                    f"the {access.role} {client.display_url} was not ready after {wait:g} s ({flag('wait')}); "
+                    f"the last answer: {exc}"
+                ) from None
+            if say is not None and exc.reason not in said:
+                said.add(exc.reason)
+                say(f"connector-contract: waiting for the {access.role} {client.display_url}: {exc.reason}")
+            time.sleep(min(POLL_INTERVAL, remaining))
+
+
+def _identify(
+    client: ConnectorClient, spec: Spec, profile: str, probe_id: str, embedded: bool, access: Access, *, patient: bool
+) -> TargetInfo:
+    """One attempt of :func:`identify`; raises :class:`NotReady` for what a starting target answers.
+    ``patient``: the caller asks again, so a request is sent once instead of being retried with backoff."""
     role = access.role
     url = client.display_url
     try:
-        root = client.request("GET", "/", retry=True)
+        root = client.request("GET", "/", retry=not patient)
     except TargetUnreachable as exc:
         if "through the proxy" in str(exc):
             hint = (
@@ -60,9 +106,19 @@ def identify(
                 f"cluster only, {access.flag('insecure')})."
             )
         else:
-            hint = f"Check {access.flag('url')} and that the server is running."
+            hint = (
+                f"Check {access.flag('url')} and that the server is running (if it is still starting, "
+                f"{flag('wait')} SECONDS waits for it)."
+            )
+            raise NotReady(f"cannot reach the {role} {url}: {exc}. {hint}", _unreachable(exc)) from None
         raise PreflightError(f"cannot reach the {role} {url}: {exc}. {hint}") from None
     proxy = client.transport.proxy_display
+    if patient and root.status == 503 and (proxy is None or "X-Elastic-Product" in root.headers):
+        raise NotReady(
+            f"GET / for the {role} {url} answered {root.summary()}: it is not ready (still starting?); "
+            f"{flag('wait')} SECONDS waits for it",
+            "GET / answers HTTP 503",
+        )
     if proxy is not None and root.status in (502, 503, 504) and "X-Elastic-Product" not in root.headers:
         raise PreflightError(
             f"GET / for the {role} {url} through the proxy {proxy} answered {root.summary()}: the proxy "
@@ -71,7 +127,7 @@ def identify(
             "are not)."
         )
     if root.status == 401:
-        raise PreflightError(_refused(access, url, "GET /", root, client.authenticated))
+        raise NotReady(_refused(access, url, "GET /", root, client.authenticated), _REFUSED)
     if root.status == 403 and profile == "auto":
         raise PreflightError(
             f"the {role} {url} refused GET / (HTTP 403): the credentials lack the monitor privilege, so the "
@@ -92,16 +148,23 @@ def identify(
     elif matched is not None:
         chosen, source = matched.name, "serverless" if found.build_flavor == SERVERLESS else "version"
     else:
-        raise PreflightError(
+        raise NotReady(
             f"cannot tell which Elasticsearch version {url} behaves as: GET / answered "
-            f"{root.summary()} without version.number. Pass --connector-profile {' or '.join(PROFILE_NAMES)}."
+            f"{root.summary()} without version.number. Pass --connector-profile {' or '.join(PROFILE_NAMES)}.",
+            "GET / answers without a version",
         )
 
     try:
-        probe = client.get_connector(probe_id, retry=True)
+        probe = client.get_connector(probe_id, retry=not patient)
     except TargetUnreachable as exc:
-        raise PreflightError(f"the {role} {url} stopped answering: {exc}") from None
-    if probe.status in (401, 403):
+        raise NotReady(f"the {role} {url} stopped answering: {exc}", _unreachable(exc)) from None
+    if probe.status == 503 and patient:
+        raise NotReady(
+            f"the {role} {url} answered GET _connector/<id> with {probe.summary()}", "the connector API answers 503"
+        )
+    if probe.status == 401:
+        raise NotReady(_refused(access, url, "GET _connector/<id>", probe, client.authenticated), _REFUSED)
+    if probe.status == 403:
         raise PreflightError(_refused(access, url, "GET _connector/<id>", probe, client.authenticated))
     if probe.status == 200:
         raise PreflightError(
@@ -162,6 +225,16 @@ def _probe_status_endpoint(
             f"in Elasticsearch {MINIMUM_RELEASE}): PUT /_connector/{quote(probe_id)}/_status answered "
             f"{answer.summary()}."
         )
+
+
+#: the reason to wait for a 401: a secured cluster refuses every key until its security index is up
+_REFUSED = "HTTP 401: the credentials are refused (a secured cluster refuses keys until its security index is up)"
+
+
+def _unreachable(exc: TargetUnreachable) -> str:
+    """A few words on why a request got no answer (the reason after the URL: refused, reset, timed out)."""
+    reason = str(exc).partition(": ")[2] or str(exc)
+    return f"no answer ({reason})"
 
 
 def _refused(access: Access, url: str, what: str, answer: ApiResponse, authenticated: bool) -> str:

@@ -85,18 +85,23 @@ class Run:
         self.release = target.release(spec)
         self.client = client
         self.factory = factory
-        self.expected: str | None = None
-        self.observed: str | None = None
-        self.problems: list[str] = []
-        self.blocked_by: str | None = None
-        self.deviation: str | None = None
-        self.matrix: dict[str, Any] | None = None
+        #: each earlier attempt that ended in error, when the check was run again (--connector-rerun-errors)
+        self.reruns: list[dict[str, Any]] = []
+        self._forget_evidence()
         #: the run's settings (the checks beyond the default suite read their options from it)
         self.settings = settings or Settings()
         #: another client with the run's credentials and its own connection (for concurrent requests)
         self.new_client = new_client
         #: a client authenticated with --connector-readonly-api-key; None when no such key was given
         self.readonly_client = readonly_client
+
+    def _forget_evidence(self) -> None:
+        self.expected: str | None = None
+        self.observed: str | None = None
+        self.problems: list[str] = []
+        self.blocked_by: str | None = None
+        self.deviation: str | None = None
+        self.matrix: dict[str, Any] | None = None
         #: evidence of the kinds beyond the default suite (see explore.py and race.py)
         self.explore: dict[str, Any] | None = None
         self.race: dict[str, Any] | None = None
@@ -105,6 +110,12 @@ class Run:
         self.exchanges: list[Exchange] | None = None
         #: the comparison with a reference, and what a recording keeps (see checks/execute.py)
         self.differential: dict[str, Any] | None = None
+
+    def restart(self) -> None:
+        """Start the check again from scratch (an attempt that ended in error, after its connectors were
+        deleted): no evidence of the earlier attempt is left but :attr:`reruns`."""
+        self._forget_evidence()
+        self.client.start_recording(self.check.id)
 
     # -- evidence ---------------------------------------------------------------------------------
     def evidence(self) -> dict[str, Any]:
@@ -119,6 +130,7 @@ class Run:
             "explore": self.explore,
             "race": self.race,
             "differential": self.differential,
+            "reruns": list(self.reruns),
             "exchanges": [
                 exchange.to_dict() for exchange in (self.client.exchanges if self.exchanges is None else self.exchanges)
             ],

@@ -344,6 +344,33 @@ class Settings:
         v.parse_path,
         metavar="FILE",
     )
+    rerun_errors: int = option(
+        "Run a check whose outcome is error (the target unreachable mid-run, a timeout, a setup request refused) "
+        "again from scratch, on fresh connectors, up to N times; a check that failed is never run again. The "
+        "reports list every rerun and why.",
+        v.parse_rerun_errors,
+        0,
+        "N",
+    )
+    strict: bool = option(
+        "Certification run: ignore {baseline}, so every failure counts (the report says strict mode was on).",
+        v.parse_bool,
+        False,
+    )
+    implementation: str | None = option(
+        "What was tested, as NAME@VERSION (for example my-gateway@2.4.1), shown wherever the target's identity "
+        "is: a proxy or gateway answers GET / with its backend's identity.",
+        v.parse_implementation,
+        metavar="NAME@VERSION",
+    )
+    wait: float = option(
+        "Seconds to wait for a target that is still starting: until then the preflight tries again after a "
+        "refused or reset connection, HTTP 503, a GET / without a version, or HTTP 401 (a secured cluster "
+        "refuses keys until its security index is up). 0: no waiting.",
+        v.parse_wait,
+        0.0,
+        "SECONDS",
+    )
     #: where each value came from (``cli``, ``env``, ``ini``, ``default``), for provenance in reports
     sources: Mapping[str, str] = field(default_factory=dict)
 

@@ -18,6 +18,8 @@ EMBEDDED = "embedded"
 PROFILES = ("auto", *PROFILE_NAMES)
 #: checks in flight at once in one process at most
 MAX_CONCURRENCY = 256
+#: reruns of an errored check at most (--connector-rerun-errors)
+MAX_RERUNS = 10
 
 
 def parse_url(value: str) -> str:
@@ -190,6 +192,29 @@ def parse_rounds(value: str) -> int:
 
 def parse_concurrency(value: str) -> int:
     return _parse_int(value, "a number of checks in flight", 1, MAX_CONCURRENCY)
+
+
+def parse_rerun_errors(value: str) -> int:
+    return _parse_int(value, "a number of reruns", 0, MAX_RERUNS)
+
+
+def parse_wait(value: str) -> float:
+    return parse_number(value, "seconds", minimum=0, maximum=3600, exclusive=False)
+
+
+_IMPLEMENTATION = re.compile(r"^([^@\s]+)@([^@\s]+)$")
+
+
+def parse_implementation(value: str) -> str:
+    """``NAME@VERSION`` (``my-gateway@2.4.1``): what was tested, when ``GET /`` names something else (a proxy
+    answers with its backend's identity)."""
+    value = value.strip()
+    if not _IMPLEMENTATION.match(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not NAME@VERSION: name what was tested and its version, for example my-gateway@2.4.1 "
+            "(no spaces, one '@')"
+        )
+    return value
 
 
 def parse_budget(value: str) -> float:

@@ -1,5 +1,9 @@
 """The CI gate's inputs: a baseline of accepted deviations and a previous report to compare with.
 
+``--connector-strict`` (a certification run) ignores the baseline: it is not loaded, no check is marked, and
+the report's ``summary.strict`` says so. The verdict itself (``reports/verdict.py``) decides the exit status
+(``plugin/recorder.py``).
+
 A baseline entry becomes pytest's own strict xfail on the check (``raises=CheckFailed``: only the target
 departing from the contract is accepted, never the harness breaking), so pytest, pytest-html and JUnit all
 report it as an expected failure, and a listed check that passes fails the run. Under xdist the controller
@@ -38,7 +42,9 @@ def configure(config: pytest.Config, state: RunState) -> None:
         return
     conformance = recorder.conformance
     settings = state.settings
-    if settings.baseline is not None:
+    conformance.strict = settings.strict
+    conformance.implementation = settings.implementation
+    if settings.baseline is not None and not settings.strict:  # a certification run counts every failure
         try:
             conformance.baseline = baselines.load(settings.baseline, state.spec)
         except baselines.BaselineError as exc:

@@ -100,6 +100,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"connector-contract: target {target.url} ({target.product or 'unknown product'} "
         f"{target.version or 'unknown version'}), profile {target.profile}, connector ids {ids_under(state.run_prefix)}"
     ]
+    if state.settings.implementation is not None:
+        lines.append(f"connector-contract: implementation under test {state.settings.implementation}")
+    if state.settings.strict:
+        lines.append("connector-contract: strict mode: the baseline is ignored (a certification run)")
     if state.settings.target.insecure:
         lines.append("connector-contract: WARNING: TLS certificate verification is OFF (--connector-insecure)")
     if state.settings.in_flight > 1:
@@ -140,18 +144,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     state = session.config.stash[STATE]
     if state.worker_id is not None or not state.suite or not _needs_target_now(session.config):
         return
-    if state.settings.target.insecure:
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(
-                "connector-contract: WARNING: the target's TLS certificate is NOT verified (--connector-insecure); "
-                "anyone on the path can read the credentials.",
-                red=True,
-                bold=True,
-            )
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    say = reporter.write_line if reporter is not None else None
+    if state.settings.target.insecure and reporter is not None:
+        reporter.write_line(
+            "connector-contract: WARNING: the target's TLS certificate is NOT verified (--connector-insecure); "
+            "anyone on the path can read the credentials.",
+            red=True,
+            bold=True,
+        )
     try:
-        state.ensure_target()
-        state.ensure_reference()
+        state.ensure_target(say)
+        state.ensure_reference(say)
     except PreflightError as exc:
         state.close()
         # The target is unusable (unreachable, no API, too old): stop before any check, and before xdist

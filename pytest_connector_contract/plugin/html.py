@@ -79,7 +79,11 @@ class HtmlReportHooks:
         data = getattr(report, "connector_check", None)
         if not isinstance(data, dict):
             return
-        if report.failed or (report.skipped and (hasattr(report, "wasxfail") or data.get("blocked_by"))):
+        if (
+            report.failed
+            or (report.skipped and (hasattr(report, "wasxfail") or data.get("blocked_by")))
+            or data.get("reruns")
+        ):
             self._needs_evidence.add(report.nodeid)
         if report.when == "teardown" and report.nodeid in self._needs_evidence:
             self._needs_evidence.discard(report.nodeid)

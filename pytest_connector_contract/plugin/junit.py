@@ -50,13 +50,14 @@ class JunitHooks:
             )
             return
         conformance = recorder.conformance
+        summary = conformance.summary()
         section = provenance.section(state.spec, state.target.profile, conformance.started, _dt.datetime.now(_dt.UTC))
         pairs = provenance.junit_properties(
             provenance=section,
             profile=state.target.profile,
-            target=state.target.to_dict(),
+            target={**state.target.to_dict(), "implementation": conformance.implementation},
             configuration=state.settings.describe(),
-            verdict={"conformant": conformance.conformant(), "score": conformance.score()},
+            verdict={key: summary[key] for key in ("verdict", "conformant", "score", "strict")},
         )
         for name, value in pairs:
             xml.add_global_property(name, value)

@@ -86,8 +86,9 @@ class RunState:
         """The prefix of this process's connector ids: run prefix plus worker id under xdist."""
         return process_prefix(self.run_prefix, self.worker_id)
 
-    def ensure_target(self) -> TargetInfo:
-        """Start the embedded target if asked for, then run the preflight (once per process)."""
+    def ensure_target(self, say: Callable[[str], None] | None = None) -> TargetInfo:
+        """Start the embedded target if asked for, then run the preflight (once per process); ``say`` is told
+        what the preflight waits for (``--connector-wait``)."""
         if self.target is not None:
             return self.target
         url, embedded = self.settings.target.url, self.settings.target.embedded
@@ -96,10 +97,10 @@ class RunState:
             url = self.server.url
         assert url is not None
         self.target_url = url
-        self.target = self._identify(self.client, profile=self.settings.profile, embedded=embedded)
+        self.target = self._identify(self.client, profile=self.settings.profile, embedded=embedded, say=say)
         return self.target
 
-    def ensure_reference(self) -> TargetInfo | None:
+    def ensure_reference(self, say: Callable[[str], None] | None = None) -> TargetInfo | None:
         """With --connector-reference-url: start the embedded reference if asked for, then identify the
         reference cluster with the same preflight as the target (once per process)."""
         access = self.settings.reference
@@ -110,14 +111,16 @@ class RunState:
             self.reference_server = _start_embedded(access)
             url = self.reference_server.url
         self.reference_url = url
-        self.reference = self._identify(self.reference_client, profile="auto", embedded=access.embedded, access=access)
+        self.reference = self._identify(
+            self.reference_client, profile="auto", embedded=access.embedded, access=access, say=say
+        )
         return self.reference
 
     def _identify(self, new_client: Callable[[], ConnectorClient], **options: Any) -> TargetInfo:
         """The preflight of the target or of the reference cluster, with the run's probe id."""
         client = new_client()
         try:
-            return identify(client, self.spec, probe_id=probe_id(self.run_prefix), **options)
+            return identify(client, self.spec, probe_id=probe_id(self.run_prefix), wait=self.settings.wait, **options)
         finally:
             client.close()
 
@@ -152,7 +155,9 @@ class RunState:
     def execute(self, run: Run) -> Outcome:
         """Execute a check as this run does: against the target and, if there is one, the reference or the
         recording, keeping what ``--connector-record`` needs (the item's path and the pool's alike)."""
-        return execute(run, self.counterpart(), record=self.settings.record is not None)
+        return execute(
+            run, self.counterpart(), record=self.settings.record is not None, reruns=self.settings.rerun_errors
+        )
 
     def client(self) -> ConnectorClient:
         """A new client for the target, with the run's credentials, TLS settings and rate limit."""

@@ -21,7 +21,7 @@ from pytest_connector_contract.client.curl import reproduction
 from pytest_connector_contract.contract.spec import SUITE_NODE, source_label, source_url, transition_id
 from pytest_connector_contract.reports.grid import matrix_grid
 from pytest_connector_contract.reports.results import OUTCOMES
-from pytest_connector_contract.reports.verdict import verdict_words
+from pytest_connector_contract.reports.verdict import PASSING, document_verdict, verdict_words
 
 __all__ = [
     "beyond_html",
@@ -120,7 +120,9 @@ def summary_html(document: Mapping[str, Any]) -> str:
         if target.get(key)
     )
     embedded = " (embedded reference target)" if target.get("embedded") else ""
+    verdict = document_verdict(document)
     identity = [
+        *([("implementation", str(target["implementation"]))] if target.get("implementation") else []),
         ("target", f"{target.get('url') or '?'}{embedded}"),
         ("product", f"{product}" + (f" ({build})" if build else "")),
         ("profile", f"{document.get('profile')} (from {target.get('profile_source')})"),
@@ -136,11 +138,18 @@ def summary_html(document: Mapping[str, Any]) -> str:
                 f"{len(baseline['expected_failures'])} expected failures this run",
             )
         )
+    rerun = [check["id"] for check in document.get("checks") or [] if check.get("reruns")]
+    if rerun:
+        shown = ", ".join(rerun[:5]) + (f" and {len(rerun) - 5} more" if len(rerun) > 5 else "")
+        identity.append(("reruns", f"{len(rerun)} check(s) run again after an error: {shown}"))
     problems = [p["message"] for p in (baseline or {}).get("problems", [])]
     problems += [f"NOT DELETED {leftover}" for leftover in document.get("leftovers") or []]
     return _render(
         "summary.html.j2",
-        conformant=bool(summary["conformant"]),
+        verdict=verdict,
+        words=verdict_words(verdict),
+        passing=verdict in PASSING,
+        strict=bool(summary.get("strict")),
         score=f"{summary['score']:.3f}",
         good=summary["passed"] + summary["xfailed"] - summary.get("xfailed_baseline", 0),
         executed=summary["executed"],
@@ -481,6 +490,7 @@ def evidence_html(data: Mapping[str, Any]) -> str:
         provenance=_sources(data.get("provenance") or []),
         problems=[str(p) for p in data.get("problems") or []],
         blocked_by=str(data["blocked_by"]) if data.get("blocked_by") else None,
+        reruns=list(data.get("reruns") or []),
         script=reproduction(check_id, exchanges),
         exchanges=[
             {
@@ -504,7 +514,11 @@ def report_page(document: Mapping[str, Any]) -> str:
         blocks.append(differential_html(document["differential"]))
     if document.get("comparison"):
         blocks.append(comparison_html(document["comparison"]))
-    blocks += [evidence_html(check) for check in document.get("checks") or [] if check["outcome"] != "passed"]
+    blocks += [
+        evidence_html(check)
+        for check in document.get("checks") or []
+        if check["outcome"] != "passed" or check.get("reruns")
+    ]
     blocks += [expectations_html(document), provenance_html(document)]
     return _render("page.html.j2", title=TITLE, style=style_html(), blocks=blocks)
 

@@ -64,7 +64,7 @@ def junit_properties(
     """Flat ``(name, value)`` pairs for ``<testsuite><properties>`` in the JUnit XML."""
     pairs: list[tuple[str, str]] = [(f"{PROPERTY_PREFIX}.profile", _text(profile))]
     pairs += [(f"{PROPERTY_PREFIX}.{key}", _text(value)) for key, value in provenance.items()]
-    for key in ("url", "product", "version", "build_flavor", "build_hash"):
+    for key in ("url", "implementation", "product", "version", "build_flavor", "build_hash"):
         pairs.append((f"{PROPERTY_PREFIX}.target.{key}", _text((target or {}).get(key))))
     for key, setting in configuration.items():
         pairs.append((f"{PROPERTY_PREFIX}.config.{key}", _text(setting.get("value"))))

@@ -19,6 +19,7 @@ from pytest_connector_contract.differential.compare import CHANGED_AS_DOCUMENTED
 from pytest_connector_contract.reports import provenance
 from pytest_connector_contract.reports.baseline import Baseline
 from pytest_connector_contract.reports.compare import compare
+from pytest_connector_contract.reports.verdict import verdict
 
 if TYPE_CHECKING:
     import pytest
@@ -44,8 +45,9 @@ _EVIDENCE_KEYS = (
     "explore",
     "race",
     "differential",
+    "reruns",
 )
-_OPTIONAL_EVIDENCE_KEYS = ("explore", "race", "differential")
+_OPTIONAL_EVIDENCE_KEYS = ("explore", "race", "differential", "reruns")
 
 
 class Conformance:
@@ -64,6 +66,10 @@ class Conformance:
         self.previous: tuple[str, dict[str, Any]] | None = None
         #: the reference each check was compared with (a live cluster or a recording), as the reports show it
         self.reference: dict[str, Any] | None = None
+        #: --connector-strict: the baseline is ignored (a certification run)
+        self.strict = False
+        #: --connector-implementation: what was tested, NAME@VERSION
+        self.implementation: str | None = None
 
     def add(self, report: pytest.TestReport) -> None:
         data = getattr(report, "connector_check", None)
@@ -159,6 +165,19 @@ class Conformance:
             and not any(p["kind"] == "expired" for p in self.baseline_problems())
         )
 
+    def summary(self, counts: dict[str, int] | None = None) -> dict[str, Any]:
+        """The report's ``summary``: the verdict, the score and the counts."""
+        summary: dict[str, Any] = {
+            "conformant": self.conformant(),
+            "score": self.score(),
+            "executed": self.executed(),
+            **(self.counts() if counts is None else counts),
+            "xfailed_baseline": self.xfailed_by_baseline(),
+            "strict": self.strict,
+        }
+        summary["verdict"] = verdict(summary)
+        return summary
+
     def matrix(self, profile: str) -> dict[str, dict[str, dict[str, Any]]]:
         table = self.spec.profiles[profile]
         grid: dict[str, dict[str, dict[str, Any]]] = {}
@@ -207,16 +226,10 @@ class Conformance:
             "tool": {"name": "pytest-connector-contract", "version": __version__},
             "generated_at": self.started.isoformat(timespec="seconds").replace("+00:00", "Z"),
             "profile": target.profile if target else None,
-            "target": _target_dict(target),
+            "target": _target_dict(target, self.implementation),
             "configuration": configuration,
             "provenance": provenance.section(self.spec, profile, self.started, finished),
-            "summary": {
-                "conformant": self.conformant(),
-                "score": self.score(),
-                "executed": self.executed(),
-                **counts,
-                "xfailed_baseline": self.xfailed_by_baseline(),
-            },
+            "summary": self.summary(counts),
             "checks": checks,
             "matrix": self.matrix(target.profile) if target else None,
             "leftovers": list(self.leftovers),
@@ -371,11 +384,12 @@ def beyond_sections(checks: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return sections
 
 
-def _target_dict(target: TargetInfo | None) -> dict[str, Any] | None:
+def _target_dict(target: TargetInfo | None, implementation: str | None = None) -> dict[str, Any] | None:
     if target is None:
         return None
     return {
         "url": target.url,
+        "implementation": implementation,
         "product": target.product,
         "version": target.version,
         "build_flavor": target.build_flavor,

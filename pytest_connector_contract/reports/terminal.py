@@ -10,6 +10,7 @@ from typing import Any
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.differential.compare import difference_lines
 from pytest_connector_contract.reports.results import OUTCOMES
+from pytest_connector_contract.reports.verdict import document_verdict, verdict_words
 
 __all__ = ["terminal_lines", "write_json"]
 
@@ -24,6 +25,13 @@ _CELL = {
     "not_run": ".",
 }
 _SHORT = {"needs_configuration": "needs_config"}
+#: the colour of each verdict's line
+_VERDICT_MARKUP = {
+    "conformant": {"green": True},
+    "conformant_with_accepted_deviations": {"green": True},
+    "inconclusive": {"yellow": True},
+    "not_conformant": {"red": True},
+}
 
 
 def terminal_lines(document: dict[str, Any]) -> list[tuple[str, dict[str, bool]]]:
@@ -31,15 +39,24 @@ def terminal_lines(document: dict[str, Any]) -> list[tuple[str, dict[str, bool]]
     summary = document["summary"]
     target = document.get("target") or {}
     lines: list[tuple[str, dict[str, bool]]] = []
-    verdict = "CONFORMANT" if summary["conformant"] else "NOT CONFORMANT"
-    colour = {"green": True} if summary["conformant"] else {"red": True}
-    lines.append((f"verdict: {verdict}   score: {summary['score']:.3f}", {"bold": True, **colour}))
-    version = target.get("version") or "unknown version"
-    flavor = f", {target['build_flavor']}" if target.get("build_flavor") not in (None, "default") else ""
-    embedded = " (embedded reference target)" if target.get("embedded") else ""
+    verdict = document_verdict(document)
+    strict = " (strict: baseline ignored)" if summary.get("strict") else ""
     lines.append(
-        (f"target: {target.get('url')}{embedded}  {target.get('product') or 'unknown product'} {version}{flavor}", {})
+        (
+            f"verdict: {verdict_words(verdict)}{strict}   score: {summary['score']:.3f}",
+            {"bold": True, **_VERDICT_MARKUP[verdict]},
+        )
     )
+    if verdict == "inconclusive":
+        unjudged = ", ".join(f"{summary[o]} {o}" for o in ("error", "blocked") if summary.get(o))
+        why = (
+            f"no check failed, but some could not be judged ({unjudged})"
+            if summary.get("executed")
+            else "no check executed, so nothing was judged"
+        )
+        rerun = "; --connector-rerun-errors N runs them again" if summary.get("error") else ""
+        lines.append((f"{why}: the gate does not pass{rerun}", {"yellow": True}))
+    lines.append((f"target: {identity_line(target)}", {}))
     source = target.get("profile_source")
     lines.append((f"profile: {document.get('profile')} (from {source})", {}))
     counts = ", ".join(f"{summary[o]} {o}" for o in OUTCOMES if summary.get(o))
@@ -58,6 +75,15 @@ def terminal_lines(document: dict[str, Any]) -> list[tuple[str, dict[str, bool]]
                 cells.append(f"{sign}{_CELL.get(cell['outcome'], cell['outcome'])}".ljust(width))
             lines.append(("  " + _SHORT.get(current, current).ljust(width) + "".join(cells), {}))
     for check in document["checks"]:
+        for rerun in check.get("reruns") or []:
+            first = (rerun.get("message") or "").splitlines()[:1]
+            lines.append(
+                (
+                    f"RERUN    {check['id']}: attempt {rerun['attempt']} ended in {rerun['outcome']}"
+                    f"{': ' + first[0] if first else ''}; run again",
+                    {"yellow": True},
+                )
+            )
         if check["outcome"] in ("failed", "error", "blocked", "xpassed"):
             detail = check.get("message") or check.get("observed") or ""
             first = detail.splitlines()[0] if detail else ""
@@ -73,6 +99,16 @@ def terminal_lines(document: dict[str, Any]) -> list[tuple[str, dict[str, bool]]
     lines += _baseline_lines(document.get("baseline"))
     lines += _comparison_lines(document.get("comparison"))
     return lines
+
+
+def identity_line(target: dict[str, Any]) -> str:
+    """Who was tested, on one line: the implementation (when named), the URL, the product and version it
+    answers with."""
+    version = target.get("version") or "unknown version"
+    flavor = f", {target['build_flavor']}" if target.get("build_flavor") not in (None, "default") else ""
+    embedded = " (embedded reference target)" if target.get("embedded") else ""
+    named = f"{target['implementation']} at " if target.get("implementation") else ""
+    return f"{named}{target.get('url')}{embedded}  {target.get('product') or 'unknown product'} {version}{flavor}"
 
 
 def _beyond_lines(document: dict[str, Any]) -> list[tuple[str, dict[str, bool]]]:

@@ -80,3 +80,23 @@ def chromium() -> Any:
     if executable is None:
         pytest.skip("headless Chromium is not installed (apt-get install -y chromium; .ci/run does)")
     return Chromium(executable)
+
+
+@pytest.fixture
+def gateway(start_target: Callable[..., ReferenceServer]) -> Iterator[Callable[..., Any]]:
+    """Start a gateway (support/gateway.py) in front of a reference target (or a mutant); stopped after the test.
+
+    ``gateway(target=None, delay=0, **options)``: ``options`` are the Gateway's (``drop_every``, ``script``,
+    ``port``); ``delay`` starts it listening that many seconds later."""
+    from support.gateway import Gateway
+
+    started: list[Gateway] = []
+
+    def start(target: ReferenceTarget | None = None, delay: float = 0.0, **options: Any) -> Gateway:
+        gate = Gateway(start_target(target).url, **options).start(delay)
+        started.append(gate)
+        return gate
+
+    yield start
+    for gate in started:
+        gate.stop()
