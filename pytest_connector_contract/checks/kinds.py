@@ -7,14 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from pytest_connector_contract.checks.connectors import SetupError
-from pytest_connector_contract.checks.run import CheckSkipped, Run, send_case
+from pytest_connector_contract.checks.run import JSON_MEDIA_TYPES, CheckSkipped, Run, send_case
 from pytest_connector_contract.client.connector import ApiResponse, TargetUnreachable
 from pytest_connector_contract.client.transport import Headers
 from pytest_connector_contract.contract.spec import case_request, expect_transition
 
 __all__ = ["check_not_found", "check_privileges", "check_response", "check_transition", "check_validation"]
-
-_JSON_TYPES = ("application/json", "application/vnd.elasticsearch+json")
 
 
 def _expect_text(expect: Mapping[str, Any]) -> str:
@@ -193,7 +191,7 @@ def check_response(run: Run) -> None:
         label = f"the HTTP {exchange.status} answer to {exchange.method} {exchange.path.split('?')[0]}"
         if case == "json-content-type":
             mime = (value or "").split(";")[0].strip().lower()
-            run.require(mime in _JSON_TYPES, f"{label} has Content-Type {value!r}, expected JSON")
+            run.require(mime in JSON_MEDIA_TYPES, f"{label} has Content-Type {value!r}, expected JSON")
         else:
             run.require(value == "Elasticsearch", f"{label} has X-Elastic-Product {value!r}, expected 'Elasticsearch'")
     run.observed = "; ".join(f"{header} {value} on HTTP {', '.join(statuses)}" for value, statuses in seen.items())

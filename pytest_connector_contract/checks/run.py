@@ -21,7 +21,20 @@ from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import CaseRequest, Check, Profile, Spec
 from pytest_connector_contract.contract.target import TargetInfo
 
-__all__ = ["CheckFailed", "CheckSkipped", "ExpectedFailure", "Run", "changed_fields", "outcome_of", "send_case"]
+__all__ = [
+    "JSON_MEDIA_TYPES",
+    "CheckFailed",
+    "CheckSkipped",
+    "ExpectedFailure",
+    "Run",
+    "changed_fields",
+    "outcome_of",
+    "send_case",
+]
+
+
+#: the media types of a JSON answer: plain, and the versioned vendor type the official clients ask for
+JSON_MEDIA_TYPES = ("application/json", "application/vnd.elasticsearch+json")
 
 
 class CheckFailed(AssertionError):
