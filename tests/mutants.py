@@ -738,9 +738,4 @@ MISSED_BY_COMPARISON = {
     "depends on timing",
     "read-only-key-can-write": "found by the privileges check, which is not compared: the reference is given no "
     "read-only key",
-    "no-opaque-id-echo": "the comparison reads Content-Type, X-Elastic-Product and Allow of each answer, not "
-    "X-Opaque-Id",
-    "drops-stack-trace": "the comparison reads an error's types and reasons, not its stack traces",
-    "warns-on-every-answer": "the comparison reads Content-Type, X-Elastic-Product and Allow of each answer, not "
-    "Warning",
 }

@@ -11,11 +11,10 @@ a stock cluster's settings or a proxy in front of it change it, stays out (facts
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pytest_connector_contract.checks.run import JSON_MEDIA_TYPES, CheckSkipped, Run
-from pytest_connector_contract.client.connector import ApiResponse
+from pytest_connector_contract.client.connector import ApiResponse, untolerated_warnings
 from pytest_connector_contract.client.replay import replay
 from pytest_connector_contract.contract.captures import Capture, CapturedRequest, load_captures
 from pytest_connector_contract.contract.spec import expect_transition
@@ -24,8 +23,6 @@ __all__ = ["check_client_wire"]
 
 #: what Elasticsearch answers ``error_trace=true`` when ``http.detailed_errors.enabled`` is false
 ERROR_TRACES_DISABLED = "error traces in responses are disabled."
-#: one warning of a ``Warning`` header (RFC 7234): code, agent, quoted text
-_WARNING = re.compile(r'(\d{3}) (\S+) "((?:[^"\\]|\\.)*)"')
 
 
 def check_client_wire(run: Run) -> None:
@@ -118,7 +115,7 @@ def _require_headers(run: Run, answer: ApiResponse, request: CapturedRequest, re
     if "opaque-id" in requirements:
         sent, echoed = request.header("X-Opaque-Id"), answer.headers.get("X-Opaque-Id")
         run.require(echoed == sent, f"the answer has X-Opaque-Id {echoed!r}, expected the request's {sent!r} echoed")
-    unexpected = [w for w in _warnings(answer.headers.get("Warning")) if not _tolerated(w, answer.status)]
+    unexpected = untolerated_warnings(answer.headers.get("Warning"), answer.status)
     run.require(not unexpected, f"the answer carries a Warning the client raises as an error: {unexpected!r}")
 
 
@@ -129,21 +126,6 @@ def _media_type(value: str | None) -> tuple[str, str | None] | None:
     kind, *params = (part.strip() for part in value.split(";"))
     named = dict(p.partition("=")[::2] for p in params)
     return kind.lower(), (named.get("compatible-with") or "").strip('"') or None
-
-
-def _warnings(value: str | None) -> list[tuple[str, str]]:
-    """Each warning of a ``Warning`` header as (code, text); a value not in the RFC's form is one warning."""
-    if not value:
-        return []
-    found = [(code, text) for code, _, text in _WARNING.findall(value)]
-    return found or [("", value)]
-
-
-def _tolerated(warning: tuple[str, str], status: int) -> bool:
-    """A license warning (a cluster whose license is about to expire adds one to any answer), or on an error
-    answer a deprecation one (299, Elasticsearch's code for every warning it writes)."""
-    code, text = warning
-    return "license" in text.lower() or (status >= 400 and code == "299")
 
 
 def _require_filtered(run: Run, answer: ApiResponse, filter_path: str | None) -> None:

@@ -10,6 +10,7 @@ import base64
 import email.utils
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -35,6 +36,7 @@ __all__ = [
     "client_for",
     "parse_retry_after",
     "run_limiter",
+    "untolerated_warnings",
 ]
 
 _SECRET_HEADERS = frozenset(
@@ -220,6 +222,21 @@ def _decoded(body: bytes, content_encoding: str) -> bytes:
         return inflate(body, content_encoding)
     except BodyUndecodable:
         return body
+
+
+def untolerated_warnings(value: str | None, status: int) -> list[str]:
+    """The warnings of a ``Warning`` header (RFC 7234 form) an official client would raise on, which no
+    conformant answer to a ``_status`` request carries (facts sheet, section 9): all but a license warning (a
+    cluster whose license is about to expire adds one to any answer) and, on an error answer, a deprecation one
+    (299, the code of every warning Elasticsearch writes). A value not in the RFC's form is one warning."""
+    if not value:
+        return []
+    found = [(code, text) for code, _, text in _WARNING.findall(value)] or [("", value)]
+    return [text for code, text in found if "license" not in text.lower() and not (status >= 400 and code == "299")]
+
+
+#: one warning of a ``Warning`` header: code, agent, quoted text
+_WARNING = re.compile(r'(\d{3}) (\S+) "((?:[^"\\]|\\.)*)"')
 
 
 def _accepted_encodings(headers: Headers) -> set[str]:
