@@ -46,27 +46,7 @@ def check_transition(run: Run) -> None:
     answer = run.client.update_status(connector.id, requested)
     run.observed = answer.summary()
     run.matrix["observed"] = _outcome_word(answer)
-    expect = expect.for_answer(answer.status)
-    if expect.accepted:
-        if run.require_http(answer, expect.http):
-            run.require_schema("status-response", answer.json, "the answer")
-            result = answer.json.get("result") if isinstance(answer.json, dict) else None
-            run.require(result in expect.results, f"expected result {' or '.join(expect.results)}, got {result!r}")
-        after = run.read(connector.id)
-        run.require(
-            after.get("status") == requested,
-            f"GET shows status {after.get('status')!r} after the update, expected {requested!r}",
-        )
-        run.require_unchanged(connector.document, after, ignore=frozenset({"status"}))
-    else:
-        run.require_error(
-            answer,
-            http=expect.http,
-            error_type=expect.error_type,
-            reason_contains=expect.reason_contains,
-            caused_by={"type": expect.caused_by_type} if expect.caused_by_type is not None else None,
-        )
-        run.require_unchanged(connector.document, run.read(connector.id))
+    run.require_transition(expect.for_answer(answer.status), answer, connector)
     run.finish()
 
 
