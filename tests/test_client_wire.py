@@ -7,6 +7,7 @@ Elasticsearch refuses it); a failing one's curl reproduction sends a compressed 
 from __future__ import annotations
 
 import base64
+import gzip
 import os
 import shutil
 import subprocess
@@ -17,9 +18,13 @@ import pytest
 from capturing import capture
 from mutants import IgnoresContentEncoding
 
+from pytest_connector_contract.client.connector import ConnectorClient
+from pytest_connector_contract.client.replay import replay
+from pytest_connector_contract.client.transport import Headers
 from pytest_connector_contract.contract.captures import load_captures
 from pytest_connector_contract.contract.spec import SUITE_NODE, load_spec
 from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.messages import Request, Response
 from pytest_connector_contract.reference.server import ReferenceServer
 
 SPEC = load_spec()
@@ -76,6 +81,35 @@ def test_a_cluster_without_detailed_errors_makes_error_trace_not_applicable(
         for case in ("accepted", "refused")
     }
     assert "disables detailed errors" in run.check("client[elasticsearch-py-9/all/accepted]")["message"]
+
+
+class CompressesAnswers(ReferenceTarget):
+    """Compresses every answer whose request accepts gzip, as Elasticsearch does with http.compression on."""
+
+    def finish(self, request: Request, response: Response) -> Response:
+        answer = super().finish(request, response)
+        if "gzip" in (request.headers.get("Accept-Encoding") or "") and answer.body:
+            answer.body = gzip.compress(answer.body)
+            answer.headers["Content-Encoding"] = "gzip"
+        return answer
+
+
+def test_a_compressed_answer_is_read_decoded_and_never_required(
+    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
+) -> None:
+    server = start_target(CompressesAnswers())
+    stored = next(c for c in load_captures() if c.name == "elasticsearch-py 9 compression accepted").request
+    capture.create_connector(server.target, "gzipped")
+    client = ConnectorClient(server.url, timeout=30, trust_env=False)
+    try:
+        answer = replay(client, stored, "gzipped")
+    finally:
+        client.close()
+    assert Headers(client.exchanges[-1].response_headers).get("Content-Encoding") == "gzip"
+    assert answer.json == {"result": "updated"}
+    run = run_suite(server.url, "-k", "client and (compression or all)")
+    assert run.ret == 0, run.result.stdout.str()
+    assert run.not_passed() == {}
 
 
 @pytest.mark.skipif(CURL is None, reason="curl is not installed (apt-get install -y curl; .ci/run does)")
