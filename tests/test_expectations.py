@@ -74,6 +74,8 @@ def _releases(check: Check) -> str:
     """The releases a check applies to, and how older releases answer where they differ."""
     if check.kind == "transition":
         return "; ".join(f"profile {p.name}: {p.applies_to.text()}" for p in SPEC.profiles.values())
+    if check.kind == "client" and check.params["capture"][1] > SPEC.minimum_version[0]:
+        return f"{check.params['capture'][1]}.0.0 and later, Serverless (a later major's client is refused)"
     if check.kind != "validation":
         return "all"
     case = next(c for c in SPEC.validation_cases if c.id == check.params["case"])
@@ -129,10 +131,12 @@ def _written_names() -> list[str]:
     """Every source name spec.json cites, wherever it is cited."""
     raw = SPEC.raw
     names: list[str] = []
-    for section in ("transition", "validation", "not_found", "response", "explore", "race", "privileges"):
+    for section in ("transition", "validation", "not_found", "response", "client", "explore", "race", "privileges"):
         names += _names(raw[section]["provenance"])
         for case in raw[section].get("cases", []):
             names += _names(case.get("provenance", []))
+    for requirement in raw["client"]["requirements"]:
+        names += _names(requirement["provenance"])
     for profile in raw["profiles"].values():
         names += _names(profile["provenance"])
     for case in raw["validation_cases"]:

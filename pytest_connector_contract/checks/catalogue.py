@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from pytest_connector_contract.checks import kinds
+from pytest_connector_contract.checks import client_wire, kinds
 from pytest_connector_contract.checks.run import Run
 from pytest_connector_contract.contract.spec import Check, Spec
 
@@ -22,6 +22,7 @@ KINDS: dict[str, Callable[[Run], None] | str] = {
     "not_found": kinds.check_not_found,
     "response": kinds.check_response,
     "privileges": kinds.check_privileges,
+    "client": client_wire.check_client_wire,
     "explore": "pytest_connector_contract.checks.explore:explore",
     "race": "pytest_connector_contract.checks.race:race",
 }
@@ -66,6 +67,9 @@ def request_floors(spec: Spec, check: Check, *, soft_delete: bool) -> tuple[int,
             return strict, strict + 1
         # the GET proving the id unused, the request, the read showing it still missing
         return 3, 3
+    if check.kind == "client":
+        # create, the replayed request, one read, one delete (a capture needs no setup transition)
+        return 1 + 1 + 1 + 1, 2 + 1 + 1 + 1
     if check.kind == "response":
         # create, a second id proven unused, the three answers under test, one read, one delete
         return 1 + 1 + 3 + 1 + 1, 2 + 1 + 3 + 1 + 1

@@ -7,14 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from pytest_connector_contract.checks.connectors import SetupError
-from pytest_connector_contract.checks.run import CheckSkipped, Run, send_case
+from pytest_connector_contract.checks.run import JSON_MEDIA_TYPES, CheckSkipped, Run, send_case
 from pytest_connector_contract.client.connector import ApiResponse, TargetUnreachable
 from pytest_connector_contract.client.transport import Headers
 from pytest_connector_contract.contract.spec import case_request, expect_transition
 
 __all__ = ["check_not_found", "check_privileges", "check_response", "check_transition", "check_validation"]
-
-_JSON_TYPES = ("application/json", "application/vnd.elasticsearch+json")
 
 
 def _expect_text(expect: Mapping[str, Any]) -> str:
@@ -48,27 +46,7 @@ def check_transition(run: Run) -> None:
     answer = run.client.update_status(connector.id, requested)
     run.observed = answer.summary()
     run.matrix["observed"] = _outcome_word(answer)
-    expect = expect.for_answer(answer.status)
-    if expect.accepted:
-        if run.require_http(answer, expect.http):
-            run.require_schema("status-response", answer.json, "the answer")
-            result = answer.json.get("result") if isinstance(answer.json, dict) else None
-            run.require(result in expect.results, f"expected result {' or '.join(expect.results)}, got {result!r}")
-        after = run.read(connector.id)
-        run.require(
-            after.get("status") == requested,
-            f"GET shows status {after.get('status')!r} after the update, expected {requested!r}",
-        )
-        run.require_unchanged(connector.document, after, ignore=frozenset({"status"}))
-    else:
-        run.require_error(
-            answer,
-            http=expect.http,
-            error_type=expect.error_type,
-            reason_contains=expect.reason_contains,
-            caused_by={"type": expect.caused_by_type} if expect.caused_by_type is not None else None,
-        )
-        run.require_unchanged(connector.document, run.read(connector.id))
+    run.require_transition(expect.for_answer(answer.status), answer, connector)
     run.finish()
 
 
@@ -193,7 +171,7 @@ def check_response(run: Run) -> None:
         label = f"the HTTP {exchange.status} answer to {exchange.method} {exchange.path.split('?')[0]}"
         if case == "json-content-type":
             mime = (value or "").split(";")[0].strip().lower()
-            run.require(mime in _JSON_TYPES, f"{label} has Content-Type {value!r}, expected JSON")
+            run.require(mime in JSON_MEDIA_TYPES, f"{label} has Content-Type {value!r}, expected JSON")
         else:
             run.require(value == "Elasticsearch", f"{label} has X-Elastic-Product {value!r}, expected 'Elasticsearch'")
     run.observed = "; ".join(f"{header} {value} on HTTP {', '.join(statuses)}" for value, statuses in seen.items())

@@ -14,14 +14,27 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
-from pytest_connector_contract.checks.connectors import ConnectorFactory, PreconditionFailed
+from pytest_connector_contract.checks.connectors import Connector, ConnectorFactory, PreconditionFailed
 from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, Exchange, TargetUnreachable
 from pytest_connector_contract.config.settings import Settings
 from pytest_connector_contract.contract import schemas
-from pytest_connector_contract.contract.spec import CaseRequest, Check, Profile, Spec
+from pytest_connector_contract.contract.spec import CaseRequest, Check, Profile, Spec, TransitionExpectation
 from pytest_connector_contract.contract.target import TargetInfo
 
-__all__ = ["CheckFailed", "CheckSkipped", "ExpectedFailure", "Run", "changed_fields", "outcome_of", "send_case"]
+__all__ = [
+    "JSON_MEDIA_TYPES",
+    "CheckFailed",
+    "CheckSkipped",
+    "ExpectedFailure",
+    "Run",
+    "changed_fields",
+    "outcome_of",
+    "send_case",
+]
+
+
+#: the media types of a JSON answer: plain, and the versioned vendor type the official clients ask for
+JSON_MEDIA_TYPES = ("application/json", "application/vnd.elasticsearch+json")
 
 
 class CheckFailed(AssertionError):
@@ -232,6 +245,32 @@ class Run:
                 allow_contains in [m.strip() for m in allow.split(",")],
                 f"expected an Allow header naming {allow_contains}, got {allow!r}",
             )
+
+    def require_transition(self, expect: TransitionExpectation, answer: ApiResponse, connector: Connector) -> None:
+        """The answer to a ``_status`` request on ``connector`` and the connector read back, as the transition
+        rules say (``expect``: the expectation for the answer given, :meth:`TransitionExpectation.for_answer`):
+        accepted, the result word and the new status stored, nothing else changed; refused, the refusal read
+        whole and the connector unchanged."""
+        if expect.accepted:
+            if self.require_http(answer, expect.http):
+                self.require_schema("status-response", answer.json, "the answer")
+                result = answer.json.get("result") if isinstance(answer.json, dict) else None
+                self.require(result in expect.results, f"expected result {' or '.join(expect.results)}, got {result!r}")
+            after = self.read(connector.id)
+            self.require(
+                after.get("status") == expect.requested,
+                f"GET shows status {after.get('status')!r} after the update, expected {expect.requested!r}",
+            )
+            self.require_unchanged(connector.document, after, ignore=frozenset({"status"}))
+        else:
+            self.require_error(
+                answer,
+                http=expect.http,
+                error_type=expect.error_type,
+                reason_contains=expect.reason_contains,
+                caused_by={"type": expect.caused_by_type} if expect.caused_by_type is not None else None,
+            )
+            self.require_unchanged(connector.document, self.read(connector.id))
 
     def read(self, connector_id: str) -> dict[str, Any]:
         """GET the connector (real-time): it must exist and match connector.schema.json."""

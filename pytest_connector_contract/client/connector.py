@@ -6,9 +6,11 @@ credential: the target URL is shown without user info and authentication headers
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -21,6 +23,7 @@ from pytest_connector_contract.client.requestlog import RequestLog
 from pytest_connector_contract.client.transport import Headers, Transport, describe_error
 from pytest_connector_contract.config.credentials import REDACTED, URL_USER_INFO, Secret, redact_url
 from pytest_connector_contract.config.settings import Access, Settings
+from pytest_connector_contract.contract.encoding import BodyUndecodable, decodes, inflate
 
 __all__ = [
     "ApiResponse",
@@ -33,6 +36,7 @@ __all__ = [
     "client_for",
     "parse_retry_after",
     "run_limiter",
+    "untolerated_warnings",
 ]
 
 _SECRET_HEADERS = frozenset(
@@ -185,15 +189,20 @@ class Exchange:
     response_body: str | None = None
     error: str | None = None
     elapsed_ms: float | None = None
+    #: the body's exact bytes, where ``request_body`` shows them decoded (a compressed body)
+    request_bytes: bytes | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "method": self.method,
+            "path": self.path,
+            "headers": self.request_headers,
+            "body": self.request_body,
+        }
+        if self.request_bytes is not None:
+            request["body_base64"] = base64.b64encode(self.request_bytes).decode("ascii")
         return {
-            "request": {
-                "method": self.method,
-                "path": self.path,
-                "headers": self.request_headers,
-                "body": self.request_body,
-            },
+            "request": request,
             "response": None
             if self.status is None
             else {"status": self.status, "headers": self.response_headers, "body": self.response_body},
@@ -204,6 +213,37 @@ class Exchange:
 
 def _safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+def _decoded(body: bytes, content_encoding: str) -> bytes:
+    """A body in ``content_encoding`` decoded, or as it came when it is not in one Elasticsearch decodes (or does
+    not decode: then what the target makes of it is the evidence)."""
+    if not decodes(content_encoding):
+        return body
+    try:
+        return inflate(body, content_encoding)
+    except BodyUndecodable:
+        return body
+
+
+def untolerated_warnings(value: str | None, status: int) -> list[str]:
+    """The warnings of a ``Warning`` header (RFC 7234 form) an official client would raise on, which no
+    conformant answer to a ``_status`` request carries (facts sheet, section 9): all but a license warning (a
+    cluster whose license is about to expire adds one to any answer) and, on an error answer, a deprecation one
+    (299, the code of every warning Elasticsearch writes). A value not in the RFC's form is one warning."""
+    if not value:
+        return []
+    found = [(code, text) for code, _, text in _WARNING.findall(value)] or [("", value)]
+    return [text for code, text in found if "license" not in text.lower() and not (status >= 400 and code == "299")]
+
+
+#: one warning of a ``Warning`` header: code, agent, quoted text
+_WARNING = re.compile(r'(\d{3}) (\S+) "((?:[^"\\]|\\.)*)"')
+
+
+def _accepted_encodings(headers: Headers) -> set[str]:
+    """The codings a request's ``Accept-Encoding`` names (lower case, weights dropped)."""
+    return {part.split(";")[0].strip().lower() for part in (headers.get("Accept-Encoding") or "").split(",")}
 
 
 def _text(body: bytes | None) -> str | None:
@@ -427,12 +467,40 @@ class ConnectorClient:
             headers["Authorization"] = self._authorization.reveal()
         full_path = path + (f"?{urlencode(params)}" if params else "")
         self._unless_stopped(method, full_path)
-        sent_headers = self.transport.headers_for(headers, body, method)
+        sent = self.transport.headers_for(headers, body, method)
+        return self._send(method, full_path, sent, body, logged=headers, paced=paced)
+
+    def send_prepared(self, method: str, target: str, headers: Mapping[str, str], body: bytes | None) -> ApiResponse:
+        """Send a request with exactly ``headers``, in order, and the client's own credentials after them (a
+        replayed client request, see client/replay.py); never retried, recorded as any other. A body in a
+        ``Content-Encoding`` is shown decoded, its exact bytes kept beside (``body_base64``); an answer in an
+        encoding the request accepts is decoded before it is read."""
+        sent = dict(headers)
+        if self._authorization is not None:
+            sent["Authorization"] = self._authorization.reveal()
+        self._unless_stopped(method, target)
+        return self._send(method, target, sent, body, logged=Headers(headers))
+
+    def _send(
+        self,
+        method: str,
+        full_path: str,
+        sent_headers: Mapping[str, str],
+        body: bytes | None,
+        *,
+        logged: Mapping[str, str],
+        paced: bool = True,
+    ) -> ApiResponse:
+        """Send and record one request; ``logged``: the headers whose Content-Type and Accept the request log
+        shows (the caller's own, not those the transport adds)."""
+        sent = Headers(sent_headers)
+        encoding = sent.get("Content-Encoding")
         exchange = Exchange(
             method=method,
             path=full_path,
             request_headers=_safe_headers(sent_headers),
-            request_body=self._shown(body),
+            request_body=self._shown(body if encoding is None or body is None else _decoded(body, encoding)),
+            request_bytes=None if encoding is None else body,
         )
         self.exchanges.append(exchange)
         self.request_count += 1
@@ -444,10 +512,13 @@ class ConnectorClient:
             status, raw_headers, content = self.transport.send(method, full_path, sent_headers, body)
         except OSError as exc:
             exchange.error = self.redact(describe_error(exc, proxy=self.transport.proxy))
-            self._log(method, full_path, headers, body, None, exchange.error, started, clock)
+            self._log(method, full_path, logged, body, None, exchange.error, started, clock)
             raise TargetUnreachable(f"{method} {self.display_url}{full_path}: {exchange.error}") from None
         elapsed_ms = round((time.perf_counter() - clock) * 1000, 3)
-        self._log(method, full_path, headers, body, status, None, started, clock)
+        self._log(method, full_path, logged, body, status, None, started, clock)
+        answered_in = raw_headers.get("Content-Encoding")
+        if answered_in is not None and answered_in.strip().lower() in _accepted_encodings(sent):
+            content = _decoded(content, answered_in)
         # A target that echoes a credential back must not carry it into any message or report: the
         # body is redacted before anything reads it (a conformant server never echoes one).
         content = self.redact.body(content)

@@ -8,6 +8,7 @@ Content-Type the suite sent, or none. Neither script ever holds a credential.
 
 from __future__ import annotations
 
+import base64
 import re
 import shlex
 from collections.abc import Mapping, Sequence
@@ -54,8 +55,12 @@ def _command(request: Mapping[str, Any]) -> tuple[str, list[str]]:
         else:
             parts += ["-H", shlex.quote(f"{name}: {value}")]
     sends_body = body is not None or lowered.get("content-length") not in (None, "")
-    parts += body_arguments(lowered.get("content-type"), str(body or "") if sends_body else None)
-    return " ".join(parts), variables
+    sent: str | bytes | None = str(body or "") if sends_body else None
+    if request.get("body_base64") is not None:  # the exact bytes of a body shown decoded (a compressed one)
+        sent = base64.b64decode(request["body_base64"])
+    parts += body_arguments(lowered.get("content-type"), sent)
+    command = " ".join(parts)
+    return (f"{printf_command(sent)} | {command}" if isinstance(sent, bytes) else command), variables
 
 
 def body_arguments(content_type: str | None, body: str | bytes | None) -> list[str]:

@@ -10,7 +10,8 @@ spelling. Two kinds of header are not the capture's:
   transport's (keep-alive, a body sent with its length).
 
 Nothing else is added: a header the client did not send (``Accept-Encoding``, say) is not sent either, where
-the HTTP stack would add one of its own. :func:`curl_command` writes the same request as a curl command line,
+the HTTP stack would add one of its own. :func:`replay` sends it through a check's client, as evidence.
+:func:`curl_command` writes the same request as a curl command line,
 a compressed body byte for byte.
 """
 
@@ -19,18 +20,16 @@ from __future__ import annotations
 import contextlib
 import shlex
 
-from pytest_connector_contract.client.connector import _SECRET_HEADERS
+from pytest_connector_contract.client.connector import _SECRET_HEADERS, ApiResponse, ConnectorClient
 from pytest_connector_contract.client.curl import AUTH_VARIABLE, URL_VARIABLE, body_arguments, printf_command
 from pytest_connector_contract.client.transport import Headers, Transport
 from pytest_connector_contract.config.credentials import Secret
 from pytest_connector_contract.contract.captures import CapturedRequest
 
-__all__ = ["FRAMING_HEADERS", "curl_command", "headers_for", "send"]
+__all__ = ["FRAMING_HEADERS", "curl_command", "headers_for", "replay", "send"]
 
 #: headers a replay takes from the transport, not from the capture (lower case)
 FRAMING_HEADERS = frozenset({"content-length", "host", "connection", "transfer-encoding"})
-#: headers the HTTP stack (http.client, urllib3) would add when a request lacks them
-_STACK_DEFAULTS = ("Accept-Encoding", "User-Agent")
 #: headers curl adds when a request lacks them (Host and Content-Length are framing)
 _CURL_DEFAULTS = ("User-Agent", "Accept")
 
@@ -66,14 +65,16 @@ def send(
     """Replay ``request`` for connector ``connector_id`` over ``transport``; the answer as received.
 
     Raises OSError as :meth:`Transport.send` does."""
-    from urllib3.util import SKIP_HEADER
-
     sent = headers_for(request, authority=transport.authority, authorization=authorization)
-    keys = {name.lower() for name in sent}
-    for name in _STACK_DEFAULTS:
-        if name.lower() not in keys:
-            sent[name] = SKIP_HEADER  # urllib3's way of sending none where it would add its own
     return transport.send(request.method, request.target(connector_id), sent, request.body)
+
+
+def replay(client: ConnectorClient, request: CapturedRequest, connector_id: str) -> ApiResponse:
+    """Replay ``request`` for connector ``connector_id`` through ``client``: its credentials, its rate limit, and
+    an exchange in its evidence record that keeps a compressed body's exact bytes (so the check's curl
+    reproduction sends them). Raises TargetUnreachable as every request of the client does."""
+    sent = headers_for(request, authority=client.transport.authority)
+    return client.send_prepared(request.method, request.target(connector_id), sent, request.body)
 
 
 def curl_command(request: CapturedRequest, connector_id: str, *, authorization: bool = False) -> str:

@@ -44,6 +44,9 @@ USER_AGENT = f"pytest-connector-contract/{__version__}"
 #: (the racing clients included) its own client, so one would do; the spare ones cover a client that is
 #: ever shared by a few threads without a "pool is full" warning.
 POOL_SIZE = 4
+#: headers the HTTP stack (http.client, urllib3) would add to a request that lacks them: a request is sent with
+#: exactly the headers given
+_STACK_DEFAULTS = ("Accept-Encoding", "User-Agent")
 #: the environment variables of the CA bundle, in requests' order; used when no CA file is given
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
@@ -192,8 +195,8 @@ class Transport:
     def send(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes | None
     ) -> tuple[int, Headers, bytes]:
-        """Send one request (``headers`` from :meth:`headers_for`) and read its whole answer, as received
-        (not decompressed).
+        """Send one request (``headers`` from :meth:`headers_for`, or a replayed client's: exactly those are
+        sent) and read its whole answer, as received (not decompressed).
 
         Raises OSError: ``requests.RequestException`` (timeouts, refused connections, TLS and proxy
         failures, all of them OSError) or :class:`ProxyRefused`.
@@ -201,6 +204,7 @@ class Transport:
         import requests
         from requests.structures import CaseInsensitiveDict
         from urllib3.exceptions import HTTPError
+        from urllib3.util import SKIP_HEADER
 
         if self._session is None:
             self._session = _session(self._pool_size)
@@ -211,6 +215,9 @@ class Transport:
         request.method = method
         request.url = self.origin + self.prefix + path
         request.headers = CaseInsensitiveDict(headers)
+        for name in _STACK_DEFAULTS:
+            if name not in request.headers:
+                request.headers[name] = SKIP_HEADER  # urllib3's way of sending none where it would add its own
         request.body = body
         request.hooks = {"response": []}
         response = self._session.send(

@@ -48,6 +48,9 @@ HOST = "{host}"
 VERSION = "<version>"
 #: the headers whose version tokens are blanked (lower case)
 VERSIONED_HEADERS = frozenset({"user-agent", "x-elastic-client-meta"})
+#: headers that do not change Elasticsearch's answer to a request (lower case): the client's identity, the
+#: transport's framing, and the encodings the client can read (an answer is never required to be compressed)
+_ANSWER_NEUTRAL_HEADERS = VERSIONED_HEADERS | {"host", "connection", "content-length", "accept-encoding"}
 #: a release number with whatever a client appends to it: 9.1.0, 8.19.0p, 20.20.2, 6.8.0-1017-aws-x64, v20.20.2
 _VERSION_TOKEN = re.compile(r"\bv?\d+(?:\.\d+)+(?:[-+._]?[0-9A-Za-z]+)*")
 
@@ -89,6 +92,17 @@ class CapturedRequest:
         """The request target (path and query) for a connector named ``connector_id``."""
         path = self.path.replace(CONNECTOR_ID, connector_id)
         return f"{path}?{self.query}" if self.query else path
+
+    @property
+    def shape(self) -> tuple[Any, ...]:
+        """What of the request can change Elasticsearch's answer: method, path, query, body (decoded) and every
+        header but the client's identity, the transport's framing and ``Accept-Encoding`` (which only allows a
+        compressed answer). Two clients that send the same shape get the same answer."""
+        headers = sorted(
+            (name.lower(), value) for name, value in self.headers if name.lower() not in _ANSWER_NEUTRAL_HEADERS
+        )
+        body = None if self.body is None else decoded_body(self.body, self.header("Content-Encoding"))
+        return (self.method, self.path, self.query, tuple(headers), body)
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, str] | None = None
@@ -140,6 +154,11 @@ class Capture:
     def key(self) -> tuple[str, int, str, str]:
         """What names a capture among the others: a refresh replaces the capture with the same key."""
         return (self.client, self.major, self.option, self.case)
+
+    @property
+    def label(self) -> str:
+        """``elasticsearch-py-9``: the client and its major, never its full version (ids survive upgrades)."""
+        return f"{self.client}-{self.major}"
 
     @property
     def name(self) -> str:

@@ -16,6 +16,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from pytest_connector_contract.contract.captures import Capture, CapturedRequest, load_captures
+
 __all__ = [
     "NEWEST",
     "SUITE_NODE",
@@ -188,7 +190,7 @@ class Check:
     """One entry of the catalogue: a stable id, what it requires and where the requirement comes from."""
 
     id: str
-    kind: str  # transition | validation | not_found | response | explore | race | privileges
+    kind: str  # transition | validation | not_found | response | client | explore | race | privileges
     category: str
     statement: str
     #: where each expectation of the check comes from (an Elasticsearch file at a commit, an Elastic test,
@@ -492,6 +494,57 @@ def _build_checks(raw: dict[str, Any], statuses: tuple[str, ...]) -> tuple[Check
                     params={"case": case["id"]},
                 )
             )
+    return tuple(checks) + _client_wire_checks(raw)
+
+
+def _client_wire_requirements(raw: dict[str, Any], request: CapturedRequest) -> list[dict[str, Any]]:
+    """The requirements of spec.json's ``client`` section that apply to a captured request: those without a
+    ``when``, and those whose header or query parameter the request carries."""
+    params = {pair.partition("=")[0] for pair in request.query.split("&") if pair}
+    applying = []
+    for requirement in raw["client"]["requirements"]:
+        when = requirement.get("when", {})
+        if ("header" in when and request.header(when["header"]) is None) or (
+            "param" in when and when["param"] not in params
+        ):
+            continue
+        applying.append(requirement)
+    return applying
+
+
+def _client_wire_checks(raw: dict[str, Any]) -> tuple[Check, ...]:
+    """One check per request shape the official clients send (``captures.json``): the preferred client's capture
+    names a shape several clients share (``client[elasticsearch-py-9/compression/accepted]``)."""
+    section = raw["client"]
+    captures = sorted(load_captures(), key=lambda c: c.client != section["preferred_client"])
+    shapes: dict[tuple[Any, ...], list[Capture]] = {}
+    for capture in captures:
+        shapes.setdefault(capture.request.shape, []).append(capture)
+    checks = []
+    for sharing in shapes.values():
+        capture = sharing[0]
+        requirements = _client_wire_requirements(raw, capture.request)
+        clients = [c.label for c in sharing]
+        statement = section["statement_template"].format(
+            clients=" and ".join(clients),
+            s="s" if len(clients) == 1 else "",
+            option=capture.option,
+            case=section["case_text"][capture.case],
+            requirements="; ".join(r["statement"] for r in requirements),
+        )
+        provenance = _resolve(raw, section["provenance"])
+        for requirement in requirements:
+            provenance += tuple(e for e in _resolve(raw, requirement["provenance"]) if e not in provenance)
+        checks.append(
+            Check(
+                id=check_id("client", f"{capture.label}/{capture.option}/{capture.case}"),
+                kind="client",
+                category=section["category"],
+                statement=statement,
+                provenance=provenance,
+                params={"capture": list(capture.key), "requirements": [r["id"] for r in requirements]},
+            )
+        )
     return tuple(checks)
 
 

@@ -21,6 +21,10 @@ Before comparing, what differs between any two runs is normalised (each rule wit
   models Elasticsearch's ``createConnectorWithDefaultValues`` in reference/connectors.py ``new_document``);
 - ``Content-Type`` is compared as its media type (derived: the clients and the suite check only that), and
   ``Allow`` as its set of methods (derived: the suite reads it as a list, kinds.py and run.py);
+- what the client checks require besides (checks/client_wire.py), only where it applies: whether a request's
+  ``X-Opaque-Id`` is echoed, whether an answer carries a ``Warning`` the clients raise (a license warning, and a
+  deprecation one on an error, tolerated: facts sheet, section 9), and whether an error carries ``stack_trace``
+  (never its text);
 - an attempt of a setup request that is retried (no answer, or 429, 502, 503, 504) is dropped: only the attempt
   that counts is compared (derived: the suite retries setup requests, never the request under test).
 """
@@ -32,7 +36,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pytest_connector_contract.client.connector import RETRY_STATUSES
+from pytest_connector_contract.client.connector import RETRY_STATUSES, untolerated_warnings
 from pytest_connector_contract.client.transport import Headers
 from pytest_connector_contract.contract.ids import numbered_ids
 
@@ -121,6 +125,13 @@ def _step(exchange: Mapping[str, Any], ids: _Ids, first_reads: dict[str, dict[st
         elif name == "Allow" and value is not None:
             value = ", ".join(sorted({method.strip().upper() for method in value.split(",") if method.strip()}))
         shown[name.lower()] = value
+    # What a client check requires beyond those, as keys that appear only where it applies: a step of an older
+    # recording, or of a check that asks nothing of it, reads as before.
+    opaque_id = Headers(request.get("headers") or {}).get("X-Opaque-Id")
+    if opaque_id is not None:
+        shown["x-opaque-id echoed"] = headers.get("X-Opaque-Id") == opaque_id
+    if untolerated_warnings(headers.get("Warning"), response["status"]):
+        shown["warning"] = "<a warning the clients raise>"
     answer: dict[str, Any] = {"status": response["status"], "headers": shown}
     body = _json(response.get("body"))
     if body is _NOT_JSON:
@@ -181,4 +192,7 @@ def _typed(error: Mapping[str, Any], ids: _Ids, cause_type: str | None) -> dict[
         reason = NOT_COMPARED
     elif isinstance(reason, str):
         reason = _LINE_COL.sub("", ids.text(reason))
-    return {"type": kind, "reason": reason}
+    typed = {"type": kind, "reason": reason}
+    if "stack_trace" in error:  # only with error_trace=true: its presence is compared, never its text
+        typed["stack_trace"] = "<present>"
+    return typed

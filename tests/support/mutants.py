@@ -7,6 +7,8 @@ Mutants live here, with the tests, never in the shipped reference target.
 
 from __future__ import annotations
 
+import gzip
+import json
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -325,6 +327,97 @@ class TextContentType(ReferenceTarget):
         return {**super().base_headers(request), "Content-Type": "text/plain; charset=UTF-8"}
 
 
+# -- what the official clients send (the client[...] checks) -----------------------------------------
+class IgnoresContentEncoding(ReferenceTarget):
+    """Reads a gzip request body raw instead of decoding it first (the official clients' http_compress)."""
+
+    def handle(
+        self, method: str, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes
+    ) -> Response:
+        # The server decoded the body and dropped Content-Encoding, as Elasticsearch's HTTP layer does; the length
+        # on the wire tells a decoded body, which goes back to the bytes a target reading it raw would parse.
+        if body and headers.get("Content-Length") not in (None, str(len(body))):
+            body = gzip.compress(body)
+        return super().handle(method, path, query, headers, body)
+
+
+class NoOpaqueIdEcho(ReferenceTarget):
+    """Does not echo X-Opaque-Id, which clients use to match an answer to its request."""
+
+    def base_headers(self, request: Request) -> dict[str, str]:
+        headers = super().base_headers(request)
+        headers.pop("X-Opaque-Id", None)
+        return headers
+
+
+class _RewritesAnswers(ReferenceTarget):
+    """A target that finishes each answer as the reference does, then changes its JSON body (``rewrite``)."""
+
+    def finish(self, request: Request, response: Response) -> Response:
+        answer = super().finish(request, response)
+        try:
+            body = json.loads(answer.body)
+        except ValueError:
+            return answer
+        if self.rewrite(request, answer.status, body):
+            answer.body = json.dumps(body).encode()
+        return answer
+
+    def rewrite(self, request: Request, status: int, body: Any) -> bool:
+        raise NotImplementedError
+
+
+class FiltersErrorBodies(_RewritesAnswers):
+    """Applies filter_path to error bodies too, so filter_path=result leaves a refusal as {}."""
+
+    def rewrite(self, request: Request, status: int, body: Any) -> bool:
+        wanted = request.param("filter_path")
+        if status < 400 or not wanted or not isinstance(body, dict):
+            return False
+        for key in [k for k in body if k not in wanted.split(",")]:
+            del body[key]
+        return True
+
+
+class FilterPathExcludes(_RewritesAnswers):
+    """Reads filter_path as the fields to leave out, so filter_path=result answers a success with {}."""
+
+    def rewrite(self, request: Request, status: int, body: Any) -> bool:
+        wanted = request.param("filter_path")
+        if status >= 400 or not wanted or not isinstance(body, dict):
+            return False
+        for key in wanted.split(","):
+            body.pop(key, None)
+        return True
+
+
+class DropsStackTrace(_RewritesAnswers):
+    """Ignores error_trace=true: its errors never carry stack_trace."""
+
+    def rewrite(self, request: Request, status: int, body: Any) -> bool:
+        error = body.get("error") if isinstance(body, dict) else None
+        if not isinstance(error, dict):
+            return False
+        for place in (error, error.get("caused_by") or {}, *(error.get("root_cause") or [])):
+            place.pop("stack_trace", None)
+        return True
+
+
+class PlainJsonForCompatibleWith(ReferenceTarget):
+    """Answers the official clients' compatible-with requests with plain application/json."""
+
+    def response_media_type(self, request: Request) -> str:
+        return "application/json"
+
+
+class WarnsOnEveryAnswer(ReferenceTarget):
+    """Adds a Warning header to every answer (the Python client raises it as ElasticsearchWarning)."""
+
+    def base_headers(self, request: Request) -> dict[str, str]:
+        warning = '299 Elasticsearch-9.1.0 "[connector] APIs are in technical preview"'
+        return {**super().base_headers(request), "Warning": warning}
+
+
 # -- existence ---------------------------------------------------------------------------------------
 class MissingIsBadRequest(ReferenceTarget):
     """Answers a _status update for an unknown id with 400 instead of 404 (GET still answers 404)."""
@@ -546,6 +639,48 @@ MUTANTS: tuple[Mutant, ...] = (
         "the HTTP 405 answer to GET",
     ),
     Mutant("text-content-type", TextContentType, "response[json-content-type]", "expected JSON"),
+    Mutant(
+        "ignores-content-encoding",
+        IgnoresContentEncoding,
+        "client[elasticsearch-py-9/compression/accepted]",
+        "must be answered as the plain one",
+    ),
+    Mutant(
+        "no-opaque-id-echo",
+        NoOpaqueIdEcho,
+        "client[elasticsearch-py-9/opaque-id/accepted]",
+        "expected the request's 'connector-contract-capture' echoed",
+    ),
+    Mutant(
+        "filters-error-bodies",
+        FiltersErrorBodies,
+        "client[elasticsearch-py-9/filter_path/refused]",
+        "never filters an error body",
+    ),
+    Mutant(
+        "filter-path-excludes",
+        FilterPathExcludes,
+        "client[elasticsearch-py-9/filter_path/accepted]",
+        "the success body lacks ['result'] although filter_path=result asked for it",
+    ),
+    Mutant(
+        "drops-stack-trace",
+        DropsStackTrace,
+        "client[elasticsearch-py-9/error_trace/refused]",
+        "no stack_trace in error, error.caused_by, error.root_cause[0]",
+    ),
+    Mutant(
+        "plain-json-for-compatible-with",
+        PlainJsonForCompatibleWith,
+        "client[elasticsearch-py-9/default/accepted]",
+        "expected the media type and compatible-with the Accept header asked for",
+    ),
+    Mutant(
+        "warns-on-every-answer",
+        WarnsOnEveryAnswer,
+        "client[elasticsearch-py-9/default/accepted]",
+        "a Warning the client raises as an error",
+    ),
     Mutant(
         "text-plain-method-not-allowed",
         TextPlainMethodNotAllowed,
