@@ -424,8 +424,35 @@ class ConnectorClient:
         if self._authorization is not None:
             headers["Authorization"] = self._authorization.reveal()
         full_path = path + (f"?{urlencode(params)}" if params else "")
-        self._unless_stopped(method, full_path)
         sent_headers = self.transport.headers_for(headers, body, method)
+        return self.exchange(
+            method,
+            full_path,
+            sent_headers,
+            body,
+            lambda: self.transport.send(method, full_path, sent_headers, body),
+            paced=paced,
+            logged=headers,
+        )
+
+    def exchange(
+        self,
+        method: str,
+        full_path: str,
+        sent_headers: Mapping[str, str],
+        body: bytes | None,
+        send: Callable[[], tuple[int, Mapping[str, str], bytes]],
+        *,
+        paced: bool = True,
+        logged: Mapping[str, str] | None = None,
+    ) -> ApiResponse:
+        """One request sent by ``send`` (which returns the answer's status, headers and body, or raises
+        OSError), seen as every request of the client is: the stop flag, the evidence record, the rate limit,
+        the request log and redaction. ``sent_headers`` are the request's headers as sent; ``logged`` the
+        ones the request log names (its Content-Type and Accept; default: ``sent_headers``). Another HTTP
+        stack (the official client's) sends through it too, so that its requests count like the suite's."""
+        logged = sent_headers if logged is None else logged
+        self._unless_stopped(method, full_path)
         exchange = Exchange(
             method=method,
             path=full_path,
@@ -439,13 +466,13 @@ class ConnectorClient:
             self._unless_stopped(method, full_path)  # the run may have stopped while this request waited
         started, clock = time.time(), time.perf_counter()
         try:
-            status, raw_headers, content = self.transport.send(method, full_path, sent_headers, body)
+            status, raw_headers, content = send()
         except OSError as exc:
             exchange.error = self.redact(describe_error(exc, proxy=self.transport.proxy))
-            self._log(method, full_path, headers, body, None, exchange.error, started, clock)
+            self._log(method, full_path, logged, body, None, exchange.error, started, clock)
             raise TargetUnreachable(f"{method} {self.display_url}{full_path}: {exchange.error}") from None
         elapsed_ms = round((time.perf_counter() - clock) * 1000, 3)
-        self._log(method, full_path, headers, body, status, None, started, clock)
+        self._log(method, full_path, logged, body, status, None, started, clock)
         # A target that echoes a credential back must not carry it into any message or report: the
         # body is redacted before anything reads it (a conformant server never echoes one).
         content = self.redact.body(content)
