@@ -139,6 +139,11 @@ def _node_class(client: ConnectorClient) -> type[Any]:
 
             session.send = observed  # type: ignore[method-assign]  # requests has no hook around sending
 
+        def _log_request(self, *args: Any, **kwargs: Any) -> None:
+            """Not elastic-transport's log of each request and answer, which would carry whatever a target
+            echoes unredacted into the user's log files: the suite's own evidence and request log, redacted,
+            record the client's requests instead."""
+
     return SuiteNode
 
 
@@ -204,6 +209,10 @@ def official_client(run: Run) -> None:
         _call(run, es, api, connector_id, params["to"], opaque_id)
     finally:
         elasticsearch.close()
+    # What the client returned or raised is read before the suite's redaction: a target that echoes a
+    # credential must not carry it into a report through the client's exception.
+    run.observed = None if run.observed is None else run.client.redact(run.observed)
+    run.problems = [run.client.redact(problem) for problem in run.problems]
     run.finish()
 
 
