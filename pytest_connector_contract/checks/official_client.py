@@ -24,9 +24,7 @@ is not thread-safe, so these checks never run ahead of their turn (``catalogue.R
 
 from __future__ import annotations
 
-import gzip
 import importlib
-import importlib.metadata
 import importlib.util
 import warnings
 from collections.abc import Callable
@@ -54,9 +52,14 @@ def installed_majors(spec: Spec) -> tuple[int, ...]:
     names = _importable(spec)
     if len(names) < 2:
         return ()
+    import importlib.metadata  # only here: most environments have one client or none
+
     majors = set()
     for name in names:
-        version = parse_version(importlib.metadata.version(name))
+        try:
+            version = parse_version(importlib.metadata.version(name))
+        except importlib.metadata.PackageNotFoundError:  # importable without its distribution's metadata
+            continue
         if version is not None:
             majors.add(version[0])
     return tuple(sorted(majors)) if len(majors) > 1 else ()
@@ -159,6 +162,8 @@ def _observed(client: ConnectorClient, transport: Transport, request: Any, send:
     headers = Headers(request.headers)
     body = request.body.encode() if isinstance(request.body, str) else request.body
     if body is not None and headers.get("Content-Encoding", "").lower() == "gzip":
+        import gzip
+
         body = gzip.decompress(body)  # shown decoded; the headers say it went compressed
     path = request.path_url
     if transport.prefix and path.startswith(transport.prefix):
