@@ -210,8 +210,12 @@ def official_client(run: Run) -> None:
     opaque_id = f"connector-contract {run.check.id}" if option == "opaque-id" else None
     api = elasticsearch.options(opaque_id=opaque_id) if opaque_id is not None else elasticsearch
     try:
-        connector_id = run.factory.unused_id() if case == "not-found" else run.factory(status=params["from"]).id
-        _call(run, es, api, connector_id, params["to"], opaque_id)
+        if case == "not-found":
+            connector_id, before = run.factory.unused_id(), {}
+        else:
+            connector = run.factory(status=params["from"])
+            connector_id, before = connector.id, connector.document
+        _call(run, es, api, connector_id, before, opaque_id)
     finally:
         elasticsearch.close()
     # What the client returned or raised is read before the suite's redaction: a target that echoes a
@@ -221,10 +225,11 @@ def official_client(run: Run) -> None:
     run.finish()
 
 
-def _call(run: Run, es: _Client, api: Any, connector_id: str, status: str, opaque_id: str | None) -> None:
-    """Call ``update_status`` as the docs page does and judge what the client returns or raises."""
+def _call(run: Run, es: _Client, api: Any, connector_id: str, before: dict[str, Any], opaque_id: str | None) -> None:
+    """Call ``update_status`` as the docs page does and judge what the client returns or raises (``before``:
+    the connector as created, which a refusal must leave as it was)."""
     params = run.check.params
-    case = params["case"]
+    case, status = params["case"], params["to"]
     section = run.spec.raw["official_client"]
     exceptions = importlib.import_module(f"{es.name}.exceptions")
     with warnings.catch_warnings(record=True) as caught:
@@ -251,7 +256,7 @@ def _call(run: Run, es: _Client, api: Any, connector_id: str, status: str, opaqu
     if case == "accepted":
         _accepted(run, es, response, raised, connector_id)
     elif case == "refused":
-        _refused(run, es, raised, connector_id)
+        _refused(run, es, raised, connector_id, before)
     else:
         _not_found(run, es, raised, connector_id)
     if opaque_id is not None and meta is not None:
@@ -300,7 +305,7 @@ def _accepted(run: Run, es: _Client, response: Any, raised: BaseException | None
     )
 
 
-def _refused(run: Run, es: _Client, raised: BaseException | None, connector_id: str) -> None:
+def _refused(run: Run, es: _Client, raised: BaseException | None, connector_id: str, before: dict[str, Any]) -> None:
     params = run.check.params
     expect = expect_transition(run.spec, run.profile, params["from"], params["to"])
     run.expected = (
@@ -321,11 +326,7 @@ def _refused(run: Run, es: _Client, raised: BaseException | None, connector_id: 
             (expect.reason_contains or "") in reason,
             f"expected .body['error']['reason'] to contain {expect.reason_contains!r}, got {reason!r}",
         )
-    after = run.read(connector_id)
-    run.require(
-        after.get("status") == params["from"],
-        f"GET shows status {after.get('status')!r} after the refusal, expected {params['from']!r} (unchanged)",
-    )
+    run.require_unchanged(before, run.read(connector_id))
 
 
 def _not_found(run: Run, es: _Client, raised: BaseException | None, connector_id: str) -> None:
