@@ -13,6 +13,7 @@ from typing import Any
 from measuring import Timed, connection, phases, pytest_command, ratios, run_timed, serve, span, stats
 
 from pytest_connector_contract.checks.catalogue import request_floors
+from pytest_connector_contract.checks.official_client import official_checks
 from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.client.transport import Transport
 from pytest_connector_contract.config.settings import DEFAULT_CONCURRENCY
@@ -63,7 +64,9 @@ def bench_requests(work: Path) -> dict[str, Any]:
     records = requestlog.read(log)
     # the embedded target emulates DEFAULT_ES_VERSION: its deletes decide the floor of a deleted-connector check
     soft_delete = bool(deletes_softly(parse_version(DEFAULT_ES_VERSION), None))
-    per_check: dict[str, int] = {check.id: 0 for check in spec.checks}
+    # the checks a run without options collects: the default suite and the official client's
+    checks = (*spec.checks, *official_checks(spec))
+    per_check: dict[str, int] = {check.id: 0 for check in checks}
     outside = 0
     for record in records:
         if record["check"] is None:
@@ -72,7 +75,7 @@ def bench_requests(work: Path) -> dict[str, Any]:
             per_check[record["check"]] += 1
     kinds: dict[str, dict[str, int]] = {}
     rows: list[dict[str, Any]] = []
-    for check in spec.checks:
+    for check in checks:
         strict, safe = request_floors(spec, check, soft_delete=soft_delete)
         kind = kinds.setdefault(check.kind, {"checks": 0, "requests": 0, "floor_strict": 0, "floor_safe": 0})
         kind["checks"] += 1
@@ -87,7 +90,7 @@ def bench_requests(work: Path) -> dict[str, Any]:
         "total": len(records),
         "outside_checks": outside,
         "in_checks": in_checks,
-        "checks": len(spec.checks),
+        "checks": len(checks),
         "per_check": stats([float(r["requests"]) for r in rows], 2),
         "floor_strict": floor_strict,
         "floor_safe": floor_safe,

@@ -24,7 +24,12 @@ SECURITY = Security(
     users=[User("elastic", "elastic-pass-0003")],
     bearer_tokens=[BearerToken("bearer-token-0004", user="svc")],
 )
-SELECTION = ("connector-contract::transition[connected->", "connector-contract::validation[unknown-field]")
+#: the official client's accepted update too: it must reach the target with the same access (TLS, credentials)
+SELECTION = (
+    "connector-contract::transition[connected->",
+    "connector-contract::validation[unknown-field]",
+    "connector-contract::official_client[python/plain/accepted]",
+)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from support.mutants import StaleStatusTarget
 
+from pytest_connector_contract.checks.official_client import official_checks
 from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.contract.spec import load_spec
 from pytest_connector_contract.reference.connectors import ReferenceTarget
@@ -77,16 +78,17 @@ def test_the_benchmark_writes_the_documented_json_for_the_sections_it_ran(repo_r
     assert set(sections) == {"requests", "load"}
 
     spec = load_spec()
+    checks = (*spec.checks, *official_checks(spec))  # a run without options collects the official client's too
     requests = sections["requests"]
-    assert [row["check"] for row in requests["by_check"]] == [c.id for c in spec.checks]
-    assert requests["checks"] == len(spec.checks)
+    assert [row["check"] for row in requests["by_check"]] == [c.id for c in checks]
+    assert requests["checks"] == len(checks)
     assert requests["total"] == requests["in_checks"] + requests["outside_checks"]
     assert 1 <= requests["outside_checks"] <= 10  # the preflight, nothing else outside a check
     assert requests["floor_strict"] <= requests["floor_safe"] <= requests["in_checks"]
     assert all(row["requests"] >= row["floor_safe"] for row in requests["by_check"])
     assert requests["ratio_safe"] == round(requests["total"] / requests["floor_safe"], 4)
     assert 1.0 <= requests["ratio_safe"] < 3.0
-    assert sum(kind["checks"] for kind in requests["by_kind"].values()) == len(spec.checks)
+    assert sum(kind["checks"] for kind in requests["by_kind"].values()) == len(checks)
 
     load = sections["load"]
     assert load["operations_per_level"] == 64

@@ -25,13 +25,14 @@ from support.mutants import (
     secured_with_readonly_key,
 )
 
+from pytest_connector_contract.checks.official_client import official_checks
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import load_spec
 from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
 
 SPEC = load_spec()
-DEFAULT_IDS = [check.id for check in SPEC.checks]
+DEFAULT_IDS = [check.id for check in (*SPEC.checks, *official_checks(SPEC))]
 RACE_IDS = [check.id for check in SPEC.optional_checks if check.kind == "race"]
 KEYS = ("--connector-api-key", ADMIN_KEY, "--connector-readonly-api-key", READONLY_KEY)
 EVERY_OPTION = ("--connector-explore", "3", "--connector-seed", "20240611", "--connector-race", *KEYS)

@@ -17,8 +17,9 @@ SPEC = load_spec()
 
 
 def every_check() -> tuple[Check, ...]:
-    """The default suite, the optional checks, and one exploration walk (all walks share one statement)."""
-    return (*SPEC.checks, *SPEC.optional_checks, *SPEC.explore_checks(1, 0))
+    """The default suite, the optional checks, one exploration walk (all walks share one statement) and the
+    official client's checks."""
+    return (*SPEC.checks, *SPEC.optional_checks, *SPEC.explore_checks(1, 0), *SPEC.official_client_checks())
 
 
 class _Citations:
@@ -131,12 +132,24 @@ def _written_names() -> list[str]:
     """Every source name spec.json cites, wherever it is cited."""
     raw = SPEC.raw
     names: list[str] = []
-    for section in ("transition", "validation", "not_found", "response", "client", "explore", "race", "privileges"):
+    for section in (
+        "transition",
+        "validation",
+        "not_found",
+        "response",
+        "client",
+        "explore",
+        "race",
+        "privileges",
+        "official_client",
+    ):
         names += _names(raw[section]["provenance"])
         for case in raw[section].get("cases", []):
             names += _names(case.get("provenance", []))
     for requirement in raw["client"]["requirements"]:
         names += _names(requirement["provenance"])
+    for entry in (*raw["official_client"]["options"], *raw["official_client"]["tolerated_warnings"]):
+        names += _names(entry.get("provenance", []))
     for profile in raw["profiles"].values():
         names += _names(profile["provenance"])
     for case in raw["validation_cases"]:

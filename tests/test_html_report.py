@@ -12,10 +12,13 @@ from typing import Any
 import pytest
 from support.browser import Chromium, Element, parse_html
 
+from pytest_connector_contract.checks.official_client import official_checks
 from pytest_connector_contract.contract.spec import load_spec
 from pytest_connector_contract.reference.server import ReferenceServer
 
 SPEC = load_spec()
+#: the checks a run without options collects: the default suite and the official client's
+DEFAULT_RUN = (*SPEC.checks, *official_checks(SPEC))
 CELL = "transition[needs_configuration->error]"
 GREEN_VERDICT, RED_VERDICT = (0x1A, 0x7F, 0x37), (0xCF, 0x22, 0x2E)
 PASSED_CELL, FAILED_CELL = (0xDA, 0xFB, 0xE1), (0xFF, 0xEB, 0xE9)
@@ -66,7 +69,7 @@ def test_embedded_report_shows_the_verdict_and_the_grid_in_headless_chromium(
     assert {_kind(td) for td in cells.values()} == {"cc-passed"}
     # The script rendered one row per check, and passing rows carry no log.
     rows = [row for row in dom.find_all("tbody", cls="results-table-row") if "id" in row.attrs]
-    assert sorted(r.attrs["id"] for r in rows) == sorted(f"connector-contract::{c.id}" for c in SPEC.checks)
+    assert sorted(r.attrs["id"] for r in rows) == sorted(f"connector-contract::{c.id}" for c in DEFAULT_RUN)
     assert not any(row.find_all(cls="log") for row in rows)
     assert not dom.find_all("pre", cls="cc-curl")
     # Visible, not just present: the green verdict banner and the green grid are on the first screen.
@@ -139,7 +142,7 @@ def test_a_wrongly_refused_cell_is_marked_in_the_grid_the_picture_and_its_row(
     # Every check's statement and provenance are listed below the table, each linking to its row.
     expectations = dom.find("details", id="cc-expectations")
     listed = [a.text() for a in expectations.find_all("a") if a.attrs["href"].startswith("#connector-contract::")]
-    assert listed == [c.id for c in SPEC.checks]
+    assert listed == [c.id for c in DEFAULT_RUN]
     assert "derived" in expectations.words()
     shot = chromium.screenshot(run.html, tmp_path / "mutant.png", width=1400, height=1300)
     assert shot.count(RED_VERDICT, bottom=400) > 2000
@@ -190,7 +193,10 @@ def test_summary_names_target_profile_suite_and_time(
     assert re.search(r"run \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ to \d{4}-", text)
     assert "5 xfailed" in text  # the 8.13/8.14 known deviations
     assert "66 passed" in text  # 16 of them client checks (8.x clients)
-    assert "17 skipped" in text  # the 9.x media type, and the 16 client checks of 9.x clients
+    # validation[vendor-media-type-9], the 16 client checks of 9.x clients, and the official client's checks:
+    # the 9.x client is refused by 8.x
+    assert f"{17 + len(official_checks(SPEC))} skipped" in text
+    assert "official client 9 official client checks skipped: the installed elasticsearch 9.x client" in text
     # An expected failure of stock Elasticsearch is amber, not red.
     assert _kind(_cells(run.page)["created", "created"]) == "cc-passed"
     provenance = run.page.find("details", id="cc-provenance").words()

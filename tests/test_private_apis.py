@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from hypothesis.control import current_build_context
 
 from pytest_connector_contract.checks import explore
+from pytest_connector_contract.checks.official_client import official_checks
 from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.contract.spec import load_spec
 from pytest_connector_contract.plugin import concurrency, junit, suite
@@ -181,10 +182,11 @@ def test_node_ids_are_pytests_own_structure_and_parse_back_to_check_ids(pytester
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     rows = json.loads((pytester.path / "ids.json").read_text(encoding="utf-8"))
     spec = load_spec()
-    expected = [c.id for c in (*spec.checks, *spec.explore_checks(2, 1), *spec.optional_checks)]
+    expected = [c.id for c in (*spec.checks, *official_checks(spec), *spec.explore_checks(2, 1), *spec.optional_checks)]
     assert sorted(row["check"] for row in rows) == sorted(expected)
     assert {row["check"].partition("[")[0] for row in rows} == {
         "transition", "validation", "not_found", "response", "client", "explore", "race", "privileges",
+        "official_client",
     }  # fmt: skip
     for row in rows:
         check = row["check"]

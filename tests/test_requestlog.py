@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from support.runs import run_pytest
 
+from pytest_connector_contract.checks.official_client import official_checks
 from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.contract.spec import load_spec
 
 SPEC = load_spec()
-ALL_IDS = {check.id for check in SPEC.checks}
+ALL_IDS = {check.id for check in (*SPEC.checks, *official_checks(SPEC))}
 SECRET = "log-secret-0005"
 
 

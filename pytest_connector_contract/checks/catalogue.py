@@ -1,7 +1,8 @@
 """The catalogue of check kinds: how the harness finds the function that runs a check of each kind.
 
-The kinds beyond the default suite (exploration, racing clients) are imported only when a check of theirs runs,
-so that a run that does not use them never pays for Hypothesis or threads; no check module imports another.
+The kinds beyond the default suite (exploration, racing clients) and the official client's are imported only
+when a check of theirs runs, so that a run that does not use them never pays for Hypothesis, threads or the
+client; no check module imports another.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ KINDS: dict[str, Callable[[Run], None] | str] = {
     "client": client_wire.check_client_wire,
     "explore": "pytest_connector_contract.checks.explore:explore",
     "race": "pytest_connector_contract.checks.race:race",
+    "official_client": "pytest_connector_contract.checks.official_client:official_client",
 }
 
 #: kinds whose checks never run ahead of their turn with others in flight (``--connector-concurrency``): an
 #: exploration walk drives Hypothesis, which is not thread-safe, so no two walks may overlap; a race check
-#: runs its own racing threads, whose timing other checks in flight would only blur
-RUN_ALONE = frozenset({"explore", "race"})
+#: runs its own racing threads, whose timing other checks in flight would only blur; an official client check
+#: catches the client's warnings, and ``warnings.catch_warnings`` is not thread-safe
+RUN_ALONE = frozenset({"explore", "race", "official_client"})
 
 
 def runner(kind: str) -> Callable[[Run], None]:
@@ -45,8 +48,8 @@ def runner(kind: str) -> Callable[[Run], None]:
 
 
 def request_floors(spec: Spec, check: Check, *, soft_delete: bool) -> tuple[int, int]:
-    """The fewest requests a fully isolated check of the default suite needs: (strict, safe). KeyError for
-    the kinds beyond it, whose request count depends on the run's options.
+    """The fewest requests a fully isolated check of a run without options needs: (strict, safe). KeyError
+    for the kinds beyond it, whose request count depends on the run's options.
 
     create + setup transitions + the request(s) under test + one read + one delete, where create is one
     PUT (strict) or, on an API whose PUT overwrites, the GET that proves the id unused plus the PUT (safe).
@@ -73,4 +76,8 @@ def request_floors(spec: Spec, check: Check, *, soft_delete: bool) -> tuple[int,
     if check.kind == "response":
         # create, a second id proven unused, the three answers under test, one read, one delete
         return 1 + 1 + 3 + 1 + 1, 2 + 1 + 3 + 1 + 1
+    if check.kind == "official_client":
+        if check.params["case"] == "not-found":
+            return 2, 2  # the GET proving the id unused, the client's request
+        return 1 + 1 + 1 + 1, 2 + 1 + 1 + 1  # create, the client's request, one read, one delete
     raise KeyError(check.kind)

@@ -37,6 +37,8 @@ NOT_COMPARED_KINDS = {
     "the walk itself checks every step against the profile's state machine",
     "race": "which of the racing requests wins depends on timing, so two runs' answers are not comparable",
     "privileges": "the reference is given no read-only key (the check needs --connector-readonly-api-key)",
+    "official_client": "the check judges what the official client makes of the target's answers; the other checks "
+    "compare those answers with the reference",
 }
 
 

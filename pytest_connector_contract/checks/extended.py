@@ -1,10 +1,13 @@
-"""The checks beyond the matrix (exploration, races, privileges): when they run.
+"""The checks beyond the matrix (exploration, races, privileges, the official client): when they run.
 
-None of them is part of the default suite. Each kind is collected only under the option that enables it
-(``--connector-explore N``, ``--connector-race``, ``--connector-readonly-api-key``) or when its id is named
-on the command line, so a default run, its score and its report stay exactly as they were. The runners
-live in ``explore.py``, ``race.py`` and ``checks.check_privileges``; this module only decides. Their report
-sections are ``reports/``'s (``results.beyond_sections``, ``terminal``, ``html.beyond_html``).
+The first three are not part of the default suite. Each kind is collected only under the option that enables
+it (``--connector-explore N``, ``--connector-race``, ``--connector-readonly-api-key``) or when its id is named
+on the command line, so a default run, its score and its report stay exactly as they were. The official
+client's checks are always collected: they run when the ``clients`` extra is installed and are skipped, saying
+how to install it, when not; their ids name the client's major only when two majors are installed
+(``official_client.official_checks``). The runners live in ``explore.py``, ``race.py``,
+``checks.check_privileges`` and ``official_client.py``; this module only decides. Their report sections are
+``reports/``'s (``results.beyond_sections``, ``terminal``, ``html.beyond_html``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import secrets
 import shlex
 from collections.abc import Sequence
 
+from pytest_connector_contract.checks.official_client import official_checks
 from pytest_connector_contract.config.settings import Settings
 from pytest_connector_contract.contract.spec import Check, Spec, selects
 from pytest_connector_contract.contract.target import TargetInfo
@@ -57,8 +61,9 @@ def header_lines(settings: Settings, target: TargetInfo, seed: int | None) -> li
 
 
 def enabled_checks(spec: Spec, settings: Settings, selection: Sequence[str] | None, seed: int | None) -> list[Check]:
-    """The checks beyond the default suite that this run collects, in catalogue order."""
-    checks: list[Check] = []
+    """The checks beyond the default suite that this run collects: the official client's (always), then those
+    of the options, in catalogue order."""
+    checks: list[Check] = list(official_checks(spec))
     if settings.explore and seed is not None:
         checks.extend(spec.explore_checks(settings.explore, seed))
     for check in spec.optional_checks:

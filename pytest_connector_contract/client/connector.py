@@ -466,33 +466,47 @@ class ConnectorClient:
         if self._authorization is not None:
             headers["Authorization"] = self._authorization.reveal()
         full_path = path + (f"?{urlencode(params)}" if params else "")
-        self._unless_stopped(method, full_path)
-        sent = self.transport.headers_for(headers, body, method)
-        return self._send(method, full_path, sent, body, logged=headers, paced=paced)
+        sent_headers = self.transport.headers_for(headers, body, method)
+        return self.exchange(
+            method,
+            full_path,
+            sent_headers,
+            body,
+            lambda: self.transport.send(method, full_path, sent_headers, body),
+            paced=paced,
+            logged=headers,
+        )
 
     def send_prepared(self, method: str, target: str, headers: Mapping[str, str], body: bytes | None) -> ApiResponse:
         """Send a request with exactly ``headers``, in order, and the client's own credentials after them (a
-        replayed client request, see client/replay.py); never retried, recorded as any other. A body in a
-        ``Content-Encoding`` is shown decoded, its exact bytes kept beside (``body_base64``); an answer in an
-        encoding the request accepts is decoded before it is read."""
+        replayed client request, see client/replay.py); never retried, recorded as any other."""
         sent = dict(headers)
         if self._authorization is not None:
             sent["Authorization"] = self._authorization.reveal()
-        self._unless_stopped(method, target)
-        return self._send(method, target, sent, body, logged=Headers(headers))
+        return self.exchange(
+            method, target, sent, body, lambda: self.transport.send(method, target, sent, body), logged=Headers(headers)
+        )
 
-    def _send(
+    def exchange(
         self,
         method: str,
         full_path: str,
         sent_headers: Mapping[str, str],
         body: bytes | None,
+        send: Callable[[], tuple[int, Mapping[str, str], bytes]],
         *,
-        logged: Mapping[str, str],
         paced: bool = True,
+        logged: Mapping[str, str] | None = None,
     ) -> ApiResponse:
-        """Send and record one request; ``logged``: the headers whose Content-Type and Accept the request log
-        shows (the caller's own, not those the transport adds)."""
+        """One request sent by ``send`` (which returns the answer's status, headers and body, or raises
+        OSError), seen as every request of the client is: the stop flag, the evidence record, the rate limit,
+        the request log and redaction. ``sent_headers`` are the request's headers as sent; ``logged`` the
+        ones the request log names (its Content-Type and Accept; default: ``sent_headers``). Another HTTP
+        stack (the official client's) sends through it too, so that its requests count like the suite's.
+        A body in a ``Content-Encoding`` is shown decoded, its exact bytes kept beside (``body_base64``); an
+        answer in an encoding the request accepts is decoded before it is read."""
+        logged = sent_headers if logged is None else logged
+        self._unless_stopped(method, full_path)
         sent = Headers(sent_headers)
         encoding = sent.get("Content-Encoding")
         exchange = Exchange(
@@ -509,7 +523,7 @@ class ConnectorClient:
             self._unless_stopped(method, full_path)  # the run may have stopped while this request waited
         started, clock = time.time(), time.perf_counter()
         try:
-            status, raw_headers, content = self.transport.send(method, full_path, sent_headers, body)
+            status, raw_headers, content = send()
         except OSError as exc:
             exchange.error = self.redact(describe_error(exc, proxy=self.transport.proxy))
             self._log(method, full_path, logged, body, None, exchange.error, started, clock)

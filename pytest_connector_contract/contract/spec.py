@@ -10,7 +10,7 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -190,7 +190,7 @@ class Check:
     """One entry of the catalogue: a stable id, what it requires and where the requirement comes from."""
 
     id: str
-    kind: str  # transition | validation | not_found | response | client | explore | race | privileges
+    kind: str  # transition | validation | not_found | response | client | explore | race | privileges | official_client
     category: str
     statement: str
     #: where each expectation of the check comes from (an Elasticsearch file at a commit, an Elastic test,
@@ -253,14 +253,61 @@ class Spec:
             for walk in range(1, walks + 1)
         )
 
+    def official_client_checks(self, majors: Sequence[int] = ()) -> tuple[Check, ...]:
+        """``official_client[python/<option>/<case>]``: the checks that drive the installed official Python
+        client, one per option and case. ``majors``: the majors of the clients installed side by side when
+        there are two or more (``official_client[python-9/...]`` each); one client, or none, is ``python``.
+        Ids name majors at most, never a client's version, so that a baseline survives a client upgrade."""
+        section = self.raw["official_client"]
+        clients: list[tuple[str, int | None]] = (
+            [(f"python-{major}", major) for major in majors] if len(majors) > 1 else [("python", None)]
+        )
+        tolerated: Provenance = ()
+        for warning in section["tolerated_warnings"]:
+            tolerated += _resolve(self.raw, warning["provenance"])
+        checks = []
+        for label, major in clients:
+            for option in section["options"]:
+                for case in section["cases"]:
+                    checks.append(
+                        Check(
+                            id=check_id("official_client", f"{label}/{option['id']}/{case['id']}"),
+                            kind="official_client",
+                            category=section["category"],
+                            statement=section["statement_template"].format(
+                                client="" if major is None else f" {major}.x",
+                                option=option["what"],
+                                case=case["what"],
+                            ),
+                            provenance=_resolve(self.raw, option.get("provenance", []))
+                            + _resolve(self.raw, section["provenance"])
+                            + tolerated,
+                            params={
+                                "client": label,
+                                "major": major,
+                                "option": option["id"],
+                                "case": case["id"],
+                                "from": case.get("from"),
+                                "to": case["to"],
+                            },
+                        )
+                    )
+        return tuple(checks)
+
     def has_check(self, check_id: str) -> bool:
         """Whether some run can have a check of this id: the default suite, an optional check, or a walk.
 
         The baseline names checks of any kind, so it accepts every id a run can report, whichever options
-        that run enables (``explore[N]`` for any number of walks).
+        that run enables (``explore[N]`` for any number of walks) and whichever official clients are installed
+        (``official_client[python/...]`` or ``official_client[python-<major>/...]``).
         """
         if _EXPLORE_ID.fullmatch(check_id):
             return True
+        official = _OFFICIAL_CLIENT_ID.fullmatch(check_id)
+        if official is not None:
+            return any(
+                check.id == f"official_client[python/{official['case']}]" for check in self.official_client_checks()
+            )
         return any(check.id == check_id for check in (*self.checks, *self.optional_checks))
 
     def deviation_for(self, check_id: str, version: tuple[int, int, int] | None) -> KnownDeviation | None:
@@ -290,6 +337,8 @@ def selects(selector: str, check_id: str) -> bool:
 
 #: the id of an exploration walk: ``explore[1]``, ``explore[2]``, ...
 _EXPLORE_ID = re.compile(r"explore\[[1-9][0-9]*\]")
+#: the id of an official client check, with or without the client's major: ``official_client[python-9/plain/refused]``
+_OFFICIAL_CLIENT_ID = re.compile(r"official_client\[python(?:-[1-9][0-9]*)?/(?P<case>[^\]]+)\]")
 
 
 def check_id(kind: str, case: str) -> str:

@@ -20,7 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from pytest_connector_contract.client.curl import reproduction
 from pytest_connector_contract.contract.spec import SUITE_NODE, source_label, source_url, transition_id
 from pytest_connector_contract.reports.grid import matrix_grid
-from pytest_connector_contract.reports.results import OUTCOMES
+from pytest_connector_contract.reports.results import OUTCOMES, official_client_note
 from pytest_connector_contract.reports.verdict import PASSING, document_verdict, verdict_words
 
 __all__ = [
@@ -129,6 +129,9 @@ def summary_html(document: Mapping[str, Any]) -> str:
         ("suite", f"pytest-connector-contract {provenance.get('suite_version') or document['tool']['version']}"),
         ("run", f"{provenance.get('started_at') or document.get('generated_at')} to {provenance.get('finished_at')}"),
     ]
+    note = official_client_note(document["checks"])
+    if note is not None:
+        identity.append(("official client", note))
     baseline = document.get("baseline")
     if baseline:
         identity.append(

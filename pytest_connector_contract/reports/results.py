@@ -24,7 +24,7 @@ from pytest_connector_contract.reports.verdict import verdict
 if TYPE_CHECKING:
     import pytest
 
-__all__ = ["OUTCOMES", "Conformance", "beyond_sections"]
+__all__ = ["OUTCOMES", "Conformance", "beyond_sections", "official_client_note"]
 
 OUTCOMES = ("passed", "failed", "error", "blocked", "skipped", "xfailed", "xpassed")
 #: outcomes that count as a check executed against the target
@@ -317,6 +317,17 @@ def differential_section(
             for c in changes
         ],
     }
+
+
+def official_client_note(checks: Iterable[dict[str, Any]]) -> str | None:
+    """Why none of the official client's checks ran (the client is not installed, with the command that
+    installs it, or its major does not fit the target), for the terminal and the HTML summary; None when one
+    ran or there are none."""
+    official = [check for check in checks if check.get("category") == "official_client"]
+    if not official or any(check.get("outcome") != "skipped" for check in official):
+        return None
+    reasons = sorted({str(check.get("message") or "no reason given") for check in official})
+    return f"{len(official)} official client checks skipped: {'; '.join(reasons)}"
 
 
 #: the categories of the checks beyond the matrix, in report order

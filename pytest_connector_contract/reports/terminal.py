@@ -9,7 +9,7 @@ from typing import Any
 
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.differential.compare import difference_lines
-from pytest_connector_contract.reports.results import OUTCOMES
+from pytest_connector_contract.reports.results import OUTCOMES, official_client_note
 from pytest_connector_contract.reports.verdict import document_verdict, verdict_words
 
 __all__ = ["terminal_lines", "write_json"]
@@ -93,6 +93,9 @@ def terminal_lines(document: dict[str, Any]) -> list[tuple[str, dict[str, bool]]
                 (f"XFAIL    {check['id']}: {check.get('deviation') or check.get('message')}", {"yellow": True})
             )
     lines.extend(_beyond_lines(document))
+    note = official_client_note(document["checks"])
+    if note is not None:
+        lines.append((note, {"yellow": True}))
     lines += _differential_lines(document.get("differential"))
     for leftover in document.get("leftovers") or []:
         lines.append((f"NOT DELETED {leftover}", {"red": True}))

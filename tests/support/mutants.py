@@ -310,6 +310,26 @@ class ProductHeaderOnlyFromHandlers(ReferenceTarget):
         return answer
 
 
+class GzipFrontEndDropsProductHeader(ReferenceTarget):
+    """Drops X-Elastic-Product on answers to clients that accept gzip (a compressing front end rebuilding them)."""
+
+    def base_headers(self, request: Request) -> dict[str, str]:
+        headers = super().base_headers(request)
+        if "gzip" in (request.headers.get("Accept-Encoding") or "").lower():
+            headers.pop("X-elastic-product", None)
+        return headers
+
+
+class WarnsOnEverySuccess(ReferenceTarget):
+    """Adds a deprecation Warning header to every successful answer, which the official client raises."""
+
+    def finish(self, request: Request, response: Response) -> Response:
+        answer = super().finish(request, response)
+        if answer.status == 200:
+            answer.headers["Warning"] = '299 Elasticsearch-9.1.0 "[_connector] is deprecated, use [_connectors]"'
+        return answer
+
+
 class TextPlainMethodNotAllowed(ReferenceTarget):
     """Answers 405 with Content-Type text/plain (a web server's default error page type)."""
 
@@ -638,6 +658,18 @@ MUTANTS: tuple[Mutant, ...] = (
         "response[x-elastic-product]",
         "the HTTP 405 answer to GET",
     ),
+    Mutant(
+        "gzip-front-end-drops-product-header",
+        GzipFrontEndDropsProductHeader,
+        "official_client[python/compression/accepted]",
+        "the client raised UnsupportedProductError",
+    ),
+    Mutant(
+        "warns-on-every-success",
+        WarnsOnEverySuccess,
+        "official_client[python/plain/accepted]",
+        "the client raised ElasticsearchWarning",
+    ),
     Mutant("text-content-type", TextContentType, "response[json-content-type]", "expected JSON"),
     Mutant(
         "ignores-content-encoding",
@@ -761,4 +793,8 @@ MISSED_BY_COMPARISON = {
     "depends on timing",
     "read-only-key-can-write": "found by the privileges check, which is not compared: the reference is given no "
     "read-only key",
+    "gzip-front-end-drops-product-header": "found by an official client check, which is not compared: the answers "
+    "the other checks compare are never to a client that accepts gzip",
+    "warns-on-every-success": "found by an official client check, which is not compared: the comparison of the "
+    "other checks does not read the Warning header",
 }
