@@ -54,7 +54,7 @@ def test_the_faithful_reference_passes_every_client_check(
     target = (
         ReferenceTarget("8.11.0", build_flavor="serverless") if release == "serverless" else ReferenceTarget(release)
     )
-    run = run_suite(start_target(target).url, "-k", "client")
+    run = run_suite(start_target(target).url, "connector-contract::client[")
     assert run.ret == 0, run.result.stdout.str()
     assert run.report["summary"]["score"] == 1.0
     assert [c["id"] for c in run.report["checks"]] == CLIENT_IDS

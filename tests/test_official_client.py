@@ -135,7 +135,7 @@ def test_the_client_uses_the_runs_credentials_and_its_requests_are_logged(
 def test_the_client_goes_through_the_runs_proxy(
     pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer]
 ) -> None:
-    from proxy import ForwardingProxy
+    from support.proxy import ForwardingProxy
 
     server = start_target()
     with ForwardingProxy(hosts={"es.cluster.test": "127.0.0.1"}) as proxy:
@@ -153,7 +153,7 @@ def test_the_client_goes_through_the_runs_proxy(
 def test_a_failing_check_shows_the_clients_exchange(
     start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
 ) -> None:
-    from mutants import GzipFrontEndDropsProductHeader
+    from support.mutants import GzipFrontEndDropsProductHeader
 
     server = start_target(GzipFrontEndDropsProductHeader(security=Security(api_keys=[ApiKey("ck", "s3cret-gzip")])))
     run = run_suite(server.url, SELECT + "python/compression/accepted", "--connector-api-key", "ck:s3cret-gzip")
