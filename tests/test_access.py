@@ -199,7 +199,7 @@ def test_a_reference_cluster_behind_a_proxy_is_reached_through_its_own_proxy(
     assert without.ret == pytest.ExitCode.INTERRUPTED
     assert "cannot reach the reference cluster" in output(without)
     assert "--connector-reference-url" in output(without)
-    configuration = json.loads(report.readoutput())["configuration"]
+    configuration = json.loads(report.read_text())["configuration"]
     assert configuration["reference_proxy"] == {"value": proxy.plain_url, "source": "cli"}
     for text in (output(result), report.read_text()):
         assert password not in text

@@ -16,7 +16,7 @@ from pytest_connector_contract.contract.target import MINIMUM_RELEASE
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "pytest_connector_contract"
 #: modules of the test suite that recognise the ids a run makes (its test data may spell them freely)
-TEST_HELPERS = (ROOT / "tests" / "comparable.py",)
+TEST_HELPERS = (ROOT / "tests" / "support" / "comparable.py",)
 
 
 def _modules() -> Iterator[tuple[str, ast.Module]]:

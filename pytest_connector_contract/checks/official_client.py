@@ -243,7 +243,7 @@ def _call(run: Run, es: _Client, api: Any, connector_id: str, before: dict[str, 
             response = api.connector.update_status(connector_id=connector_id, status=status)
         except Exception as exc:
             raised = exc
-    unanswered = _unanswered(raised)
+    unanswered = _unanswered(es, raised)
     if unanswered is not None:
         raise unanswered
     tolerated = [entry["contains"].lower() for entry in section["tolerated_warnings"]]
@@ -267,12 +267,26 @@ def _call(run: Run, es: _Client, api: Any, connector_id: str, before: dict[str, 
         )
 
 
-def _unanswered(raised: BaseException | None) -> TargetUnreachable | None:
-    """The suite's own reason when the client got no answer (the target unreachable, the run stopping),
-    which elastic-transport wraps in its ConnectionError: an error of the check, not a failure of the target."""
-    for cause in getattr(raised, "errors", ()) or ():
-        if isinstance(cause, TargetUnreachable):
-            return cause
+def _unanswered(es: _Client, raised: BaseException | None) -> TargetUnreachable | None:
+    """When the client got no answer (the target unreachable, a connection closed unanswered, the run stopping):
+    the suite's own reason if elastic-transport kept it (in ``errors`` or the exception chain), else the
+    client's ConnectionError or ConnectionTimeout as one. An error of the check, never a failure of the
+    target: a check with no answer to judge cannot say the target departs from Elasticsearch."""
+    seen: set[int] = set()
+    pending = [raised]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, TargetUnreachable):
+            return current
+        pending += [*(getattr(current, "errors", ()) or ()), current.__cause__, current.__context__]
+    no_answer = tuple(
+        getattr(es.module, name) for name in ("ConnectionError", "ConnectionTimeout") if hasattr(es.module, name)
+    )
+    if raised is not None and isinstance(raised, no_answer):
+        return TargetUnreachable(f"the official client got no answer: {type(raised).__name__}: {raised}")
     return None
 
 
