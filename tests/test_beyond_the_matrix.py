@@ -225,7 +225,8 @@ def test_explore_without_hypothesis_is_a_usage_error(pytester: pytest.Pytester) 
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert (
-        "--connector-explore needs Hypothesis: pip install 'pytest-connector-contract[explore]'" in result.stderr.str()
+        "--connector-explore needs Hypothesis: pip install 'hypothesis>=6.100' (the 'explore' extra)"
+        in result.stderr.str()
     )
     plain = pytester.runpytest_subprocess(
         "-p", "no:hypothesispytest", "-p", "no_hypothesis", "--connector-url", "embedded", "-k", "created and error"

@@ -35,6 +35,7 @@ from typing import Any
 from pytest_connector_contract.checks.run import CheckSkipped, Run
 from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable
 from pytest_connector_contract.client.transport import Headers, Transport
+from pytest_connector_contract.config.extras import install_hint
 from pytest_connector_contract.contract.spec import NEWEST, Check, Spec, expect_transition, parse_version, version_text
 
 __all__ = ["installed_majors", "official_checks", "official_client"]
@@ -82,7 +83,7 @@ class _Client:
 def _client_for(run: Run) -> _Client:
     """The installed client the check drives, or a skip saying why there is none to drive."""
     section = run.spec.raw["official_client"]
-    install = section["install"]
+    install = install_hint("clients")
     major: int | None = run.check.params["major"]
     found = []
     for name in _importable(run.spec):

@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from pytest_connector_contract.config import values as v
 from pytest_connector_contract.config.credentials import REDACTED, Credentials, Secret, redact_url, url_secrets
+from pytest_connector_contract.config.extras import install_hint
 from pytest_connector_contract.config.values import EMBEDDED
 from pytest_connector_contract.contract.spec import version_text
 from pytest_connector_contract.contract.target import MINIMUM_VERSION, PROFILE_NAMES
@@ -291,7 +292,7 @@ class Settings:
     explore: int = option(
         "Add N random walks (explore[1]..explore[N]): sequences of valid, invalid and malformed _status "
         "requests on one connector, checked step by step against the profile's state machine "
-        "(needs pip install 'pytest-connector-contract[explore]').",
+        "(needs Hypothesis: the 'explore' extra).",
         v.parse_walks,
         0,
         "N",
@@ -526,7 +527,7 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(f"{flag('readonly_api_key')} must be another key than {flag('api_key')}")
     # find_spec looks Hypothesis up without importing it: a run that does not explore never pays for it.
     if settings.explore and not _installed("hypothesis"):
-        raise SettingsError(f"{flag('explore')} needs Hypothesis: pip install 'pytest-connector-contract[explore]'")
+        raise SettingsError(f"{flag('explore')} needs Hypothesis: {install_hint('explore')}")
     if settings.readonly_api_key is not None and target.embedded and target.credentials.authorization() is None:
         raise SettingsError(
             f"{flag('readonly_api_key')} with the embedded target needs the run's own credentials too "
