@@ -129,7 +129,7 @@ def _written_names() -> list[str]:
     """Every source name spec.json cites, wherever it is cited."""
     raw = SPEC.raw
     names: list[str] = []
-    for section in ("transition", "validation", "not_found", "response", "explore", "race", "privileges"):
+    for section in ("transition", "validation", "not_found", "response", "unchanged", "explore", "race", "privileges"):
         names += _names(raw[section]["provenance"])
         for case in raw[section].get("cases", []):
             names += _names(case.get("provenance", []))

@@ -18,6 +18,7 @@ __all__ = [
     "new_run_prefix",
     "nth_id",
     "numbered_ids",
+    "other_case",
     "owns",
     "probe_id",
     "process_prefix",
@@ -28,8 +29,9 @@ _TOKEN = r"[0-9a-f]{8}"
 _TAIL = r"(?:gw\d+-)?\d+|probe"
 _PROBE = "probe"
 
-#: any id any run made, in free text; ``prefix`` is the ``--connector-id-prefix`` it was made under
-RUN_ID = re.compile(rf"\b(?P<prefix>[a-z0-9][a-z0-9_]*)-{_TOKEN}-(?:{_TAIL})\b")
+#: any id any run made, in free text; ``prefix`` is the ``--connector-id-prefix`` it was made under. Either case:
+#: a run also writes its ids in upper case (:func:`other_case`), though it never creates one so written
+RUN_ID = re.compile(rf"\b(?P<prefix>[a-z0-9][a-z0-9_]*)-{_TOKEN}-(?:{_TAIL})\b", re.IGNORECASE)
 
 
 def new_run_prefix(id_prefix: str) -> str:
@@ -57,14 +59,23 @@ def owns(prefix: str, connector_id: str) -> bool:
     return connector_id.startswith(f"{prefix}-")
 
 
+def other_case(connector_id: str) -> str | None:
+    """``ccontract-1a2b3c4d-7`` -> ``CCONTRACT-1A2B3C4D-7``: the id a run's connector does *not* have, written
+    in the other case, to show ids are matched exactly; None when it has no letter to change. The run never
+    creates it (so sweep never needs to recognise it), and only sends to it after a GET found nothing there."""
+    upper = connector_id.upper()
+    return None if upper == connector_id else upper
+
+
 def ids_under(prefix: str) -> str:
     """How the ids under a run or process prefix are shown to a user: ``ccontract-1a2b3c4d-*``."""
     return f"{prefix}-*"
 
 
 def numbered_ids(prefix: str) -> re.Pattern[str]:
-    """The ids a process with :func:`process_prefix` ``prefix`` makes, in free text."""
-    return re.compile(re.escape(prefix) + r"-\d+")
+    """The ids a process with :func:`process_prefix` ``prefix`` makes, in free text, in either case (see
+    :data:`RUN_ID`)."""
+    return re.compile(re.escape(prefix) + r"-\d+", re.IGNORECASE)
 
 
 def is_run_connector_id(connector_id: str, prefix: str) -> bool:
