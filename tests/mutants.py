@@ -273,15 +273,23 @@ class RefusesVendorMediaType(ReferenceTarget):
         return super().check_content_type(request)
 
 
-class PostActsAsPut(ReferenceTarget):
-    """Serves POST on _status like PUT instead of answering 405."""
+class _ServesAsPut(ReferenceTarget):
+    """A target that serves ``served_as_put`` on _status like PUT."""
+
+    served_as_put = ""
 
     def handle(
         self, method: str, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes
     ) -> Response:
-        if method.upper() == "POST" and path.rstrip("/").endswith("/_status"):
+        if method.upper() == self.served_as_put and path.rstrip("/").endswith("/_status"):
             method = "PUT"
         return super().handle(method, path, query, headers, body)
+
+
+class PostActsAsPut(_ServesAsPut):
+    """Serves POST on _status like PUT instead of answering 405."""
+
+    served_as_put = "POST"
 
 
 class IgnoresUnknownParameters(ReferenceTarget):
@@ -327,15 +335,10 @@ class TextContentType(ReferenceTarget):
         return {**super().base_headers(request), "Content-Type": "text/plain; charset=UTF-8"}
 
 
-class PatchActsAsPut(ReferenceTarget):
+class PatchActsAsPut(_ServesAsPut):
     """Serves PATCH on _status like PUT instead of answering 405 (a gateway's "update" verb mapping)."""
 
-    def handle(
-        self, method: str, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes
-    ) -> Response:
-        if method.upper() == "PATCH" and path.rstrip("/").endswith("/_status"):
-            method = "PUT"
-        return super().handle(method, path, query, headers, body)
+    served_as_put = "PATCH"
 
 
 class HeadNotFound(ReferenceTarget):
