@@ -318,7 +318,16 @@ KIND_IDS = _one_of_each_kind()
 
 
 def test_every_kind_of_check_has_an_id_to_try() -> None:
-    assert set(KIND_IDS) == {"transition", "validation", "not_found", "response", "explore", "race", "privileges"}
+    assert set(KIND_IDS) == {
+        "transition",
+        "validation",
+        "not_found",
+        "response",
+        "unchanged",
+        "explore",
+        "race",
+        "privileges",
+    }
 
 
 @pytest.mark.parametrize("kind", sorted(KIND_IDS))

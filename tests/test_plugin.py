@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from pytest_connector_contract.contract import schemas
-from pytest_connector_contract.contract.spec import load_spec, parse_version
-from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION, ReferenceTarget
+from pytest_connector_contract.contract.spec import load_spec
+from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.messages import Response
 from pytest_connector_contract.reference.server import ReferenceServer
 
@@ -71,9 +71,7 @@ def test_embedded_target_is_conformant_and_runs_every_check(run_suite: Callable[
     run = run_suite("embedded")
     assert run.ret == 0, run.result.stdout.str()
     summary = run.report["summary"]
-    # every check but the validation cases of older releases only (compatible-with=7: 8.x)
-    older = sum(not case.applies(parse_version(DEFAULT_ES_VERSION) or (0, 0, 0)) for case in SPEC.validation_cases)
-    assert (summary["score"], summary["passed"], summary["skipped"]) == (1.0, len(ALL_IDS) - older, older)
+    assert (summary["score"], summary["passed"], summary["skipped"]) == (1.0, len(ALL_IDS), 0)
     assert sum(len(row) for row in run.report["matrix"].values()) == 25
     assert {c["id"] for c in run.report["checks"]} >= set(VALIDATION_IDS)
     assert run.report["target"]["embedded"] is True

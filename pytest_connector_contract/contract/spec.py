@@ -26,6 +26,7 @@ __all__ = [
     "Spec",
     "TransitionExpectation",
     "ValidationCase",
+    "VersionRange",
     "case_request",
     "check_case",
     "check_id",
