@@ -14,7 +14,14 @@ import pytest
 
 from pytest_connector_contract.checks.connectors import ConnectorFactory, ErrorEndpointMissing, Ledger
 from pytest_connector_contract.client.connector import ConnectorClient
-from pytest_connector_contract.contract.ids import RUN_ID, is_run_connector_id, new_run_prefix, nth_id, other_case
+from pytest_connector_contract.contract.ids import (
+    RUN_ID,
+    is_run_connector_id,
+    new_run_prefix,
+    nth_id,
+    other_case,
+    owns,
+)
 from pytest_connector_contract.contract.spec import expect_transition, load_spec
 from pytest_connector_contract.reference.connectors import ReferenceTarget
 from pytest_connector_contract.reference.messages import Request, Response
@@ -33,6 +40,10 @@ def test_the_other_case_id_is_never_one_sweep_deletes_but_reads_as_a_run_id_in_t
     assert not is_run_connector_id(upper, "ccontract")  # never created, so never swept
     assert not is_run_connector_id(upper, prefix)
     assert RUN_ID.fullmatch(upper)  # reports number it like any other id of the run
+    # a faulty target that created it from the run's own update leaves it to the run to delete
+    assert owns(prefix, upper)
+    assert not owns(prefix, upper.replace("CCONTRACT", "OTHER"))
+    assert not owns(prefix, connector_id.replace("ccontract", "CContract"))
     assert other_case("0123-4567") is None
 
 

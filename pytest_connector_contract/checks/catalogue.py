@@ -65,8 +65,9 @@ def request_floors(spec: Spec, check: Check, *, soft_delete: bool) -> tuple[int,
         return 1 + 1 + 1 + 1, 2 + 1 + 1 + 1
     if check.kind == "not_found":
         if check.params["case"] == "id-case":
-            # create, the GET proving the other-case id unused, the request, the read, the delete
-            return 1 + 1 + 1 + 1 + 1, 2 + 1 + 1 + 1 + 1
+            # create, the GET proving the other-case id unused, the request, the read showing it still missing,
+            # the read of the connector, the delete
+            return 1 + 1 + 1 + 1 + 1 + 1, 2 + 1 + 1 + 1 + 1 + 1
         if check.params["case"] == "deleted-connector":
             # create, the DELETE that is its setup, the request; a hard delete where deletes are soft
             strict = 1 + 1 + 1 + (1 if soft_delete else 0)

@@ -244,6 +244,7 @@ def _other_case(run: Run) -> None:
     answer = run.client.update_status(other, "needs_configuration")
     run.observed = answer.summary()
     _not_found(run, answer, other)
+    _still_missing(run, other)
     run.require_unchanged(connector.document, run.read(connector.id))
 
 

@@ -55,8 +55,12 @@ def nth_id(prefix: str, number: int) -> str:
 
 
 def owns(prefix: str, connector_id: str) -> bool:
-    """Whether ``connector_id`` lies under the process prefix ``prefix`` (so the process may take it on)."""
-    return connector_id.startswith(f"{prefix}-")
+    """Whether ``connector_id`` lies under the process prefix ``prefix`` (so the process may take it on), or is
+    the :func:`other_case` form of such an id: the run sends to that form only after reading it missing, so a
+    connector there is one a faulty target created from the run's own request."""
+    return connector_id.startswith(f"{prefix}-") or (
+        connector_id.lower().startswith(f"{prefix}-") and other_case(connector_id.lower()) == connector_id
+    )
 
 
 def other_case(connector_id: str) -> str | None:
