@@ -320,7 +320,7 @@ KIND_IDS = _one_of_each_kind()
 
 def test_every_kind_of_check_has_an_id_to_try() -> None:
     assert set(KIND_IDS) == {
-        "transition", "validation", "not_found", "response", "client", "explore", "race", "privileges",
+        "transition", "validation", "not_found", "response", "unchanged", "client", "explore", "race", "privileges",
     }  # fmt: skip
 
 

@@ -171,6 +171,10 @@ def test_the_isolation_floor_counts_what_a_check_cannot_do_without() -> None:
     assert floors("not_found[deleted-connector]", True) == (4, 5)
     assert floors("not_found[deleted-connector]", False) == (3, 4)
     assert floors("response[x-elastic-product]", True) == (7, 8)
+    # _error and the read of the status it left, then the shorter of the two paths to configured
+    assert floors("unchanged[accepted]", True) == (7, 8)
+    # create, the GET proving the upper-case id unused, the request, the two reads, the delete
+    assert floors("not_found[id-case]", True) == (6, 7)
 
 
 def test_the_longest_chain_is_the_check_with_the_most_requests(bench: Callable[[str], ModuleType]) -> None:

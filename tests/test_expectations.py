@@ -137,6 +137,7 @@ def _written_names() -> list[str]:
         "validation",
         "not_found",
         "response",
+        "unchanged",
         "client",
         "explore",
         "race",

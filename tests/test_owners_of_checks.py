@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent / "pytest_connector_contract"
 SPEC_MODULE = "contract/spec.py"
 #: the kinds of checks, whose ids read ``kind[case]``
-KINDS = ("transition", "validation", "not_found", "response", "client", "explore", "race", "privileges")
+KINDS = ("transition", "validation", "not_found", "response", "unchanged", "client", "explore", "race", "privileges")
 
 
 def _trees() -> Iterator[tuple[str, ast.Module]]:

@@ -185,7 +185,7 @@ def test_node_ids_are_pytests_own_structure_and_parse_back_to_check_ids(pytester
     expected = [c.id for c in (*spec.checks, *official_checks(spec), *spec.explore_checks(2, 1), *spec.optional_checks)]
     assert sorted(row["check"] for row in rows) == sorted(expected)
     assert {row["check"].partition("[")[0] for row in rows} == {
-        "transition", "validation", "not_found", "response", "client", "explore", "race", "privileges",
+        "transition", "validation", "not_found", "response", "unchanged", "client", "explore", "race", "privileges",
         "official_client",
     }  # fmt: skip
     for row in rows:

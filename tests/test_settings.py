@@ -106,7 +106,14 @@ FLAGS = [option for option in OPTIONS if option.is_flag]
 
 
 def test_the_boolean_options_are_the_ones_the_table_marks() -> None:
-    assert {option.dest for option in FLAGS} == {"keep", "insecure", "race", "reference_insecure", "strict"}
+    assert {option.dest for option in FLAGS} == {
+        "keep",
+        "strict_results",
+        "insecure",
+        "race",
+        "reference_insecure",
+        "strict",
+    }
 
 
 def _needs(option: Option) -> dict[str, str]:

@@ -24,6 +24,7 @@ KINDS: dict[str, Callable[[Run], None] | str] = {
     "response": kinds.check_response,
     "privileges": kinds.check_privileges,
     "client": client_wire.check_client_wire,
+    "unchanged": kinds.check_unchanged,
     "explore": "pytest_connector_contract.checks.explore:explore",
     "race": "pytest_connector_contract.checks.race:race",
     "official_client": "pytest_connector_contract.checks.official_client:official_client",
@@ -58,12 +59,19 @@ def request_floors(spec: Spec, check: Check, *, soft_delete: bool) -> tuple[int,
     The benchmark compares the suite with them (bench/run.py); checks in flight together start the longest
     first (plugin/concurrency.py).
     """
-    if check.kind == "transition":
-        setup = len(spec.setup_paths[check.params["from"]])
+    if check.kind in ("transition", "unchanged"):
+        start = check.params["from"]
+        setup = len(spec.setup_paths[start])
+        if check.kind == "unchanged":  # the _error call and the read of the status it left, then the path
+            setup = 2 + min(setup, len(spec.setup_paths_from_error.get(start, spec.setup_paths[start])))
         return 1 + setup + 1 + 1 + 1, 2 + setup + 1 + 1 + 1
     if check.kind == "validation":
         return 1 + 1 + 1 + 1, 2 + 1 + 1 + 1
     if check.kind == "not_found":
+        if check.params["case"] == "id-case":
+            # create, the GET proving the other-case id unused, the request, the read showing it still missing,
+            # the read of the connector, the delete
+            return 1 + 1 + 1 + 1 + 1 + 1, 2 + 1 + 1 + 1 + 1 + 1
         if check.params["case"] == "deleted-connector":
             # create, the DELETE that is its setup, the request; a hard delete where deletes are soft
             strict = 1 + 1 + 1 + (1 if soft_delete else 0)

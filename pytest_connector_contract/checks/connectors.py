@@ -21,6 +21,7 @@ __all__ = [
     "CREATE_GRACE",
     "Connector",
     "ConnectorFactory",
+    "ErrorEndpointMissing",
     "Ledger",
     "PreconditionFailed",
     "SetupError",
@@ -53,6 +54,11 @@ class SetupError(Exception):
     """The harness could not prepare what a check needs (not a verdict on the status API)."""
 
 
+class ErrorEndpointMissing(SetupError):
+    """The target refused ``PUT _connector/<id>/_error``, the setup endpoint that gives a connector an error text
+    (not the API under test: a check that needs it does not apply)."""
+
+
 class PreconditionFailed(SetupError):
     """A setup transition was not honoured, so the check that needed it is blocked by that transition."""
 
@@ -64,11 +70,13 @@ class PreconditionFailed(SetupError):
 
 @dataclass
 class Connector:
-    """A connector this run created; ``document`` is what GET returned once it reached ``status``."""
+    """A connector this run created; ``document`` is what GET returned once it reached ``status``, ``first`` what
+    it returned before the status chain, where the factory read it then (after ``_error``)."""
 
     id: str
     status: str
     document: dict[str, Any] = field(default_factory=dict)
+    first: dict[str, Any] | None = None
 
 
 class Ledger:
@@ -128,7 +136,9 @@ class ConnectorFactory:
 
     ``factory()`` returns a fresh connector in ``created``; ``factory(status="connected")`` reaches that
     status through valid ``_status`` transitions from ``created`` and raises :class:`PreconditionFailed`
-    naming the transition that failed.
+    naming the transition that failed. ``error="text"`` gives the connector that error text through
+    ``PUT _connector/<id>/_error`` first (8.15+ also sets status ``error`` there, so the chain then starts
+    from the status the target shows); other keyword arguments are create-body fields.
     """
 
     def __init__(
@@ -167,10 +177,10 @@ class ConnectorFactory:
             )
         return connector_id
 
-    def __call__(self, status: str = "created", **fields: Any) -> Connector:
-        return self.create(status=status, **fields)
+    def __call__(self, status: str = "created", *, error: str | None = None, **fields: Any) -> Connector:
+        return self.create(status=status, error=error, **fields)
 
-    def create(self, status: str = "created", **fields: Any) -> Connector:
+    def create(self, status: str = "created", *, error: str | None = None, **fields: Any) -> Connector:
         if status not in self.spec.setup_paths:
             raise ValueError(f"unknown connector status {status!r}; one of {', '.join(self.spec.statuses)}")
         connector_id = self.unused_id()
@@ -196,8 +206,18 @@ class ConnectorFactory:
         # 200 after a retry: the first attempt created it and its answer was lost; the id is still ours.
         if not (answer.status == 201 or (answer.status == 200 and answer.attempts > 1)):
             raise SetupError(f"PUT _connector/{connector_id} answered {answer.summary()}, expected 201 created")
-        current = "created"
-        for step in self.spec.setup_paths[status]:
+        current, path, first = "created", self.spec.setup_paths[status], None
+        if error is not None:
+            first = self._set_error(connector_id, error)
+            current = str(first.get("status"))
+            paths = {"created": self.spec.setup_paths, "error": self.spec.setup_paths_from_error}.get(current, {})
+            if status not in paths:
+                raise SetupError(
+                    f"after PUT _connector/{connector_id}/_error the connector is in {current!r}: no path from "
+                    f"there to {status!r}"
+                )
+            path = paths[status]
+        for step in path:
             answer = self._setup_request(self.client.update_status, connector_id, step, retry=True)
             if answer.status != 200 and not (answer.attempts > 1 and self.read(connector_id).get("status") == step):
                 raise PreconditionFailed(transition_id(current, step), f"answered {answer.summary()}")
@@ -210,7 +230,15 @@ class ConnectorFactory:
             if cell is None:
                 raise SetupError(f"new connector {connector_id}: {detail}")
             raise PreconditionFailed(cell, detail)
-        return Connector(id=connector_id, status=status, document=document)
+        return Connector(id=connector_id, status=status, document=document, first=first)
+
+    def _set_error(self, connector_id: str, error: str) -> dict[str, Any]:
+        """``PUT _connector/<id>/_error``, then the connector as it reads (its status read, not assumed: 8.15+
+        sets ``error``). A target without the endpoint makes the check that needs it not applicable."""
+        answer = self._setup_request(self.client.update_error, connector_id, error, retry=True)
+        if answer.status != 200:
+            raise ErrorEndpointMissing(f"PUT _connector/{connector_id}/_error answered {answer.summary()}")
+        return self.read(connector_id)
 
     def adopt(self, connector_id: str) -> None:
         """Take responsibility for a connector under the run prefix that the target created unasked."""

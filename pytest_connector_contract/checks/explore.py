@@ -333,7 +333,9 @@ class Walk:
         number = len(self.current) + 1
         if action.kind == "status":
             assert action.status is not None
-            expect = expect_transition(self.run.spec, self.profile, before, action.status)
+            expect = expect_transition(
+                self.run.spec, self.profile, before, action.status, strict_results=self.run.settings.strict_results
+            )
             sent = _cased(action.status, action.casing)
             return Step(
                 number=number,

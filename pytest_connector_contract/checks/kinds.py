@@ -6,13 +6,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_connector_contract.checks.connectors import SetupError
-from pytest_connector_contract.checks.run import JSON_MEDIA_TYPES, CheckSkipped, Run, send_case
+from pytest_connector_contract.checks.connectors import Connector, ErrorEndpointMissing, SetupError
+from pytest_connector_contract.checks.run import JSON_MEDIA_TYPES, CheckSkipped, Run, changed_fields, send_case
 from pytest_connector_contract.client.connector import ApiResponse, TargetUnreachable
 from pytest_connector_contract.client.transport import Headers
-from pytest_connector_contract.contract.spec import case_request, expect_transition
+from pytest_connector_contract.contract.ids import other_case
+from pytest_connector_contract.contract.spec import TransitionExpectation, case_request, expect_transition
 
-__all__ = ["check_not_found", "check_privileges", "check_response", "check_transition", "check_validation"]
+__all__ = [
+    "check_not_found",
+    "check_privileges",
+    "check_response",
+    "check_transition",
+    "check_unchanged",
+    "check_validation",
+]
 
 
 def _expect_text(expect: Mapping[str, Any]) -> str:
@@ -39,13 +47,40 @@ def _outcome_word(answer: ApiResponse) -> str:
 # -- the kinds of checks ---------------------------------------------------------------------------
 def check_transition(run: Run) -> None:
     current, requested = run.check.params["from"], run.check.params["to"]
-    expect = expect_transition(run.spec, run.profile, current, requested)
+    expect = expect_transition(run.spec, run.profile, current, requested, strict_results=run.settings.strict_results)
     run.matrix = {"from": current, "to": requested, "expected": expect.word, "observed": None}
     run.expected = expect.describe()
-    connector = run.factory(status=current)
+    _judge_transition(run, run.factory(status=current), requested, expect)
+
+
+def check_unchanged(run: Run) -> None:
+    """A transition on a connector whose other fields are not the defaults (an error text, a name, a description,
+    a language): whether accepted or refused, every field but ``status`` reads back as it was, compared whole."""
+    section = run.spec.raw["unchanged"]
+    current, requested = run.check.params["from"], run.check.params["to"]
+    expect = expect_transition(run.spec, run.profile, current, requested)
+    run.expected = f"{expect.describe()}, the error text and the other non-default fields included"
+    given = {"error": section["error_text"], **section["fields"]}
+    try:
+        connector = run.factory(status=current, error=given["error"], **section["fields"])
+    except ErrorEndpointMissing as exc:
+        raise CheckSkipped(f"cannot give the connector an error text: {exc}") from None
+    first = connector.first if connector.first is not None else connector.document
+    unset = [key for key, value in given.items() if first.get(key) != value]
+    if unset:
+        raise SetupError(f"the connector read back without the values it was given for {', '.join(unset)}")
+    # The setup's own accepted _status steps are held to the rule too.
+    for problem in changed_fields(first, connector.document, ignore=frozenset({"status"})):
+        run.problems.append(f"during the setup's accepted _status steps to {current!r}: {problem}")
+    _judge_transition(run, connector, requested, expect)
+
+
+def _judge_transition(run: Run, connector: Connector, requested: str, expect: TransitionExpectation) -> None:
+    """Send ``requested`` to ``connector`` and hold the answer, and the connector read back, to ``expect``."""
     answer = run.client.update_status(connector.id, requested)
     run.observed = answer.summary()
-    run.matrix["observed"] = _outcome_word(answer)
+    if run.matrix is not None:
+        run.matrix["observed"] = _outcome_word(answer)
     run.require_transition(expect.for_answer(answer.status), answer, connector)
     run.finish()
 
@@ -79,6 +114,9 @@ def check_validation(run: Run) -> None:
         return
     after = run.read(connector.id)
     run.require_unchanged(connector.document, after)
+    if expect.get("empty_body"):
+        _require_bare(run, answer, expect)
+        return
     if deviation is not None and answer.status == deviation.observed_http:
         run.finish()
         run.expected_failure(deviation.reason)
@@ -91,6 +129,23 @@ def check_validation(run: Run) -> None:
         error_string_contains=expect.get("error_string_contains"),
         allow_contains=expect.get("allow_contains"),
     )
+    run.finish()
+
+
+def _require_bare(run: Run, answer: ApiResponse, expect: Mapping[str, Any]) -> None:
+    """An answer without a body (HEAD, OPTIONS), judged by its status and ``Allow``. One that departs where the
+    case says a proxy may answer it, through a proxy or without X-Elastic-Product (so not from Elasticsearch's
+    REST layer), is advisory: the check is skipped saying why, never failed."""
+    run.require_http(answer, expect["http"])
+    run.require_allow(answer, expect["allow_contains"])
+    run.require(not answer.body, f"expected no body, got {answer.body[:200]!r}")
+    proxy = run.client.transport.proxy
+    product = answer.headers.get("X-Elastic-Product")
+    if run.problems and expect.get("advisory_behind_proxy") and (proxy is not None or product is None):
+        why = "the run goes through a proxy" if proxy is not None else "the answer lacks X-Elastic-Product"
+        raise CheckSkipped(
+            f"advisory: {why}, so something in front of Elasticsearch may have answered it: " + "; ".join(run.problems)
+        )
     run.finish()
 
 
@@ -140,9 +195,35 @@ def check_not_found(run: Run) -> None:
             answer, http=400, error_type="x_content_parse_exception", reason_contains="failed to parse field [status]"
         )
         _still_missing(run, connector_id)
+    elif case == "id-case":
+        _other_case(run)
     else:  # pragma: no cover - the catalogue and this function are kept in step by the unit tests
         raise KeyError(case)
     run.finish()
+
+
+def _other_case(run: Run) -> None:
+    """A valid update for a run connector's id in upper case: 404, and the connector itself untouched. The
+    other-case id is read first, and only updated when nothing is there (it is never the run's to change)."""
+    expect = run.spec.raw["not_found"]["expect"]
+    connector = run.factory()
+    other = other_case(connector.id)
+    if other is None:
+        raise CheckSkipped(f"the run's ids have no letter to write in upper case ({connector.id})")
+    run.expected = f"HTTP 404 {expect['error_type']} for {other}; {connector.id} unchanged"
+    found = run.client.get_connector(other)
+    # Two live connectors never share an index_name: the run's own, read back under the other id, is this one.
+    index_name = connector.document.get("index_name")
+    if found.status == 200 and isinstance(found.json, dict) and found.json.get("index_name") == index_name:
+        run.observed = f"GET _connector/{other} answered {found.summary()}"
+        run.fail_now(f"GET _connector/{other} answered the run's connector {connector.id}: ids matched ignoring case")
+    if found.status != 404:
+        raise SetupError(f"refusing to update {other}: GET answered {found.summary()} instead of 404")
+    answer = run.client.update_status(other, "needs_configuration")
+    run.observed = answer.summary()
+    _not_found(run, answer, other)
+    _still_missing(run, other)
+    run.require_unchanged(connector.document, run.read(connector.id))
 
 
 def check_response(run: Run) -> None:

@@ -240,11 +240,15 @@ class Run:
                 f"expected error to be a string containing {error_string_contains!r}, got {error!r}",
             )
         if allow_contains is not None:
-            allow = answer.headers.get("Allow", "")
-            self.require(
-                allow_contains in [m.strip() for m in allow.split(",")],
-                f"expected an Allow header naming {allow_contains}, got {allow!r}",
-            )
+            self.require_allow(answer, allow_contains)
+
+    def require_allow(self, answer: ApiResponse, method: str) -> None:
+        """The answer's ``Allow`` header names ``method`` (Elasticsearch joins the methods with commas)."""
+        allow = answer.headers.get("Allow", "")
+        self.require(
+            method in [m.strip() for m in allow.split(",")],
+            f"expected an Allow header naming {method}, got {allow!r}",
+        )
 
     def require_transition(self, expect: TransitionExpectation, answer: ApiResponse, connector: Connector) -> None:
         """The answer to a ``_status`` request on ``connector`` and the connector read back, as the transition

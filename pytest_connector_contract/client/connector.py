@@ -606,6 +606,11 @@ class ConnectorClient:
             "PUT", self.status_path(connector_id), json_body={"status": status}, retry=retry, paced=paced
         )
 
+    def update_error(self, connector_id: str, error: str | None, *, retry: bool = False) -> ApiResponse:
+        """``PUT _connector/<id>/_error``: a setup step only (it gives a connector an error text)."""
+        path = f"/_connector/{quote(connector_id, safe='')}/_error"
+        return self.request("PUT", path, json_body={"error": error}, retry=retry)
+
 
 def client_for(
     settings: Settings,

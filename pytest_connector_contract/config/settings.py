@@ -263,6 +263,12 @@ class Settings:
         "PREFIX",
     )
     keep: bool = option("Leave the connectors the run created in place (for debugging).", v.parse_bool, False)
+    strict_results: bool = option(
+        "Require the result Elasticsearch writes for a valid self-transition (noop); by default updated passes "
+        "there too, as a proxy or an older patch release may answer it harmlessly.",
+        v.parse_bool,
+        False,
+    )
     max_rps: float | None = option(
         "At most this many requests per second for the whole run (shared by xdist workers).", v.parse_rate, None, "N"
     )

@@ -18,6 +18,7 @@ __all__ = [
     "new_run_prefix",
     "nth_id",
     "numbered_ids",
+    "other_case",
     "owns",
     "probe_id",
     "process_prefix",
@@ -28,8 +29,9 @@ _TOKEN = r"[0-9a-f]{8}"
 _TAIL = r"(?:gw\d+-)?\d+|probe"
 _PROBE = "probe"
 
-#: any id any run made, in free text; ``prefix`` is the ``--connector-id-prefix`` it was made under
-RUN_ID = re.compile(rf"\b(?P<prefix>[a-z0-9][a-z0-9_]*)-{_TOKEN}-(?:{_TAIL})\b")
+#: any id any run made, in free text; ``prefix`` is the ``--connector-id-prefix`` it was made under. Either case:
+#: a run also writes its ids in upper case (:func:`other_case`), though it never creates one so written
+RUN_ID = re.compile(rf"\b(?P<prefix>[a-z0-9][a-z0-9_]*)-{_TOKEN}-(?:{_TAIL})\b", re.IGNORECASE)
 
 
 def new_run_prefix(id_prefix: str) -> str:
@@ -53,8 +55,20 @@ def nth_id(prefix: str, number: int) -> str:
 
 
 def owns(prefix: str, connector_id: str) -> bool:
-    """Whether ``connector_id`` lies under the process prefix ``prefix`` (so the process may take it on)."""
-    return connector_id.startswith(f"{prefix}-")
+    """Whether ``connector_id`` lies under the process prefix ``prefix`` (so the process may take it on), or is
+    the :func:`other_case` form of such an id: the run sends to that form only after reading it missing, so a
+    connector there is one a faulty target created from the run's own request."""
+    return connector_id.startswith(f"{prefix}-") or (
+        connector_id.lower().startswith(f"{prefix}-") and other_case(connector_id.lower()) == connector_id
+    )
+
+
+def other_case(connector_id: str) -> str | None:
+    """``ccontract-1a2b3c4d-7`` -> ``CCONTRACT-1A2B3C4D-7``: the id a run's connector does *not* have, written
+    in the other case, to show ids are matched exactly; None when it has no letter to change. The run never
+    creates it (so sweep never needs to recognise it), and only sends to it after a GET found nothing there."""
+    upper = connector_id.upper()
+    return None if upper == connector_id else upper
 
 
 def ids_under(prefix: str) -> str:
@@ -63,8 +77,9 @@ def ids_under(prefix: str) -> str:
 
 
 def numbered_ids(prefix: str) -> re.Pattern[str]:
-    """The ids a process with :func:`process_prefix` ``prefix`` makes, in free text."""
-    return re.compile(re.escape(prefix) + r"-\d+")
+    """The ids a process with :func:`process_prefix` ``prefix`` makes, in free text, in either case (see
+    :data:`RUN_ID`)."""
+    return re.compile(re.escape(prefix) + r"-\d+", re.IGNORECASE)
 
 
 def is_run_connector_id(connector_id: str, prefix: str) -> bool:

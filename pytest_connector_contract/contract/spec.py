@@ -28,6 +28,7 @@ __all__ = [
     "Spec",
     "TransitionExpectation",
     "ValidationCase",
+    "VersionRange",
     "case_request",
     "check_case",
     "check_id",
@@ -190,7 +191,8 @@ class Check:
     """One entry of the catalogue: a stable id, what it requires and where the requirement comes from."""
 
     id: str
-    kind: str  # transition | validation | not_found | response | client | explore | race | privileges | official_client
+    #: transition, validation, not_found, response, unchanged, client, explore, race, privileges or official_client
+    kind: str
     category: str
     statement: str
     #: where each expectation of the check comes from (an Elasticsearch file at a commit, an Elastic test,
@@ -230,6 +232,8 @@ class Spec:
     #: checks beyond the default suite, collected only under the option that enables them (``race``,
     #: ``privileges``); the exploration walks are numbered per run, see :meth:`explore_checks`
     optional_checks: tuple[Check, ...] = ()
+    #: how a connector that ``_error`` left in ``error`` reaches each status (``setup_paths`` start at created)
+    setup_paths_from_error: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def profile_for_version(self, version: tuple[int, int, int]) -> Profile | None:
         """The profile whose range holds ``version``; None when it is older than every profile."""
@@ -408,22 +412,29 @@ class TransitionExpectation:
         return "accepted" if self.accepted else "refused"
 
 
-def expect_transition(spec: Spec, profile: Profile, current: str, requested: str) -> TransitionExpectation:
+def expect_transition(
+    spec: Spec, profile: Profile, current: str, requested: str, *, strict_results: bool = False
+) -> TransitionExpectation:
     """The answer to ``current -> requested`` under ``profile``, from the spec's ``transition`` section; for a
-    cell the profile marks unsure, the profile's answer with the other one beside it."""
+    cell the profile marks unsure, the profile's answer with the other one beside it. ``strict_results``
+    (``--connector-strict-results``): a valid self-transition must answer the one result Elasticsearch writes
+    (``noop``), not any of the tolerated ones."""
     allowed = profile.allows(current, requested)
-    expectation = _transition_answer(spec, current, requested, allowed)
+    expectation = _transition_answer(spec, current, requested, allowed, strict_results)
     if not profile.is_unsure(current, requested):
         return expectation
-    other = _transition_answer(spec, current, requested, not allowed)
+    other = _transition_answer(spec, current, requested, not allowed, strict_results)
     return dataclasses.replace(expectation, unsure=True, other=other)
 
 
-def _transition_answer(spec: Spec, current: str, requested: str, accepted: bool) -> TransitionExpectation:
+def _transition_answer(
+    spec: Spec, current: str, requested: str, accepted: bool, strict_results: bool
+) -> TransitionExpectation:
     rules = spec.raw["transition"]
     if accepted:
         rule = rules["accepted"]
-        results = tuple(rule["self_result" if current == requested else "result"])
+        key = "result" if current != requested else "strict_self_result" if strict_results else "self_result"
+        results = tuple(rule[key])
         return TransitionExpectation(current, requested, True, rule["http"], requested, results=results)
     refused = rules["refused"]
     return TransitionExpectation(
@@ -530,7 +541,7 @@ def _build_checks(raw: dict[str, Any], statuses: tuple[str, ...]) -> tuple[Check
                 params={"case": case["id"]},
             )
         )
-    for kind in ("not_found", "response"):
+    for kind in ("not_found", "response", "unchanged"):
         section = raw[kind]
         for case in section["cases"]:
             checks.append(
@@ -540,7 +551,7 @@ def _build_checks(raw: dict[str, Any], statuses: tuple[str, ...]) -> tuple[Check
                     category=section["category"],
                     statement=case["statement"],
                     provenance=_case_provenance(raw, section, case),
-                    params={"case": case["id"]},
+                    params={key: case[key] for key in ("from", "to") if key in case} | {"case": case["id"]},
                 )
             )
     return tuple(checks) + _client_wire_checks(raw)
@@ -683,4 +694,5 @@ def load_spec() -> Spec:
         checks=_build_checks(raw, statuses),
         digest=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         optional_checks=_build_optional_checks(raw),
+        setup_paths_from_error={k: tuple(v) for k, v in raw["setup_paths_from_error"].items()},
     )

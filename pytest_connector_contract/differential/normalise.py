@@ -136,9 +136,9 @@ def _step(exchange: Mapping[str, Any], ids: _Ids, first_reads: dict[str, dict[st
     body = _json(response.get("body"))
     if body is _NOT_JSON:
         answer["body"] = "<not JSON>" if response.get("body") else "<empty>"
-    elif isinstance(body, dict) and "error" in body:
+    elif isinstance(body, dict) and "error" in body and not _read_back(request, response, body):
         answer["body"] = _error(body, ids)
-    elif request["method"] == "GET" and response["status"] == 200 and isinstance(body, dict) and "id" in body:
+    elif _read_back(request, response, body):
         document = ids.value(body)
         first = first_reads.setdefault(str(document["id"]), document)
         answer["connector"] = document
@@ -154,6 +154,11 @@ def _step(exchange: Mapping[str, Any], ids: _Ids, first_reads: dict[str, dict[st
 
 
 _NOT_JSON: Any = object()
+
+
+def _read_back(request: Mapping[str, Any], response: Mapping[str, Any], body: Any) -> bool:
+    """Whether an answer is a connector read back (which has an ``error`` field of its own, not an error)."""
+    return request["method"] == "GET" and response["status"] == 200 and isinstance(body, dict) and "id" in body
 
 
 def _json(text: str | None) -> Any:

@@ -25,7 +25,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pytest_connector_contract.contract.spec import Profile, Spec, deletes_softly, load_spec, parse_version
+from pytest_connector_contract.contract.spec import (
+    Profile,
+    Spec,
+    VersionRange,
+    deletes_softly,
+    load_spec,
+    parse_version,
+)
 from pytest_connector_contract.contract.target import SERVERLESS, choose_profile
 from pytest_connector_contract.reference.documents import (
     copy_json,
@@ -184,10 +191,11 @@ class ReferenceTarget(RestLayer):
 
     @property
     def error_sets_status(self) -> bool:
-        """8.15+ (elastic/elasticsearch#110192): ``_error`` also sets the status, ``connected`` for a null or empty
-        error, else ``error`` (ConnectorIndexService.updateConnectorError); 8.13/8.14 write the error alone
-        (*derived*, from the facts sheet; what they do with a null error is not pinned)."""
-        return self.version >= (8, 15, 0)
+        """8.15+ (elastic/elasticsearch#110192; spec.json ``unchanged.error_sets_status``): ``_error`` also sets the
+        status, ``connected`` for a null or empty error, else ``error`` (ConnectorIndexService.updateConnectorError);
+        8.13/8.14 write the error alone (*derived*, from the facts sheet; what they do with a null error is not
+        pinned)."""
+        return self.version in VersionRange.from_data(self.spec.raw["unchanged"]["error_sets_status"])
 
     # --------------------------------------------------------------------------------------- routes
 

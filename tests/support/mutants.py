@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -273,15 +274,23 @@ class RefusesVendorMediaType(ReferenceTarget):
         return super().check_content_type(request)
 
 
-class PostActsAsPut(ReferenceTarget):
-    """Serves POST on _status like PUT instead of answering 405."""
+class _ServesAsPut(ReferenceTarget):
+    """A target that serves ``served_as_put`` on _status like PUT."""
+
+    served_as_put = ""
 
     def handle(
         self, method: str, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes
     ) -> Response:
-        if method.upper() == "POST" and path.rstrip("/").endswith("/_status"):
+        if method.upper() == self.served_as_put and path.rstrip("/").endswith("/_status"):
             method = "PUT"
         return super().handle(method, path, query, headers, body)
+
+
+class PostActsAsPut(_ServesAsPut):
+    """Serves POST on _status like PUT instead of answering 405."""
+
+    served_as_put = "POST"
 
 
 class IgnoresUnknownParameters(ReferenceTarget):
@@ -436,6 +445,111 @@ class WarnsOnEveryAnswer(ReferenceTarget):
     def base_headers(self, request: Request) -> dict[str, str]:
         warning = '299 Elasticsearch-9.1.0 "[connector] APIs are in technical preview"'
         return {**super().base_headers(request), "Warning": warning}
+
+
+class PatchActsAsPut(_ServesAsPut):
+    """Serves PATCH on _status like PUT instead of answering 405 (a gateway's "update" verb mapping)."""
+
+    served_as_put = "PATCH"
+
+
+class HeadNotFound(ReferenceTarget):
+    """Answers HEAD on _status with 404, as a router that serves HEAD only where GET exists."""
+
+    def method_not_allowed(self, request: Request, allowed: list[str]) -> Response:
+        if request.method == "HEAD":
+            return self.error(404, "resource_not_found_exception", "no such resource")
+        return super().method_not_allowed(request, allowed)
+
+
+class OptionsNotAllowed(ReferenceTarget):
+    """Answers OPTIONS on _status with 405 like any other method it does not serve."""
+
+    def dispatch(self, request: Request) -> Response:
+        if request.method == "OPTIONS" and request.path.rstrip("/").endswith("/_status"):
+            return self.method_not_allowed(request, ["PUT"])
+        return super().dispatch(request)
+
+
+class RefusesCharset(ReferenceTarget):
+    """Answers 406 to application/json with a charset parameter (an exact-match media type check)."""
+
+    def check_content_type(self, request: Request) -> Response | None:
+        value = request.headers.get("Content-Type")
+        if value and "charset" in value.lower():
+            return self.simple_error(406, f"Content-Type header [{value}] is not supported")
+        return super().check_content_type(request)
+
+
+class _RewritesBodies(ReferenceTarget):
+    """A target that reads a body after rewriting it (``rewrite``) as a lenient parser would."""
+
+    def read_object(self, body: bytes, parser_name: str, fields: Mapping[str, Field]) -> dict[str, Any]:
+        return super().read_object(self.rewrite(body), parser_name, fields)
+
+    def rewrite(self, body: bytes) -> bytes:
+        raise NotImplementedError
+
+
+class CaseInsensitiveFieldNames(_RewritesBodies):
+    """Matches body field names case-insensitively, taking {"Status": ...} for status."""
+
+    def rewrite(self, body: bytes) -> bytes:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return body
+        return json.dumps({k.lower(): v for k, v in data.items()}).encode() if isinstance(data, dict) else body
+
+
+class AcceptsHashComments(_RewritesBodies):
+    """Accepts # comments in JSON bodies (YAML-style), which Elasticsearch's parser refuses."""
+
+    def rewrite(self, body: bytes) -> bytes:
+        return re.sub(rb"#[^\n]*", b"", body)
+
+
+class CaseInsensitiveIds(ReferenceTarget):
+    """Matches connector ids case-insensitively (a store keyed by the lower-cased id)."""
+
+    def get_connector(self, connector_id: str, *, include_deleted: bool = False) -> Document | None:
+        for key in list(self.connectors):
+            if key.lower() == connector_id.lower():
+                return super().get_connector(key, include_deleted=include_deleted)
+        return None
+
+
+class UpdatedOnSelfTransition(ReferenceTarget):
+    """Answers {"result": "updated"} to a valid self-transition, where Elasticsearch writes noop."""
+
+    def apply_status(self, doc: Document, status: str) -> str:
+        super().apply_status(doc, status)
+        return "updated"
+
+
+# -- what _status leaves alone ------------------------------------------------------------------------
+class ClearsErrorOnUpdate(ReferenceTarget):
+    """Clears the connector's error text when _status changes its status (a "fresh start" rule)."""
+
+    def apply_status(self, doc: Document, status: str) -> str:
+        doc["error"] = None
+        return super().apply_status(doc, status)
+
+
+class ResetsNameOnUpdate(ReferenceTarget):
+    """Rewrites the connector from defaults when _status changes its status, resetting name and description."""
+
+    def apply_status(self, doc: Document, status: str) -> str:
+        doc.update(name=None, description=None)
+        return super().apply_status(doc, status)
+
+
+class RefusalClearsError(ReferenceTarget):
+    """Clears the connector's error text while refusing a transition."""
+
+    def reject_transition(self, doc: Document, current: str, requested: str) -> Response:
+        doc["error"] = None
+        return super().reject_transition(doc, current, requested)
 
 
 # -- existence ---------------------------------------------------------------------------------------
@@ -759,6 +873,28 @@ MUTANTS: tuple[Mutant, ...] = (
         SoftDeletedStillUpdatable,
         "not_found[deleted-connector]",
         "expected HTTP 404, got HTTP 200",
+    ),
+    Mutant("patch-acts-as-put", PatchActsAsPut, "validation[method-patch]", "expected HTTP 405"),
+    Mutant("head-not-found", HeadNotFound, "validation[method-head]", "expected HTTP 405, got HTTP 404"),
+    Mutant("options-not-allowed", OptionsNotAllowed, "validation[method-options]", "expected HTTP 200, got HTTP 405"),
+    Mutant("refuses-charset", RefusesCharset, "validation[charset-parameter]", "expected HTTP 200, got HTTP 406"),
+    Mutant(
+        "case-insensitive-field-names",
+        CaseInsensitiveFieldNames,
+        "validation[field-name-case]",
+        "expected HTTP 400, got HTTP 200",
+    ),
+    Mutant("accepts-hash-comments", AcceptsHashComments, "validation[hash-comment]", "expected HTTP 400, got HTTP 200"),
+    Mutant("case-insensitive-ids", CaseInsensitiveIds, "not_found[id-case]", "ids matched ignoring case"),
+    Mutant("clears-error-on-update", ClearsErrorOnUpdate, "unchanged[accepted]", "field 'error' changed"),
+    Mutant("resets-name-on-update", ResetsNameOnUpdate, "unchanged[accepted]", "field 'description' changed"),
+    Mutant("refusal-clears-error", RefusalClearsError, "unchanged[refused]", "field 'error' changed"),
+    Mutant(
+        "updated-on-self-transition",
+        UpdatedOnSelfTransition,
+        "transition[configured->configured]",
+        "expected result noop, got 'updated'",
+        args=("--connector-strict-results",),
     ),
     Mutant(
         "refuses-reconnect-after-error",
