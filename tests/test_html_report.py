@@ -192,7 +192,9 @@ def test_summary_names_target_profile_suite_and_time(
     assert "suite pytest-connector-contract 0.1.0" in text
     assert re.search(r"run \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ to \d{4}-", text)
     assert "5 xfailed" in text  # the 8.13/8.14 known deviations
-    assert "79 passed" in text  # 16 of them client checks (8.x clients), 13 unchanged, method, media-type and name checks
+    assert (
+        "79 passed" in text
+    )  # 16 of them client checks (8.x clients), 13 unchanged, method, media-type and name checks
     # validation[vendor-media-type-9], the 16 client checks of 9.x clients, and the official client's checks:
     # the 9.x client is refused by 8.x
     assert f"{17 + len(official_checks(SPEC))} skipped" in text
