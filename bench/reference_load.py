@@ -16,9 +16,9 @@ from typing import Any
 
 from measuring import connection, serve, stats
 
-from pytest_connector_contract.checks.connectors import ConnectorFactory, Ledger, SetupError
+from pytest_connector_contract.checks.factory import ConnectorFactory, Ledger, SetupError
 from pytest_connector_contract.checks.preflight import identify
-from pytest_connector_contract.client.connector import ConnectorClient
+from pytest_connector_contract.client.api import ConnectorClient
 from pytest_connector_contract.contract.spec import Spec, load_spec
 
 #: the prefix of the ids of every connector the load test creates, on a target it started for itself

@@ -18,7 +18,7 @@ from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.client.transport import Transport
 from pytest_connector_contract.config.settings import DEFAULT_CONCURRENCY
 from pytest_connector_contract.contract.spec import deletes_softly, load_spec, parse_version
-from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION
+from pytest_connector_contract.reference.endpoints import DEFAULT_ES_VERSION
 
 #: the embedded run as a user starts it (the figure the start-up target applies to)
 EMBEDDED = ("--connector-url", "embedded")

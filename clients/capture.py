@@ -49,7 +49,7 @@ from pytest_connector_contract.contract.captures import (
     blank_versions,
     decoded_body,
 )
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.messages import Response
 
 HERE = Path(__file__).resolve().parent

@@ -15,7 +15,7 @@ from support.proxy import ForwardingProxy
 from support.runs import output, run_pytest
 
 from pytest_connector_contract.config.credentials import basic_credentials
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.security import CONNECTOR_READ_ONLY, ApiKey, BearerToken, Security, User
 from pytest_connector_contract.reference.server import ReferenceServer
 

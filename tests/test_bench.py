@@ -23,7 +23,7 @@ from support.mutants import StaleStatusTarget
 from pytest_connector_contract.checks.official_client import official_checks
 from pytest_connector_contract.client import requestlog
 from pytest_connector_contract.contract.spec import load_spec
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
 
 STATS = {"median", "min", "max", "runs"}

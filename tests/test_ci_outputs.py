@@ -17,7 +17,7 @@ from support.markdown import rendered
 from support.mutants import RefusalTouchesConnector
 from support.runs import SuiteRun
 
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.security import ApiKey, Security
 from pytest_connector_contract.reference.server import ReferenceServer
 from pytest_connector_contract.reports.markdown import ANNOTATIONS_PER_KIND, SUMMARY_LIMIT, badge, summary_markdown

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from pytest_connector_contract.contract.ids import is_run_connector_id
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.messages import Request, Response
 from pytest_connector_contract.reference.server import ReferenceServer
 

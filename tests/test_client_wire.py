@@ -18,12 +18,12 @@ import pytest
 from support.capturing import capture
 from support.mutants import IgnoresContentEncoding
 
-from pytest_connector_contract.client.connector import ConnectorClient
+from pytest_connector_contract.client.api import ConnectorClient
 from pytest_connector_contract.client.replay import replay
 from pytest_connector_contract.client.transport import Headers
 from pytest_connector_contract.contract.captures import load_captures
 from pytest_connector_contract.contract.spec import SUITE_NODE, load_spec
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.messages import Request, Response
 from pytest_connector_contract.reference.server import ReferenceServer
 

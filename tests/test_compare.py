@@ -14,7 +14,7 @@ from support.browser import parse_html
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import load_spec
 from pytest_connector_contract.reference.server import ReferenceServer
-from pytest_connector_contract.reports.compare import compare
+from pytest_connector_contract.reports.previous import compare
 
 CELL = "transition[needs_configuration->error]"
 

@@ -24,11 +24,11 @@ from support.comparable import comparable, differences
 from support.mutants import NoTopLevelStatus, RefusesSelfTransitions
 from support.runs import SuiteRun
 
-from pytest_connector_contract.checks.connectors import ConnectorFactory, Ledger
+from pytest_connector_contract.checks.factory import ConnectorFactory, Ledger
 from pytest_connector_contract.client import requestlog
-from pytest_connector_contract.client.connector import ConnectorClient, RunStopped
+from pytest_connector_contract.client.api import ConnectorClient, RunStopped
 from pytest_connector_contract.contract.spec import load_spec
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
 
 SERIAL = ("--connector-concurrency", "1")

@@ -23,7 +23,7 @@ from support.runs import SuiteRun
 from pytest_connector_contract.contract.spec import VersionRange, load_spec, parse_version
 from pytest_connector_contract.differential.compare import combine, compare_steps
 from pytest_connector_contract.differential.normalise import NOT_COMPARED, normalise_exchanges
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
 
 Start = Callable[..., ReferenceServer]

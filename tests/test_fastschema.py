@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.fastschema import compile_schema
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 
 REPLACEMENTS: list[Any] = [None, True, False, 0, 1, 400, 599, 600, 1.5, 400.0, "", "x", "updated", "created", [], {}]
 REPLACEMENTS += [[{}], [{"type": "a"}], [{"type": "a", "caused_by": {"type": "b"}}], {"type": "a"}, {"type": ""}]

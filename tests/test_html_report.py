@@ -154,7 +154,7 @@ class RefusesFirstSetupStep:
     """Built lazily: a reference target refusing created -> needs_configuration (blocks three rows)."""
 
     def __new__(cls) -> Any:
-        from pytest_connector_contract.reference.connectors import ReferenceTarget
+        from pytest_connector_contract.reference.endpoints import ReferenceTarget
 
         class Target(ReferenceTarget):
             def transition_allowed(self, current: str, requested: str) -> bool:
@@ -180,7 +180,7 @@ def test_blocked_cells_look_different_from_failures(
 def test_summary_names_target_profile_suite_and_time(
     start_target: Callable[..., ReferenceServer], run_html: Callable[..., HtmlRun]
 ) -> None:
-    from pytest_connector_contract.reference.connectors import ReferenceTarget
+    from pytest_connector_contract.reference.endpoints import ReferenceTarget
 
     server = start_target(ReferenceTarget("8.14.3"))
     run = run_html(server.url.replace("http://", "http://elastic:s3cr3t-pa55@"))
@@ -242,7 +242,7 @@ class PersistsRefusedTransition:
     """Built lazily: a reference target answering 400 to created -> connected, yet storing connected."""
 
     def __new__(cls) -> Any:
-        from pytest_connector_contract.reference.connectors import Document, ReferenceTarget
+        from pytest_connector_contract.reference.endpoints import Document, ReferenceTarget
         from pytest_connector_contract.reference.messages import Response
 
         class Target(ReferenceTarget):
@@ -291,7 +291,7 @@ class RefusesWithMarkup:
     """Built lazily: a reference target whose refusal reason is markup, quotes and an ampersand."""
 
     def __new__(cls) -> Any:
-        from pytest_connector_contract.reference.connectors import Document, ReferenceTarget
+        from pytest_connector_contract.reference.endpoints import Document, ReferenceTarget
         from pytest_connector_contract.reference.messages import Response
 
         class Target(ReferenceTarget):
@@ -327,7 +327,7 @@ def test_markup_in_the_targets_answers_is_shown_as_text(
 
 
 def test_the_rendering_imports_neither_pytest_nor_pytest_html() -> None:
-    """The markup is rendered in reports/html.py; only the glue in plugin/html.py speaks to pytest-html."""
+    """The markup is rendered in reports/html.py; only the glue in plugin/html_report.py speaks to pytest-html."""
     import ast
 
     from pytest_connector_contract.reports import html as render

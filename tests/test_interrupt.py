@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 import requests
 
-from pytest_connector_contract.checks.connectors import CREATE_GRACE, ConnectorFactory, Ledger
-from pytest_connector_contract.client.connector import ConnectorClient
+from pytest_connector_contract.checks.factory import CREATE_GRACE, ConnectorFactory, Ledger
+from pytest_connector_contract.client.api import ConnectorClient
 from pytest_connector_contract.contract.spec import load_spec
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
 
 #: seconds the target holds every create before applying it, by xdist worker count: longer than pytest

@@ -189,3 +189,13 @@ def test_the_tests_share_helpers_through_the_support_package_only() -> None:
                 f"{path.name} imports {name}" for name in names if name == "conftest" or name.startswith("test_")
             ]
     assert offenders == []
+
+
+def test_no_two_modules_share_a_file_name() -> None:
+    """A file name says its job: two ``compare.py`` (or ``connectors.py``) in different folders make a reader
+    open the wrong one."""
+    names: dict[str, list[str]] = {}
+    for path in ROOT.rglob("*.py"):
+        if path.name != "__init__.py":
+            names.setdefault(path.name, []).append(path.relative_to(ROOT).as_posix())
+    assert {name: places for name, places in names.items() if len(places) > 1} == {}

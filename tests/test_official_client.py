@@ -18,7 +18,7 @@ import pytest
 from markupsafe import escape as html_escape
 
 from pytest_connector_contract.contract.spec import load_spec
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.security import ApiKey, Security
 from pytest_connector_contract.reference.server import ReferenceServer
 

@@ -12,7 +12,7 @@ import pytest
 from pytest_connector_contract.checks.official_client import official_checks
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import load_spec
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.messages import Response
 from pytest_connector_contract.reference.server import ReferenceServer
 

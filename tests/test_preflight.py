@@ -11,7 +11,7 @@ import pytest
 from support.mutants import StatusUpsertsMissing
 
 from pytest_connector_contract.checks.preflight import identify
-from pytest_connector_contract.client.connector import ConnectorClient
+from pytest_connector_contract.client.api import ConnectorClient
 from pytest_connector_contract.contract.spec import load_spec
 from pytest_connector_contract.reference.messages import Request, Response
 from pytest_connector_contract.reference.server import ReferenceServer

@@ -26,7 +26,7 @@ def test_json_and_junit_carry_the_same_provenance_without_secrets(
     monkeypatch: pytest.MonkeyPatch,
     parallel: tuple[str, ...],
 ) -> None:
-    from pytest_connector_contract.reference.connectors import ReferenceTarget
+    from pytest_connector_contract.reference.endpoints import ReferenceTarget
 
     server = start_target(ReferenceTarget("8.19.2"))
     monkeypatch.setenv("CONNECTOR_TIMEOUT", "7")

@@ -20,7 +20,7 @@ from support.proxy import ForwardingProxy
 from support.runs import output, run_pytest
 
 from pytest_connector_contract.client import requestlog
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
 
 HOST = "es.cluster.test"

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from support.clock import FakeClock
 
-from pytest_connector_contract.client.connector import RateLimiter, run_limiter
+from pytest_connector_contract.client.api import RateLimiter, run_limiter
 from pytest_connector_contract.config.credentials import Secret
 from pytest_connector_contract.config.settings import Access, Settings
 from pytest_connector_contract.contract.spec import load_spec
 from pytest_connector_contract.plugin.state import RunState
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.messages import Response
 from pytest_connector_contract.reference.server import ReferenceServer
 
@@ -120,7 +120,7 @@ def test_clients_of_one_process_keep_the_runs_rate_together(
 def test_racing_clients_warm_up_and_race_within_the_runs_rate(
     start_target: Callable[..., ReferenceServer],
 ) -> None:
-    from pytest_connector_contract.checks.connectors import ConnectorFactory
+    from pytest_connector_contract.checks.factory import ConnectorFactory
     from pytest_connector_contract.checks.preflight import identify
     from pytest_connector_contract.checks.race import race
     from pytest_connector_contract.checks.run import Run

@@ -28,7 +28,7 @@ import pytest_connector_contract
 from pytest_connector_contract.cli import main as cli
 from pytest_connector_contract.config.settings import DEFAULT_CONCURRENCY
 from pytest_connector_contract.contract.spec import ValidationCase, case_request, load_spec
-from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION, Document, ReferenceTarget
+from pytest_connector_contract.reference.endpoints import DEFAULT_ES_VERSION, Document, ReferenceTarget
 from pytest_connector_contract.reference.messages import Request, Response
 from pytest_connector_contract.reference.reader import Field
 from pytest_connector_contract.reference.server import ReferenceServer, ReferenceServerError

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.security import CONNECTOR_READ_ONLY, ApiKey, Security
 from pytest_connector_contract.reference.server import ReferenceServer
 

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from pytest_connector_contract.contract.spec import load_spec
-from pytest_connector_contract.reference.connectors import Document, ReferenceTarget
+from pytest_connector_contract.reference.endpoints import Document, ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
 
 SPEC = load_spec()

@@ -28,7 +28,7 @@ import trustme
 
 import pytest_connector_contract
 from pytest_connector_contract.cli import main as cli
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.security import (
     ACTION_CONNECTOR_GET,
     ACTION_CONNECTOR_UPDATE_STATUS,

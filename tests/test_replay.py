@@ -15,7 +15,7 @@ from pytest_connector_contract.client.replay import FRAMING_HEADERS, curl_comman
 from pytest_connector_contract.client.transport import Transport
 from pytest_connector_contract.config.credentials import Secret
 from pytest_connector_contract.contract.captures import Capture, CapturedRequest, load_captures
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
 
 CAPTURES = load_captures()

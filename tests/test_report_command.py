@@ -14,7 +14,7 @@ import pytest
 from support.browser import parse_html
 from support.markdown import rendered
 
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
 
 

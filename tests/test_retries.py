@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from support.clock import FakeClock
 
-from pytest_connector_contract.client.connector import RETRY_DELAYS, ConnectorClient, TargetUnreachable
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.client.api import RETRY_DELAYS, ConnectorClient, TargetUnreachable
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.messages import Request, Response
 from pytest_connector_contract.reference.server import ReferenceServer
 

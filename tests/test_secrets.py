@@ -17,7 +17,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 from support.runs import output
 
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.messages import Response
 from pytest_connector_contract.reference.server import ReferenceServer
 

@@ -15,7 +15,7 @@ import pytest
 import trustme
 
 from pytest_connector_contract import __version__
-from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable
+from pytest_connector_contract.client.api import ConnectorClient, TargetUnreachable
 from pytest_connector_contract.client.transport import Headers, Transport, describe_error
 from pytest_connector_contract.reference.server import ReferenceServer
 

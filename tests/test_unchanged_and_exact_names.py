@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from pytest_connector_contract.checks.connectors import ConnectorFactory, ErrorEndpointMissing, Ledger
-from pytest_connector_contract.client.connector import ConnectorClient
+from pytest_connector_contract.checks.factory import ConnectorFactory, ErrorEndpointMissing, Ledger
+from pytest_connector_contract.client.api import ConnectorClient
 from pytest_connector_contract.contract.ids import (
     RUN_ID,
     is_run_connector_id,
@@ -23,7 +23,7 @@ from pytest_connector_contract.contract.ids import (
     owns,
 )
 from pytest_connector_contract.contract.spec import expect_transition, load_spec
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.messages import Request, Response
 from pytest_connector_contract.reference.rest import Route
 from pytest_connector_contract.reference.server import ReferenceServer

@@ -13,7 +13,7 @@ import pytest
 from support.gateway import CLOSE, Gateway, free_port
 
 from pytest_connector_contract.checks.preflight import identify
-from pytest_connector_contract.client.connector import ConnectorClient
+from pytest_connector_contract.client.api import ConnectorClient
 from pytest_connector_contract.contract.spec import load_spec
 
 UNAVAILABLE = (503, {"error": {"type": "master_not_discovered_exception", "reason": None}, "status": 503})

@@ -12,12 +12,12 @@ connections to the target are sized by N through the number of slots.
 
 Every client of the process waits on the run's one rate limiter (``RunState.limiter``), so
 ``--connector-max-rps`` stays one cap however many checks are in flight. Every factory records into the
-process's one :class:`~pytest_connector_contract.checks.connectors.Ledger` (thread-safe), so the end-of-run
+process's one :class:`~pytest_connector_contract.checks.factory.Ledger` (thread-safe), so the end-of-run
 safety net knows every connector any slot created. Ids stay unique: the factories share one counter.
 
 Stopping (``-x``, ``--maxfail``, Ctrl-C, or the end of the run): :meth:`CheckPool.stop` runs nothing more,
 cancels what has not started, and sets the stop flag every slot client checks before each request
-(:class:`~pytest_connector_contract.client.connector.RunStopped`), then waits for the checks in flight, at
+(:class:`~pytest_connector_contract.client.api.RunStopped`), then waits for the checks in flight, at
 most ``wait`` seconds. A check stopped that way does not clean up after itself: what it created stays in the
 ledger, and the run's final clean-up (``RunState.delete_leftovers``) deletes it.
 
@@ -29,11 +29,11 @@ listed as possibly remaining by a target that refuses the DELETE of an id it nev
 shared under a lock, and an id either side has seen deleted is left alone by the other.
 
 What the slots share, and why it is safe under N threads: the :class:`Ledger` and the
-:class:`~pytest_connector_contract.client.connector.RateLimiter` take a lock for every change; the id counter
-of :class:`~pytest_connector_contract.checks.connectors.ConnectorFactory` is an ``itertools.count``, whose
+:class:`~pytest_connector_contract.client.api.RateLimiter` take a lock for every change; the id counter
+of :class:`~pytest_connector_contract.checks.factory.ConnectorFactory` is an ``itertools.count``, whose
 ``next()`` is one indivisible step; the request log (``--connector-request-log``) is one file descriptor per
 client, opened with ``O_APPEND`` and written one whole line per ``write()``, its sequence numbers drawn under a
-lock; a client's :class:`~pytest_connector_contract.client.connector.Redactor` is its own and only read once
+lock; a client's :class:`~pytest_connector_contract.client.api.Redactor` is its own and only read once
 built; the schemas are compiled at start-up (``schemas.prepare()``), and their ``functools.cache`` would at
 worst compile one twice; the catalogue's lazy import of a kind is never reached by a slot (the kinds that load
 on first use run alone). Hypothesis is used by exploration walks alone, which never run in a slot. Every
@@ -55,7 +55,7 @@ from typing import Any, TypeVar
 
 from pytest_connector_contract.checks.execute import Outcome, execute
 from pytest_connector_contract.checks.run import Run
-from pytest_connector_contract.client.connector import ConnectorClient, Exchange
+from pytest_connector_contract.client.api import ConnectorClient, Exchange
 
 __all__ = ["Ahead", "CheckPool", "run_ahead"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_connector_contract.checks.run import JSON_MEDIA_TYPES, CheckSkipped, Run
-from pytest_connector_contract.client.connector import ApiResponse, untolerated_warnings
+from pytest_connector_contract.client.api import ApiResponse, untolerated_warnings
 from pytest_connector_contract.client.replay import replay
 from pytest_connector_contract.contract.captures import Capture, CapturedRequest, load_captures
 from pytest_connector_contract.contract.spec import expect_transition

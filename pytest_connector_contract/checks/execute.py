@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_connector_contract.checks.catalogue import runner
-from pytest_connector_contract.checks.connectors import ConnectorFactory, PreconditionFailed
+from pytest_connector_contract.checks.factory import ConnectorFactory, PreconditionFailed
 from pytest_connector_contract.checks.run import CheckFailed, Run, outcome_of
-from pytest_connector_contract.client.connector import ConnectorClient, RunStopped
+from pytest_connector_contract.client.api import ConnectorClient, RunStopped
 from pytest_connector_contract.config.settings import Settings
 from pytest_connector_contract.contract.spec import Check, Spec, version_text
 from pytest_connector_contract.contract.target import TargetInfo

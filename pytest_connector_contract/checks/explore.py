@@ -36,10 +36,10 @@ from hypothesis.errors import Flaky, Unsatisfiable
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 
 from pytest_connector_contract.checks import extended
-from pytest_connector_contract.checks.connectors import Connector, ConnectorFactory, SetupError
+from pytest_connector_contract.checks.factory import Connector, ConnectorFactory, SetupError
 from pytest_connector_contract.checks.run import CheckFailed, Run, changed_fields, send_case
 from pytest_connector_contract.client import curl
-from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, TargetUnreachable
+from pytest_connector_contract.client.api import ApiResponse, ConnectorClient, TargetUnreachable
 from pytest_connector_contract.contract.spec import (
     CaseRequest,
     Spec,

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_connector_contract.checks.connectors import Connector, ErrorEndpointMissing, SetupError
+from pytest_connector_contract.checks.factory import Connector, ErrorEndpointMissing, SetupError
 from pytest_connector_contract.checks.run import JSON_MEDIA_TYPES, CheckSkipped, Run, changed_fields, send_case
-from pytest_connector_contract.client.connector import ApiResponse, TargetUnreachable
+from pytest_connector_contract.client.api import ApiResponse, TargetUnreachable
 from pytest_connector_contract.client.transport import Headers
 from pytest_connector_contract.contract.ids import other_case
 from pytest_connector_contract.contract.spec import TransitionExpectation, case_request, expect_transition

@@ -33,7 +33,7 @@ from types import ModuleType
 from typing import Any
 
 from pytest_connector_contract.checks.run import CheckSkipped, Run
-from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable
+from pytest_connector_contract.client.api import ConnectorClient, TargetUnreachable
 from pytest_connector_contract.client.transport import Headers, Transport
 from pytest_connector_contract.config.extras import install_hint
 from pytest_connector_contract.contract.spec import NEWEST, Check, Spec, expect_transition, parse_version, version_text

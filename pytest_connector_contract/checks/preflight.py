@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from urllib.parse import quote
 
-from pytest_connector_contract.checks.connectors import delete_for_good
-from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, TargetUnreachable
+from pytest_connector_contract.checks.factory import delete_for_good
+from pytest_connector_contract.client.api import ApiResponse, ConnectorClient, TargetUnreachable
 from pytest_connector_contract.config.settings import Access, flag
 from pytest_connector_contract.contract.spec import Spec, version_text
 from pytest_connector_contract.contract.target import (

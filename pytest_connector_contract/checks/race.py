@@ -21,9 +21,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from pytest_connector_contract.checks.connectors import SetupError
+from pytest_connector_contract.checks.factory import SetupError
 from pytest_connector_contract.checks.run import Run, changed_fields
-from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, TargetUnreachable
+from pytest_connector_contract.client.api import ApiResponse, ConnectorClient, TargetUnreachable
 
 __all__ = ["race"]
 

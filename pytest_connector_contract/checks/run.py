@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
-from pytest_connector_contract.checks.connectors import Connector, ConnectorFactory, PreconditionFailed
-from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, Exchange, TargetUnreachable
+from pytest_connector_contract.checks.factory import Connector, ConnectorFactory, PreconditionFailed
+from pytest_connector_contract.client.api import ApiResponse, ConnectorClient, Exchange, TargetUnreachable
 from pytest_connector_contract.config.settings import Settings
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.spec import CaseRequest, Check, Profile, Spec, TransitionExpectation

@@ -25,7 +25,7 @@ from pytest_connector_contract.cli import report, sweep
 from pytest_connector_contract.config.values import parse_number
 from pytest_connector_contract.contract.spec import version_text
 from pytest_connector_contract.contract.target import MINIMUM_VERSION
-from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION, ReferenceTarget
+from pytest_connector_contract.reference.endpoints import DEFAULT_ES_VERSION, ReferenceTarget
 from pytest_connector_contract.reference.security import CONNECTOR_ADMIN, CONNECTOR_READ_ONLY, ApiKey, Security, User
 from pytest_connector_contract.reference.server import DEFAULT_MAX_CONTENT_LENGTH, ReferenceServer
 

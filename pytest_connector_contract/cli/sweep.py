@@ -11,8 +11,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from pytest_connector_contract.checks.connectors import delete_for_good
-from pytest_connector_contract.client.connector import ConnectorClient, TargetUnreachable, client_for
+from pytest_connector_contract.checks.factory import delete_for_good
+from pytest_connector_contract.client.api import ConnectorClient, TargetUnreachable, client_for
 from pytest_connector_contract.config.settings import OPTIONS, SettingsError, resolve_from
 from pytest_connector_contract.config.values import parse_id_prefix
 from pytest_connector_contract.contract.ids import is_run_connector_id

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-from pytest_connector_contract.client.connector import _EVIDENCE_BODY_LIMIT as _BODY_LIMIT
+from pytest_connector_contract.client.api import _EVIDENCE_BODY_LIMIT as _BODY_LIMIT
 from pytest_connector_contract.config.credentials import REDACTED
 
 __all__ = ["AUTH_VARIABLE", "URL_VARIABLE", "ReplayStep", "printf_command", "replay_script", "reproduction"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import shlex
 
-from pytest_connector_contract.client.connector import _SECRET_HEADERS, ApiResponse, ConnectorClient
+from pytest_connector_contract.client.api import _SECRET_HEADERS, ApiResponse, ConnectorClient
 from pytest_connector_contract.client.curl import AUTH_VARIABLE, URL_VARIABLE, body_arguments, printf_command
 from pytest_connector_contract.client.transport import Headers, Transport
 from pytest_connector_contract.config.credentials import Secret

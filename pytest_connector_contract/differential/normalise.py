@@ -18,7 +18,7 @@ Before comparing, what differs between any two runs is normalised (each rule wit
   only between runs of the same release: the defaults a release creates connectors with are not part of the
   ``_status`` API (derived: a new connector's ``pipeline.name`` is ``ent-search-generic-ingestion`` before
   8.15 and ``search-default-ingestion`` from 8.15, and ``deleted`` exists from 9.0, as the reference target
-  models Elasticsearch's ``createConnectorWithDefaultValues`` in reference/connectors.py ``new_document``);
+  models Elasticsearch's ``createConnectorWithDefaultValues`` in reference/endpoints.py ``new_document``);
 - ``Content-Type`` is compared as its media type (derived: the clients and the suite check only that), and
   ``Allow`` as its set of methods (derived: the suite reads it as a list, kinds.py and run.py);
 - what the client checks require besides (checks/client_wire.py), only where it applies: whether a request's
@@ -36,7 +36,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pytest_connector_contract.client.connector import RETRY_STATUSES, untolerated_warnings
+from pytest_connector_contract.client.api import RETRY_STATUSES, untolerated_warnings
 from pytest_connector_contract.client.transport import Headers
 from pytest_connector_contract.contract.ids import numbered_ids
 

@@ -35,9 +35,9 @@ import pytest
 
 from pytest_connector_contract.checks.ahead import Ahead, CheckPool
 from pytest_connector_contract.checks.catalogue import RUN_ALONE, request_floors
-from pytest_connector_contract.checks.connectors import CREATE_GRACE
+from pytest_connector_contract.checks.factory import CREATE_GRACE
 from pytest_connector_contract.checks.run import Run
-from pytest_connector_contract.client.connector import RETRY_DELAYS, ConnectorClient
+from pytest_connector_contract.client.api import RETRY_DELAYS, ConnectorClient
 from pytest_connector_contract.contract.spec import Check
 from pytest_connector_contract.plugin.keys import AHEAD, WAITED
 from pytest_connector_contract.plugin.state import RunState

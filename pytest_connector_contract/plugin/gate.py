@@ -2,7 +2,7 @@
 
 ``--connector-strict`` (a certification run) ignores the baseline: it is not loaded, no check is marked, and
 the report's ``summary.strict`` says so. The verdict itself (``reports/verdict.py``) decides the exit status
-(``plugin/recorder.py``).
+(``plugin/conformance.py``).
 
 A baseline entry becomes pytest's own strict xfail on the check (``raises=CheckFailed``: only the target
 departing from the contract is accepted, never the harness breaking), so pytest, pytest-html and JUnit all
@@ -22,7 +22,7 @@ from pytest_connector_contract.plugin.keys import RECORDER
 from pytest_connector_contract.plugin.state import RunState
 from pytest_connector_contract.plugin.suite import CheckItem
 from pytest_connector_contract.reports import baseline as baselines
-from pytest_connector_contract.reports.compare import CompareError, load_previous
+from pytest_connector_contract.reports.previous import CompareError, load_previous
 
 __all__ = ["BaselineMarks", "GateHooks", "configure"]
 

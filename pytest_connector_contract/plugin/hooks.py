@@ -11,20 +11,19 @@ from typing import Any
 import pytest
 
 from pytest_connector_contract.checks import extended
-from pytest_connector_contract.checks.connectors import ConnectorFactory
 from pytest_connector_contract.checks.execute import NOT_COMPARED_KINDS
+from pytest_connector_contract.checks.factory import ConnectorFactory
 from pytest_connector_contract.checks.preflight import PreflightError
 from pytest_connector_contract.checks.run import Run, outcome_of
-from pytest_connector_contract.client.connector import ConnectorClient
+from pytest_connector_contract.client.api import ConnectorClient
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.ids import ids_under
 from pytest_connector_contract.contract.spec import SUITE_NODE, load_spec
 from pytest_connector_contract.contract.target import TargetInfo
-from pytest_connector_contract.plugin import concurrency, gate, junit
-from pytest_connector_contract.plugin import html as html_report
+from pytest_connector_contract.plugin import concurrency, gate, html_report, junit
+from pytest_connector_contract.plugin.conformance import ConformanceRecorder
 from pytest_connector_contract.plugin.keys import RECORDER, RUN, STATE
 from pytest_connector_contract.plugin.options import add_options, resolve
-from pytest_connector_contract.plugin.recorder import ConformanceRecorder
 from pytest_connector_contract.plugin.state import WORKER_KEY, RunState, RunStateError
 from pytest_connector_contract.plugin.suite import CheckItem, collect_suite, suite_selection
 from pytest_connector_contract.reports.results import Conformance

@@ -10,7 +10,7 @@ import pytest
 
 from pytest_connector_contract.checks.ahead import Ahead
 from pytest_connector_contract.checks.run import Run
-from pytest_connector_contract.plugin.recorder import ConformanceRecorder
+from pytest_connector_contract.plugin.conformance import ConformanceRecorder
 from pytest_connector_contract.plugin.state import RunState
 
 __all__ = ["AHEAD", "RECORDER", "RUN", "STATE", "WAITED"]

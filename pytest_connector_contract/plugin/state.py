@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from pytest_connector_contract.checks import extended
-from pytest_connector_contract.checks.connectors import ConnectorFactory, Ledger
 from pytest_connector_contract.checks.execute import LiveReference, Outcome, Reference, execute
+from pytest_connector_contract.checks.factory import ConnectorFactory, Ledger
 from pytest_connector_contract.checks.preflight import identify
 from pytest_connector_contract.checks.run import Run
 from pytest_connector_contract.client import requestlog
-from pytest_connector_contract.client.connector import ConnectorClient, RateLimiter, client_for, run_limiter
+from pytest_connector_contract.client.api import ConnectorClient, RateLimiter, client_for, run_limiter
 from pytest_connector_contract.config.credentials import Credentials
 from pytest_connector_contract.config.settings import Access, Settings
 from pytest_connector_contract.contract.ids import ids_under, new_run_prefix, probe_id, process_prefix
@@ -357,7 +357,7 @@ class RunState:
 
 def _start_embedded(access: Access, readonly: Credentials | None = None) -> Any:
     """Start the bundled reference target in-process, emulating the access block's embedded version."""
-    from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION, ReferenceTarget
+    from pytest_connector_contract.reference.endpoints import DEFAULT_ES_VERSION, ReferenceTarget
     from pytest_connector_contract.reference.server import ReferenceServer
 
     version = access.embedded_version or DEFAULT_ES_VERSION

@@ -14,9 +14,9 @@ from typing import Any, NoReturn
 
 import pytest
 
-from pytest_connector_contract.checks.connectors import SetupError
+from pytest_connector_contract.checks.factory import SetupError
 from pytest_connector_contract.checks.run import CheckFailed, Run, outcome_of
-from pytest_connector_contract.client.connector import TargetUnreachable
+from pytest_connector_contract.client.api import TargetUnreachable
 from pytest_connector_contract.contract.spec import SUITE_NODE, Check, Spec, selects
 from pytest_connector_contract.plugin import concurrency
 from pytest_connector_contract.plugin.keys import STATE

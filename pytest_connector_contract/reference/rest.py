@@ -2,7 +2,7 @@
 
 :class:`RestLayer` turns one request (method, path, query, headers, body) into one
 :class:`~pytest_connector_contract.reference.messages.Response`; the endpoints behind it are routes a
-subclass declares (:class:`~pytest_connector_contract.reference.connectors.ReferenceTarget`). The pipeline
+subclass declares (:class:`~pytest_connector_contract.reference.endpoints.ReferenceTarget`). The pipeline
 follows Elasticsearch's ``RestController`` and ``BaseRestHandler``:
 
 0. authentication, when security is on (``security=...``, see

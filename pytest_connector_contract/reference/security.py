@@ -1,7 +1,7 @@
 """Elasticsearch security as the reference target emulates it: credentials, principals, cluster privileges.
 
 Security is off unless a :class:`Security` is given to
-:class:`~pytest_connector_contract.reference.connectors.ReferenceTarget`::
+:class:`~pytest_connector_contract.reference.endpoints.ReferenceTarget`::
 
     security = Security(
         api_keys=[

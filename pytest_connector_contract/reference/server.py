@@ -1,6 +1,6 @@
 """The reference target behind a real HTTP socket (in the style of pytest-httpserver).
 
-:class:`ReferenceServer` runs a :class:`~pytest_connector_contract.reference.connectors.ReferenceTarget` on a
+:class:`ReferenceServer` runs a :class:`~pytest_connector_contract.reference.endpoints.ReferenceTarget` on a
 background thread, bound to a loopback port (0 = a free one, read back through :attr:`port`). It speaks
 HTTP/1.1 with keep-alive, always sends ``Content-Length``, and writes each answer in one piece so that
 clients never wait on Nagle's algorithm. A bug inside the target becomes an Elasticsearch-style 500 *and*
@@ -62,7 +62,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from pytest_connector_contract.contract.encoding import BodyTooLarge, BodyUndecodable, decodes, inflate
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.messages import Headers, Response
 
 __all__ = ["DEFAULT_MAX_CONTENT_LENGTH", "ReferenceServer", "ReferenceServerError"]

@@ -3,7 +3,7 @@
 Python computes what to show (outcome classes, counts, the layout of the picture); the Jinja2 templates in
 ``templates/`` lay it out and escape every value. The stylesheet is package data (``static/report.css``),
 inlined in a ``<style>`` block: the report is inline HTML, CSS and SVG and opens with no network. No pytest
-here: the glue that hands these fragments to pytest-html is :mod:`pytest_connector_contract.plugin.html`.
+here: the glue that hands these fragments to pytest-html is :mod:`pytest_connector_contract.plugin.html_report`.
 """
 
 from __future__ import annotations

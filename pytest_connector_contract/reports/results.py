@@ -18,7 +18,7 @@ from pytest_connector_contract.contract.target import TargetInfo
 from pytest_connector_contract.differential.compare import CHANGED_AS_DOCUMENTED, REFERENCE_DEPARTS
 from pytest_connector_contract.reports import provenance
 from pytest_connector_contract.reports.baseline import Baseline
-from pytest_connector_contract.reports.compare import compare
+from pytest_connector_contract.reports.previous import compare
 from pytest_connector_contract.reports.verdict import verdict
 
 if TYPE_CHECKING:

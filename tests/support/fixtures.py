@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_connector_contract.reference.connectors import ReferenceTarget
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
 from support.runs import SuiteRun, run_with_report
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_connector_contract.reference.connectors import DEFAULT_ES_VERSION, Document, ReferenceTarget
+from pytest_connector_contract.reference.endpoints import DEFAULT_ES_VERSION, Document, ReferenceTarget
 from pytest_connector_contract.reference.messages import EsError, Request, Response
 from pytest_connector_contract.reference.reader import Field
 from pytest_connector_contract.reference.security import (

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_connector_contract.client.connector import ApiResponse, ConnectorClient, RunStopped, TargetUnreachable
+from pytest_connector_contract.client.api import ApiResponse, ConnectorClient, RunStopped, TargetUnreachable
 from pytest_connector_contract.contract.ids import nth_id, owns
 from pytest_connector_contract.contract.spec import Spec, transition_id
 

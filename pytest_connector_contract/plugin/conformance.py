@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from pytest_connector_contract.checks.connectors import CREATE_GRACE
-from pytest_connector_contract.client.connector import Redactor
+from pytest_connector_contract.checks.factory import CREATE_GRACE
+from pytest_connector_contract.client.api import Redactor
 from pytest_connector_contract.differential.recording import recording_document
 from pytest_connector_contract.plugin.state import RunState
 from pytest_connector_contract.reports import terminal as reports
