@@ -6,12 +6,11 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
-import os
 import re
 from importlib import resources
 
 import pytest
-from support.capturing import capture
+from support.capturing import capture, client_command
 
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.contract.captures import (
@@ -151,21 +150,11 @@ def test_stored_request_drops_credentials_and_puts_placeholders() -> None:
         capture.stored_request(dataclasses.replace(raw, headers=raw.headers[:1]), "capture-x")
 
 
-def _client_command(name: str) -> list[str]:
-    client = capture.CLIENTS[name]
-    command = client.command()
-    if command is None:
-        if client.python and os.environ.get("CI") == "true":
-            pytest.fail(f"{client.variable} is not set; CI builds it (.ci/run): {client.build_command()}")
-        pytest.skip(f"{name} is not installed here; prepare it with: {client.build_command()}")
-    return command
-
-
 @pytest.mark.parametrize("name", list(capture.CLIENTS))
 def test_the_pinned_client_still_sends_what_is_stored(name: str) -> None:
     """Re-captures the client and compares. A difference means the pinned client (or the capture) changed: look
     at it, then refresh on purpose with ``python clients/capture.py --write``."""
-    command = _client_command(name)
+    command = client_command(name)
     fresh: list[Capture] = capture.capture(capture.CLIENTS[name], command)
     assert len(fresh) == len(capture.OPTIONS) * len(capture.CASES)
     assert capture.differences(CAPTURES, fresh) == []
