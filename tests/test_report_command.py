@@ -4,6 +4,8 @@ compatibility table, run as a user runs the command (a subprocess)."""
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable
@@ -117,3 +119,27 @@ def test_nothing_to_write_is_a_usage_error(tmp_path: Path) -> None:
         2,
         "connector-contract report: say where to write it: --html FILE and/or --markdown FILE",
     )
+
+
+def test_the_documented_commands_run_as_written(saved: Callable[..., Path], tmp_path: Path, repo_root: Path) -> None:
+    """docs/reports.md's examples, run as written from a folder holding the reports they name."""
+    page = (repo_root / "docs" / "reports.md").read_text(encoding="utf-8")
+    section = page.split("## Saved reports side by side", 1)[1].split("\n## ", 1)[0]
+    commands = [shlex.split(line) for line in re.findall(r"^connector-contract report .*$", section, flags=re.M)]
+    assert len(commands) == 2
+    for command in commands:
+        for name in (word for word in command if word.endswith(".json")):
+            saved(name.removesuffix(".json"), ReferenceTarget(name.removeprefix("es-").removesuffix(".json") + ".0"))
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest_connector_contract.cli.main", *command[1:]],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        for written in (word for word in command if word.endswith((".html", ".md"))):
+            assert (tmp_path / written).stat().st_size > 0, written
+    (table,) = rendered((tmp_path / "table.md").read_text(encoding="utf-8")).tables
+    assert table[0] == ["check", "Elasticsearch 8.15.0", "Elasticsearch 8.19.0", "Elasticsearch 9.1.0"]
