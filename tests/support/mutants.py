@@ -481,6 +481,39 @@ class RefusesCharset(ReferenceTarget):
         return super().check_content_type(request)
 
 
+class RefusesUnspacedCharset(ReferenceTarget):
+    """Splits media-type parameters on "; " only, so application/json;charset=utf-8 is not JSON (406)."""
+
+    def check_content_type(self, request: Request) -> Response | None:
+        value = request.headers.get("Content-Type")
+        if value and ";charset" in value.lower().replace(" ", "") and "; " not in value:
+            return self.simple_error(406, f"Content-Type header [{value}] is not supported")
+        return super().check_content_type(request)
+
+
+class RefusesNdjson(ReferenceTarget):
+    """Knows application/json alone, answering 406 to application/x-ndjson, which Elasticsearch reads as JSON."""
+
+    def check_content_type(self, request: Request) -> Response | None:
+        value = request.headers.get("Content-Type")
+        if value and value.lower().startswith("application/x-ndjson"):
+            return self.simple_error(406, f"Content-Type header [{value}] is not supported")
+        return super().check_content_type(request)
+
+
+class RefusesComments(ReferenceTarget):
+    """A strict JSON parser: refuses the // and /* */ comments Elasticsearch's parser allows."""
+
+    def read_object(self, body: bytes, parser_name: str, fields: Mapping[str, Field]) -> dict[str, Any]:
+        if b"/*" in body or b"//" in body:
+            raise EsError(
+                400,
+                "x_content_parse_exception",
+                "[1:2] Unexpected character ('/' (code 47)): maybe a (non-standard) comment?",
+            )
+        return super().read_object(body, parser_name, fields)
+
+
 class _RewritesBodies(ReferenceTarget):
     """A target that reads a body after rewriting it (``rewrite``) as a lenient parser would."""
 
@@ -507,6 +540,16 @@ class AcceptsHashComments(_RewritesBodies):
 
     def rewrite(self, body: bytes) -> bytes:
         return re.sub(rb"#[^\n]*", b"", body)
+
+
+class AcceptsDuplicateKeys(_RewritesBodies):
+    """Reads a body naming a field twice as a dict would (the last one wins) instead of refusing it."""
+
+    def rewrite(self, body: bytes) -> bytes:
+        try:
+            return json.dumps(json.loads(body)).encode()
+        except ValueError:
+            return body
 
 
 class CaseInsensitiveIds(ReferenceTarget):
@@ -885,6 +928,17 @@ MUTANTS: tuple[Mutant, ...] = (
         "expected HTTP 400, got HTTP 200",
     ),
     Mutant("accepts-hash-comments", AcceptsHashComments, "validation[hash-comment]", "expected HTTP 400, got HTTP 200"),
+    Mutant(
+        "refuses-unspaced-charset",
+        RefusesUnspacedCharset,
+        "validation[charset-parameter-unspaced]",
+        "expected HTTP 200, got HTTP 406",
+    ),
+    Mutant("refuses-ndjson", RefusesNdjson, "validation[ndjson-media-type]", "expected HTTP 200, got HTTP 406"),
+    Mutant("refuses-comments", RefusesComments, "validation[json-comments]", "expected HTTP 200, got HTTP 400"),
+    Mutant(
+        "accepts-duplicate-keys", AcceptsDuplicateKeys, "validation[duplicate-key]", "expected HTTP 400, got HTTP 200"
+    ),
     Mutant("case-insensitive-ids", CaseInsensitiveIds, "not_found[id-case]", "ids matched ignoring case"),
     Mutant("clears-error-on-update", ClearsErrorOnUpdate, "unchanged[accepted]", "field 'error' changed"),
     Mutant("resets-name-on-update", ResetsNameOnUpdate, "unchanged[accepted]", "field 'description' changed"),
