@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from html import escape
 from typing import Any
 
 from pytest_connector_contract.reports.grid import matrix_grid, short
@@ -37,11 +38,7 @@ _CELL_MARK = {"passed": "\u2705", "failed": "\u274c", "error": "\u26a0\ufe0f", "
 def _cell(text: str) -> str:
     """Text shown as it is on one line, in a table cell or a list item: no line break, no column separator, no
     stray HTML, and no Markdown of its own (a target's answer could carry a link or an image)."""
-    return re.sub(r"([\\`*_\[\]|])", r"\\\1", " ".join(_html(text).split()))
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"([\\`*_\[\]|])", r"\\\1", " ".join(escape(text, quote=False).split()))
 
 
 def _code(text: str) -> str:
@@ -98,9 +95,10 @@ def _matrix_table(document: Mapping[str, Any]) -> list[str]:
 
 def _failing_check(check: Mapping[str, Any]) -> str:
     reason = short(str(check.get("message") or check.get("observed") or ""), 200)
+    check_id, reason = escape(check["id"], quote=False), escape(reason, quote=False)
     parts = [
         "<details>",
-        f"<summary><code>{_html(check['id'])}</code> ({check['outcome']}): {_html(reason)}</summary>",
+        f"<summary><code>{check_id}</code> ({check['outcome']}): {reason}</summary>",
         "",
         f"- expected: {_cell(str(check.get('expected') or '-'))}",
         f"- observed: {_cell(str(check.get('observed') or '-'))}",
