@@ -299,7 +299,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_unreachable_target_stops_the_run_with_one_message(pytester: pytest.Pytester) -> None:
+def test_unreachable_target_stops_the_run_with_one_message(pytester: pytest.Pytester, quick_retries: object) -> None:
     url = f"http://127.0.0.1:{_free_port()}"
     result = pytester.runpytest_subprocess("--connector-url", url)
     assert result.ret == pytest.ExitCode.INTERRUPTED

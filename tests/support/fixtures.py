@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from pytest_connector_contract.client.api import RETRY_DELAYS
 from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
 from support.runs import SuiteRun, run_with_report
@@ -64,6 +65,21 @@ def start_target() -> Iterator[Callable[..., ReferenceServer]]:
 def run_suite(pytester: pytest.Pytester) -> Callable[..., SuiteRun]:
     """Run ``pytest --connector-url URL`` in a subprocess, with a JSON report, as a user would."""
     return functools.partial(run_with_report, pytester)
+
+
+@pytest.fixture
+def quick_retries(pytester: pytest.Pytester) -> tuple[float, ...]:
+    """The runs this test starts wait 10 ms, not 0.25, 1 and 3 s, between the attempts of a retried setup
+    request (``client/api.py``, ``RETRY_DELAYS``): an injected clock for the runs that meet a target or
+    proxy that cannot be reached, where every attempt fails alike and only the wait would differ. The runs
+    still make every attempt. A ``conftest.py`` in the run's directory sets it, so a run started with
+    ``-n 2`` has it in its workers too. Returns the delays the runs use."""
+    delays = (0.01,) * len(RETRY_DELAYS)
+    pytester.makeconftest(
+        "from pytest_connector_contract.client import api\n"
+        f"api.RETRY_DELAYS = {delays!r}  # tests/support/fixtures.py, quick_retries\n"
+    )
+    return delays
 
 
 @pytest.fixture
