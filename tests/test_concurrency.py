@@ -402,3 +402,17 @@ def test_with_checks_in_flight_the_whole_run_stays_within_max_rps(
     late = [j for j, start in enumerate(starts) if start - starts[0] < j / rate - 0.002]
     assert late == [], f"requests {late} started before their slot under the run's one cap"
     assert most_in_flight(spans(log)) > 1  # the checks really were in flight together
+
+
+def test_official_client_checks_are_in_flight_together_and_report_as_serially(
+    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., SuiteRun], tmp_path: Path
+) -> None:
+    """They prepare their connectors in the slots and hand the client's part (which catches its warnings)
+    to pytest's thread: several are in flight at once, and the report is a serial run's."""
+    pytest.importorskip("elasticsearch", reason="the official client checks need the clients extra")
+    runs = run_both(start_target, run_suite, tmp_path, ReferenceTarget, "-k", "official_client")
+    assert runs["serial"].ret == runs["concurrent"].ret == 0, runs["concurrent"].result.stdout.str()
+    assert runs["concurrent"].report["summary"]["passed"] == 9  # type: ignore[index]
+    assert differences(comparable(runs["serial"].report), comparable(runs["concurrent"].report)) == []  # type: ignore[arg-type]
+    assert most_in_flight(spans(tmp_path / "serial.jsonl")) == 1
+    assert most_in_flight(spans(tmp_path / "concurrent.jsonl")) > 1

@@ -36,8 +36,16 @@ client, opened with ``O_APPEND`` and written one whole line per ``write()``, its
 lock; a client's :class:`~pytest_connector_contract.client.api.Redactor` is its own and only read once
 built; the schemas are compiled at start-up (``schemas.prepare()``), and their ``functools.cache`` would at
 worst compile one twice; the catalogue's lazy import of a kind is never reached by a slot (the kinds that load
-on first use run alone). Hypothesis is used by exploration walks alone, which never run in a slot. Every
-check's evidence is its own ``Run`` and, in a slot, a copy of its client's record.
+on first use run alone; the official client itself is imported on pytest's thread, below). Hypothesis is
+used by exploration walks alone, which never run in a slot. Every check's evidence is its own ``Run`` and, in
+a slot, a copy of its client's record.
+
+What must not run beside pytest is handed to the thread that waits for the checks: an official client
+check catches the client's warnings with ``warnings.catch_warnings``, which swaps process-wide state that
+pytest swaps too, around every item, on its own thread. A check in a slot prepares its connector there, then
+hands the client's part to :meth:`CheckPool.on_main`; the thread that made the pool does that work while it
+waits for a check's result (:meth:`CheckPool.result`), between pytest's items' own use of the warnings, and
+the slot waits for it. After a stop, nothing more is handed over and what was waiting ends as stopped.
 
 This module never imports pytest: the plugin's glue is ``plugin/concurrency.py``.
 """
@@ -55,7 +63,7 @@ from typing import Any, TypeVar
 
 from pytest_connector_contract.checks.execute import Outcome, execute
 from pytest_connector_contract.checks.run import Run
-from pytest_connector_contract.client.api import ConnectorClient, Exchange
+from pytest_connector_contract.client.api import ConnectorClient, Exchange, RunStopped
 
 __all__ = ["Ahead", "CheckPool", "run_ahead"]
 
@@ -119,16 +127,14 @@ class CheckPool:
         self._futures: list[Future[Any]] = []
         #: set once the run stops: no slot client sends another request
         self.stopping = threading.Event()
+        #: the thread that waits for the checks, and the work the slots handed it (see on_main)
+        self._owner = threading.current_thread()
+        self._handed: list[tuple[Future[Any], Callable[[], Any]]] = []
+        self._handed_or_done = threading.Condition()
 
     def _slot(self) -> None:
         while (job := self._queue.get()) is not None:
-            future, work = job
-            if not future.set_running_or_notify_cancel():
-                continue  # cancelled before it started
-            try:
-                future.set_result(work())
-            except BaseException as exc:  # handed to the item, which raises it
-                future.set_exception(exc)
+            _settle(*job)
 
     def client(self) -> ConnectorClient:
         """The calling slot's client, made on its first check."""
@@ -148,6 +154,7 @@ class CheckPool:
     def start(self, work: Callable[[], T]) -> Future[T]:
         """Queue ``work`` for the next free slot, starting another slot while there are fewer than ``size``."""
         future: Future[T] = Future()
+        future.add_done_callback(self._wake)
         self._futures.append(future)
         self._queue.put((future, work))
         if len(self._slots) < min(self.size, len(self._futures)):
@@ -157,10 +164,43 @@ class CheckPool:
             slot.start()
         return future
 
+    def _wake(self, _: Future[Any]) -> None:
+        with self._handed_or_done:
+            self._handed_or_done.notify_all()
+
+    def on_main(self, work: Callable[[], T]) -> T:
+        """``work()`` on the thread that made the pool (see the module): at once when called there, else handed
+        to it and waited for. Raises :class:`RunStopped` once the run stops, as a request would."""
+        if threading.current_thread() is self._owner:
+            return work()
+        future: Future[T] = Future()
+        with self._handed_or_done:
+            if self.stopping.is_set():
+                raise RunStopped("the run is stopping: the check's remaining work was not started")
+            self._handed.append((future, work))
+            self._handed_or_done.notify_all()
+        return future.result()
+
+    def result(self, future: Future[T]) -> T:
+        """What ``future`` (a check queued here) ended with, once it has ended; meanwhile this thread does the
+        work slots hand it (:meth:`on_main`), in the order handed."""
+        while True:
+            with self._handed_or_done:
+                self._handed_or_done.wait_for(lambda: bool(self._handed) or future.done())
+                handed, self._handed = self._handed, []
+            for job in handed:
+                _settle(*job)
+            if not handed:
+                return future.result()
+
     def stop(self, wait: float) -> bool:
         """Run nothing more, stop the checks in flight before their next request and wait for them (at most
         ``wait`` seconds). True when none is still running."""
         self.stopping.set()
+        with self._handed_or_done:
+            handed, self._handed = self._handed, []
+        for job, _ in handed:
+            job.set_exception(RunStopped("the run is stopping: the check's remaining work was not started"))
         for future in self._futures:
             future.cancel()
         running = [f for f in self._futures if not f.done()]
@@ -180,3 +220,13 @@ class CheckPool:
             for client in clients:
                 client.close()
         return ended
+
+
+def _settle(future: Future[Any], work: Callable[[], Any]) -> None:
+    """Do ``work`` for ``future``, unless it was cancelled before it started; what it raises is handed on."""
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        future.set_result(work())
+    except BaseException as exc:  # handed to whoever waits: the item, which raises it, or the slot
+        future.set_exception(exc)

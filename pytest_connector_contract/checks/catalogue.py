@@ -1,8 +1,9 @@
 """The catalogue of check kinds: how the harness finds the function that runs a check of each kind.
 
-The kinds beyond the default suite (exploration, racing clients) and the official client's are imported only
-when a check of theirs runs, so that a run that does not use them never pays for Hypothesis, threads or the
-client; no check module imports another.
+The kinds beyond the default suite (exploration, racing clients) are imported only when a check of theirs
+runs, so that a run that does not use them never pays for Hypothesis or threads; the official client's module
+is imported at start-up (it lists its checks), the client itself only when a check runs. No check module
+imports another.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from pytest_connector_contract.checks import client_wire, kinds
+from pytest_connector_contract.checks import client_wire, kinds, official_client
 from pytest_connector_contract.checks.run import Run
 from pytest_connector_contract.contract.spec import Check, Spec
 
@@ -27,14 +28,14 @@ KINDS: dict[str, Callable[[Run], None] | str] = {
     "unchanged": kinds.check_unchanged,
     "explore": "pytest_connector_contract.checks.explore:explore",
     "race": "pytest_connector_contract.checks.race:race",
-    "official_client": "pytest_connector_contract.checks.official_client:official_client",
+    "official_client": official_client.official_client,
 }
 
 #: kinds whose checks never run ahead of their turn with others in flight (``--connector-concurrency``): an
 #: exploration walk drives Hypothesis, which is not thread-safe, so no two walks may overlap; a race check
-#: runs its own racing threads, whose timing other checks in flight would only blur; an official client check
-#: catches the client's warnings, and ``warnings.catch_warnings`` is not thread-safe
-RUN_ALONE = frozenset({"explore", "race", "official_client"})
+#: runs its own racing threads, whose timing other checks in flight would only blur (an official client check
+#: runs in a slot too: it hands the part that catches the client's warnings to pytest's thread, see ahead.py)
+RUN_ALONE = frozenset({"explore", "race"})
 
 
 def runner(kind: str) -> Callable[[Run], None]:

@@ -68,15 +68,20 @@ class LiveReference:
             "release": version_text(self.release),
         }
 
-    def run(self, check: Check) -> tuple[str, str | None, list[dict[str, Any]], list[str]]:
+    def run(
+        self, check: Check, on_main: Callable[[Callable[[], Any]], Any] | None = None
+    ) -> tuple[str, str | None, list[dict[str, Any]], list[str]]:
         """Run ``check`` on the reference: its own outcome, message and normalised steps, and a line for each
         connector it created there that could not be deleted when it ended (those stay in the Ledger: the
-        session's clean-up tries again, and reports what remains)."""
+        session's clean-up tries again, and reports what remains). ``on_main``: the target's run's
+        (``Run.on_main``), for a check in flight in a slot."""
         client = self.new_client()
         try:
             client.start_recording(check.id)
             factory = self.new_factory(client)
             run = Run(check, spec=self.spec, target=self.target, client=client, factory=factory, settings=self.settings)
+            if on_main is not None:
+                run.on_main = on_main
             outcome, message, _ = own_outcome(run)
             message = normalise_text(message, self.id_prefix)
             steps = normalise_exchanges([exchange.to_dict() for exchange in client.exchanges], self.id_prefix)
@@ -186,7 +191,7 @@ def _judge(run: Run, own: str, steps: list[dict[str, Any]], reference: Reference
             return
         ref_own, ref_message, ref_steps = entry["outcome"], entry.get("message"), list(entry["steps"])
     else:
-        ref_own, ref_message, ref_steps, cleanup = reference.run(run.check)
+        ref_own, ref_message, ref_steps, cleanup = reference.run(run.check, run.on_main)
         if cleanup:
             evidence["reference_cleanup"] = cleanup
     evidence["reference"].update(outcome=ref_own, message=ref_message)

@@ -18,8 +18,11 @@ shown decoded). Nothing else of the client is changed: it sends its own headers 
 
 Without the client the checks are skipped, saying how to install it; a client whose major the target's
 release refuses (a 9.x client against 8.x: it asks for ``compatible-with=9``) is skipped with that reason.
-The client is imported when a check runs, never at start-up. Its warnings are caught around the call, which
-is not thread-safe, so these checks never run ahead of their turn (``catalogue.RUN_ALONE``).
+The client is imported when a check runs, never at start-up. Its warnings are caught around the call with
+``warnings.catch_warnings``, which swaps process-wide state that pytest swaps too, around each item: so the
+import (which adds a warnings filter) and everything from making the client to closing it run on the thread
+pytest runs items on (``Run.on_main``). A check in flight in a slot (``--connector-concurrency``) prepares its
+connector there and hands the client's part over (checks/ahead.py); one-at-a-time, all of it runs in turn.
 """
 
 from __future__ import annotations
@@ -188,11 +191,26 @@ def _tls_options(transport: Transport) -> dict[str, Any]:
 
 def official_client(run: Run) -> None:
     params = run.check.params
-    option, case = params["option"], params["case"]
-    es = _client_for(run)
+    es = run.on_main(lambda: _client_for(run))  # the import sets a warnings filter: see the module
     refused = _refused_major(es, run)
     if refused is not None:
         raise CheckSkipped(refused)
+    if params["case"] == "not-found":
+        connector_id, before = run.factory.unused_id(), {}
+    else:
+        connector = run.factory(status=params["from"])
+        connector_id, before = connector.id, connector.document
+    run.on_main(lambda: _drive(run, es, connector_id, before))
+    # What the client returned or raised is read before the suite's redaction: a target that echoes a
+    # credential must not carry it into a report through the client's exception.
+    run.observed = None if run.observed is None else run.client.redact(run.observed)
+    run.problems = [run.client.redact(problem) for problem in run.problems]
+    run.finish()
+
+
+def _drive(run: Run, es: _Client, connector_id: str, before: dict[str, Any]) -> None:
+    """Make the client, call it on ``connector_id`` (see :func:`_call`) and close it."""
+    option = run.check.params["option"]
     transport = run.client.transport
     authorization = run.settings.target.credentials.authorization()
     headers = {} if authorization is None else {"Authorization": authorization.reveal()}
@@ -211,19 +229,9 @@ def official_client(run: Run) -> None:
     opaque_id = f"connector-contract {run.check.id}" if option == "opaque-id" else None
     api = elasticsearch.options(opaque_id=opaque_id) if opaque_id is not None else elasticsearch
     try:
-        if case == "not-found":
-            connector_id, before = run.factory.unused_id(), {}
-        else:
-            connector = run.factory(status=params["from"])
-            connector_id, before = connector.id, connector.document
         _call(run, es, api, connector_id, before, opaque_id)
     finally:
         elasticsearch.close()
-    # What the client returned or raised is read before the suite's redaction: a target that echoes a
-    # credential must not carry it into a report through the client's exception.
-    run.observed = None if run.observed is None else run.client.redact(run.observed)
-    run.problems = [run.client.redact(problem) for problem in run.problems]
-    run.finish()
 
 
 def _call(run: Run, es: _Client, api: Any, connector_id: str, before: dict[str, Any], opaque_id: str | None) -> None:

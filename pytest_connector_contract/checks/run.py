@@ -107,6 +107,9 @@ class Run:
         self.new_client = new_client
         #: a client authenticated with --connector-readonly-api-key; None when no such key was given
         self.readonly_client = readonly_client
+        #: runs the part of a check that must run on the thread pytest runs items on (``work()`` at once,
+        #: except for a check in flight in a slot: ``CheckPool.on_main`` hands it over, see checks/ahead.py)
+        self.on_main: Callable[[Callable[[], Any]], Any] = _at_once
 
     def _forget_evidence(self) -> None:
         self.expected: str | None = None
@@ -325,3 +328,7 @@ def send_case(client: ConnectorClient, connector_id: str, request: CaseRequest) 
         content_type=request.content_type,
         accept=request.accept,
     )
+
+
+def _at_once(work: Callable[[], Any]) -> Any:
+    return work()

@@ -14,7 +14,9 @@ durations of the check itself (call) and of its clean-up (teardown), not the tim
 
 Not run ahead: exploration walks (Hypothesis is not thread-safe; walks therefore never overlap one another)
 and race checks (they run their own threads), whose items run them when their turn comes; items a marker
-may skip; and any item but the bundled suite's.
+may skip; and any item but the bundled suite's. An official client check runs ahead, and hands the part that
+catches the client's warnings to this thread, which does it while an item waits for its check
+(``CheckPool.result``, through :meth:`ChecksAhead.take`).
 
 When the run stops (``-x``/``--maxfail`` after an item, Ctrl-C, or the end of the loop), nothing more is
 started and checks in flight stop before their next request; they are waited for, except after Ctrl-C. What
@@ -157,14 +159,18 @@ class ChecksAhead:
             return 0
 
     def _new_run(self, check: Check, client: ConnectorClient) -> Run:
-        return self.state.new_run(check, client, self.state.new_factory(client))
+        run = self.state.new_run(check, client, self.state.new_factory(client))
+        assert self.pool is not None
+        run.on_main = self.pool.on_main
+        return run
 
     def take(self, item: pytest.Item) -> Ahead | None:
         future = self.futures.pop(item.nodeid, None)
         if future is None or future.cancelled():
             return None
         started = time.perf_counter()
-        ahead = future.result()
+        assert self.pool is not None
+        ahead = self.pool.result(future)
         item.stash[WAITED] = time.perf_counter() - started
         item.stash[AHEAD] = ahead
         return ahead
