@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import requests
+from support.session import ReferenceSession, new_id
 
 import pytest_connector_contract
 from pytest_connector_contract.cli import main as cli
@@ -41,54 +42,14 @@ INVALID = "Such a status transition is not supported by the Connector Protocol."
 # ------------------------------------------------------------------------------------------ fixtures
 
 
-class Client:
-    """A keep-alive session bound to one running server, with the few calls the tests repeat."""
-
-    def __init__(self, server: ReferenceServer) -> None:
-        self.server = server
-        self.url = server.url
-        self.session = requests.Session()
-
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return self.session.request(method, self.url + path, **kwargs)
-
-    def create(self, connector_id: str | None = None, **fields: Any) -> str:
-        connector_id = connector_id or new_id()
-        body = {"index_name": f"idx-{connector_id.lower()}", "name": connector_id, **fields}
-        response = self.request("PUT", f"/_connector/{connector_id}", json=body)
-        assert response.status_code in (200, 201), response.text
-        return connector_id
-
-    def put_status(self, connector_id: str, status: Any, **kwargs: Any) -> requests.Response:
-        return self.request("PUT", f"/_connector/{connector_id}/_status", json={"status": status}, **kwargs)
-
-    def status_of(self, connector_id: str) -> str:
-        response = self.request("GET", f"/_connector/{connector_id}")
-        assert response.status_code == 200, response.text
-        status: str = response.json()["status"]
-        return status
-
-    def drive(self, connector_id: str, status: str) -> None:
-        for step in SPEC.setup_paths[status]:
-            response = self.put_status(connector_id, step)
-            assert response.status_code == 200, response.text
-
-    def close(self) -> None:
-        self.session.close()
-
-
-def new_id() -> str:
-    return f"t-{uuid.uuid4().hex[:12]}"
-
-
 @pytest.fixture
-def make_client(start_target: Callable[..., ReferenceServer]) -> Iterator[Callable[..., Client]]:
+def make_client(start_target: Callable[..., ReferenceServer]) -> Iterator[Callable[..., ReferenceSession]]:
     """Start a server (``start_target``) for a given version/flavor and a client for it, closed at teardown."""
-    clients: list[Client] = []
+    clients: list[ReferenceSession] = []
 
-    def make(es_version: str = DEFAULT_ES_VERSION, **kwargs: Any) -> Client:
+    def make(es_version: str = DEFAULT_ES_VERSION, **kwargs: Any) -> ReferenceSession:
         target_kwargs = {k: kwargs.pop(k) for k in ("build_flavor",) if k in kwargs}
-        client = Client(start_target(ReferenceTarget(es_version, **target_kwargs), **kwargs))
+        client = ReferenceSession(start_target(ReferenceTarget(es_version, **target_kwargs), **kwargs))
         clients.append(client)
         return client
 
@@ -98,13 +59,13 @@ def make_client(start_target: Callable[..., ReferenceServer]) -> Iterator[Callab
 
 
 @pytest.fixture
-def es(make_client: Callable[..., Client]) -> Client:
+def es(make_client: Callable[..., ReferenceSession]) -> ReferenceSession:
     """A 9.1.0 emulation (the newest profile, soft delete)."""
     return make_client()
 
 
 @pytest.fixture
-def es814(make_client: Callable[..., Client]) -> Client:
+def es814(make_client: Callable[..., ReferenceSession]) -> ReferenceSession:
     return make_client("8.14.3")
 
 
@@ -138,7 +99,7 @@ def assert_error(
 # ---------------------------------------------------------------------------------------- routes
 
 
-def test_root_identifies_the_emulated_version(es: Client) -> None:
+def test_root_identifies_the_emulated_version(es: ReferenceSession) -> None:
     response = es.request("GET", "/")
     assert response.status_code == 200
     body = response.json()
@@ -155,7 +116,7 @@ def test_root_identifies_the_emulated_version(es: Client) -> None:
     assert head.headers["X-elastic-product"] == "Elasticsearch"
 
 
-def test_create_get_replace_list_delete(es: Client) -> None:
+def test_create_get_replace_list_delete(es: ReferenceSession) -> None:
     cid = new_id()
     created = es.request("PUT", f"/_connector/{cid}", json={"index_name": "idx-a", "name": "A"})
     assert (created.status_code, created.json()) == (201, {"id": cid, "result": "created"})
@@ -183,7 +144,7 @@ def test_create_get_replace_list_delete(es: Client) -> None:
     assert_error(es.request("GET", f"/_connector/{cid}"), 404, "resource_not_found_exception", f"[{cid}]")
 
 
-def test_post_generates_an_id(es: Client) -> None:
+def test_post_generates_an_id(es: ReferenceSession) -> None:
     response = es.request("POST", "/_connector", json={"index_name": "idx-post"})
     assert response.status_code == 201
     body = response.json()
@@ -191,12 +152,12 @@ def test_post_generates_an_id(es: Client) -> None:
     assert es.status_of(body["id"]) == "created"
 
 
-def test_is_native_starts_in_needs_configuration(es: Client) -> None:
+def test_is_native_starts_in_needs_configuration(es: ReferenceSession) -> None:
     cid = es.create(is_native=True, index_name=f"content-{uuid.uuid4().hex[:8]}")
     assert es.status_of(cid) == "needs_configuration"
 
 
-def test_list_filters_and_paging(es: Client) -> None:
+def test_list_filters_and_paging(es: ReferenceSession) -> None:
     tag = uuid.uuid4().hex[:8]
     ids = [es.create(f"list-{tag}-{i}", service_type="gdrive" if i % 2 else "jira") for i in range(5)]
     everything = es.request("GET", "/_connector", params={"query": tag}).json()
@@ -215,14 +176,14 @@ def test_list_filters_and_paging(es: Client) -> None:
     )
 
 
-def test_url_encoded_ids_are_decoded(es: Client) -> None:
+def test_url_encoded_ids_are_decoded(es: ReferenceSession) -> None:
     assert es.request("PUT", "/_connector/a%2Fb%20c%C3%A9", json={"index_name": "idx-enc"}).json()["id"] == "a/b cé"
     response = es.request("PUT", "/_connector/a%2Fb%20c%C3%A9/_status", json={"status": "error"})
     assert response.json() == {"result": "updated"}
     assert es.request("GET", "/_connector/a%2Fb%20c%C3%A9").json()["status"] == "error"
 
 
-def test_unknown_path_has_a_string_error_without_status(es: Client) -> None:
+def test_unknown_path_has_a_string_error_without_status(es: ReferenceSession) -> None:
     response = es.request("GET", "/_nope/x", params={"a": "1"})
     assert response.status_code == 400
     assert response.json() == {"error": "no handler found for uri [/_nope/x?a=1] and method [GET]"}
@@ -238,7 +199,7 @@ def test_unknown_path_has_a_string_error_without_status(es: Client) -> None:
         ("DELETE", "/", "GET,HEAD"),
     ],
 )
-def test_wrong_method_is_405_with_allow(es: Client, method: str, path: str, allowed: str) -> None:
+def test_wrong_method_is_405_with_allow(es: ReferenceSession, method: str, path: str, allowed: str) -> None:
     response = es.request(method, path)
     assert response.status_code == 405
     assert response.headers["Allow"] == allowed
@@ -249,12 +210,12 @@ def test_wrong_method_is_405_with_allow(es: Client, method: str, path: str, allo
     }
 
 
-def test_options_lists_allowed_methods(es: Client) -> None:
+def test_options_lists_allowed_methods(es: ReferenceSession) -> None:
     response = es.request("OPTIONS", "/_connector/x/_status")
     assert (response.status_code, response.headers["Allow"], response.content) == (200, "PUT", b"")
 
 
-def test_405_leaves_the_connector_in_place(es: Client) -> None:
+def test_405_leaves_the_connector_in_place(es: ReferenceSession) -> None:
     cid = es.create()
     assert es.request("DELETE", f"/_connector/{cid}/_status").status_code == 405
     assert es.status_of(cid) == "created"
@@ -263,7 +224,7 @@ def test_405_leaves_the_connector_in_place(es: Client) -> None:
 # ---------------------------------------------------------------------------- bad input (section 4)
 
 
-def send_case(client: Client, connector_id: str, request: dict[str, Any]) -> requests.Response:
+def send_case(client: ReferenceSession, connector_id: str, request: dict[str, Any]) -> requests.Response:
     """Send one spec validation case as the suite sends it (``case_request`` writes it on the wire)."""
     wire = case_request(request)
     headers = {"Content-Type": wire.content_type} if wire.content_type is not None else {}
@@ -279,7 +240,7 @@ def send_case(client: Client, connector_id: str, request: dict[str, Any]) -> req
 
 
 @pytest.mark.parametrize("case", SPEC.validation_cases, ids=lambda c: c.id)
-def test_spec_validation_case_on_newest(es: Client, case: ValidationCase) -> None:
+def test_spec_validation_case_on_newest(es: ReferenceSession, case: ValidationCase) -> None:
     """The faithful reference meets every validation expectation of the packaged spec."""
     cid = es.create()
     response = send_case(es, cid, case.request)
@@ -345,7 +306,9 @@ def test_spec_validation_case_on_newest(es: Client, case: ValidationCase) -> Non
         ),
     ],
 )
-def test_more_bad_bodies(es: Client, raw: str, error_type: str, reason: str | None, cause: str | None) -> None:
+def test_more_bad_bodies(
+    es: ReferenceSession, raw: str, error_type: str, reason: str | None, cause: str | None
+) -> None:
     cid = es.create()
     response = es.request("PUT", f"/_connector/{cid}/_status", data=raw.encode(), headers=JSON)
     assert_error(response, 400, error_type, reason, cause)
@@ -355,7 +318,7 @@ def test_more_bad_bodies(es: Client, raw: str, error_type: str, reason: str | No
 @pytest.mark.parametrize(
     ("raw", "token"), [("[]", "START_ARRAY"), ('"connected"', "VALUE_STRING"), ("1", "VALUE_NUMBER")]
 )
-def test_a_body_that_is_not_an_object_names_the_parser(es: Client, raw: str, token: str) -> None:
+def test_a_body_that_is_not_an_object_names_the_parser(es: ReferenceSession, raw: str, token: str) -> None:
     """Facts sheet section 4: ObjectParser's ``throwExpectedStartObject`` names the parser."""
     cid = es.create()
     response = es.request("PUT", f"/_connector/{cid}/_status", data=raw.encode(), headers=JSON)
@@ -365,7 +328,7 @@ def test_a_body_that_is_not_an_object_names_the_parser(es: Client, raw: str, tok
     assert es.status_of(cid) == "created"
 
 
-def test_unknown_value_cause_names_the_value(es: Client) -> None:
+def test_unknown_value_cause_names_the_value(es: ReferenceSession) -> None:
     error = assert_error(
         es.put_status(es.create(), "foo"),
         400,
@@ -376,14 +339,14 @@ def test_unknown_value_cause_names_the_value(es: Client) -> None:
     assert error["caused_by"] == {"type": "illegal_argument_exception", "reason": "Unknown ConnectorStatus: foo"}
 
 
-def test_comments_and_trailing_text_are_tolerated_like_jackson(es: Client) -> None:
+def test_comments_and_trailing_text_are_tolerated_like_jackson(es: ReferenceSession) -> None:
     cid = es.create()
     body = b'{ /* why not */ "status" : "Needs_Configuration" } // trailing'
     response = es.request("PUT", f"/_connector/{cid}/_status", data=body, headers=JSON)
     assert response.json() == {"result": "updated"}
 
 
-def test_body_is_parsed_before_the_connector_is_read(es: Client) -> None:
+def test_body_is_parsed_before_the_connector_is_read(es: ReferenceSession) -> None:
     response = es.request("PUT", "/_connector/missing/_status", data=b"[]", headers=JSON)
     assert_error(response, 400, "x_content_parse_exception", "Expected START_OBJECT")
     response = es.put_status("missing", "error")
@@ -391,7 +354,7 @@ def test_body_is_parsed_before_the_connector_is_read(es: Client) -> None:
     assert error["reason"] == "connector [missing] not found"
 
 
-def test_body_is_parsed_before_parameters_and_parameters_before_validation(es: Client) -> None:
+def test_body_is_parsed_before_parameters_and_parameters_before_validation(es: ReferenceSession) -> None:
     cid = es.create()
     bad_body = es.put_status(cid, "nope", params={"foo": "1"})
     assert_error(
@@ -412,7 +375,7 @@ def test_case_insensitive_like_java() -> None:
         target.parse_status("connected ")
 
 
-def test_global_parameters(es: Client) -> None:
+def test_global_parameters(es: ReferenceSession) -> None:
     cid = es.create()
     pretty = es.request("GET", f"/_connector/{cid}", params={"pretty": "", "filter_path": "id,status"})
     assert pretty.text == f'{{\n  "id" : "{cid}",\n  "status" : "created"\n}}\n'
@@ -423,7 +386,7 @@ def test_global_parameters(es: Client) -> None:
 # --------------------------------------------------------------------------------- content types
 
 
-def test_406_forms(es: Client) -> None:
+def test_406_forms(es: ReferenceSession) -> None:
     cid = es.create()
     body = b'{"status":"error"}'
     missing = es.request("PUT", f"/_connector/{cid}/_status", data=body)
@@ -439,7 +402,7 @@ def test_406_forms(es: Client) -> None:
 
 
 @pytest.mark.parametrize("compat", ["8", "9"])
-def test_vendor_media_type_is_accepted_and_echoed(es: Client, compat: str) -> None:
+def test_vendor_media_type_is_accepted_and_echoed(es: ReferenceSession, compat: str) -> None:
     vendor = f"application/vnd.elasticsearch+json; compatible-with={compat}"
     cid = es.create()
     response = es.put_status(cid, "error", headers={"Content-Type": vendor, "Accept": vendor})
@@ -447,7 +410,7 @@ def test_vendor_media_type_is_accepted_and_echoed(es: Client, compat: str) -> No
     assert response.headers["Content-Type"] == f"application/vnd.elasticsearch+json;compatible-with={compat}"
 
 
-def test_unsupported_compatible_version_is_refused(es: Client) -> None:
+def test_unsupported_compatible_version_is_refused(es: ReferenceSession) -> None:
     vendor = "application/vnd.elasticsearch+json; compatible-with=7"
     response = es.put_status(es.create(), "error", headers={"Content-Type": vendor, "Accept": vendor})
     error = assert_error(response, 400, "media_type_header_exception", caused_by_type="status_exception")
@@ -455,7 +418,7 @@ def test_unsupported_compatible_version_is_refused(es: Client) -> None:
     assert response.headers["Content-Type"] == "application/json"
 
 
-def test_headers_on_every_answer(es: Client) -> None:
+def test_headers_on_every_answer(es: ReferenceSession) -> None:
     cid = es.create()
     answers = [
         es.request("GET", "/"),
@@ -482,7 +445,9 @@ MATRIX = [(p, a, b) for p in ("8.14.3", "9.1.0") for a in SPEC.statuses for b in
 
 
 @pytest.mark.parametrize(("version", "current", "requested"), MATRIX)
-def test_transition_matrix(make_client: Callable[..., Client], version: str, current: str, requested: str) -> None:
+def test_transition_matrix(
+    make_client: Callable[..., ReferenceSession], version: str, current: str, requested: str
+) -> None:
     client = make_client(version)
     profile = client.server.target.profile
     assert profile.name == ("8.13" if version.startswith("8.14") else "8.15")
@@ -508,7 +473,7 @@ def test_transition_matrix(make_client: Callable[..., Client], version: str, cur
         assert client.request("GET", f"/_connector/{cid}").json() == before
 
 
-def test_self_transitions_differ_between_profiles(make_client: Callable[..., Client]) -> None:
+def test_self_transitions_differ_between_profiles(make_client: Callable[..., ReferenceSession]) -> None:
     old, new = make_client("8.14.3"), make_client("8.15.0")
     for client, expected in ((old, 400), (new, 200)):
         cid = client.create()
@@ -516,7 +481,7 @@ def test_self_transitions_differ_between_profiles(make_client: Callable[..., Cli
         assert client.put_status(cid, "connected").status_code == expected
 
 
-def test_serverless_uses_the_newest_profile_whatever_its_version(make_client: Callable[..., Client]) -> None:
+def test_serverless_uses_the_newest_profile_whatever_its_version(make_client: Callable[..., ReferenceSession]) -> None:
     client = make_client("8.11.0", build_flavor="serverless")
     info = client.request("GET", "/").json()["version"]
     assert (info["number"], info["build_flavor"]) == ("8.11.0", "serverless")
@@ -542,7 +507,9 @@ def test_unsupported_versions_are_refused(version: str, flavor: str, message: st
 # ----------------------------------------------------------------------- version behaviours
 
 
-def test_empty_status_body_is_500_on_8_14_and_400_later(make_client: Callable[..., Client], es814: Client) -> None:
+def test_empty_status_body_is_500_on_8_14_and_400_later(
+    make_client: Callable[..., ReferenceSession], es814: ReferenceSession
+) -> None:
     cid = es814.create()
     crash = es814.request("PUT", f"/_connector/{cid}/_status", data=b"")
     assert_error(crash, 500, "null_pointer_exception")
@@ -552,7 +519,7 @@ def test_empty_status_body_is_500_on_8_14_and_400_later(make_client: Callable[..
     assert_error(response, 400, "parse_exception", "request body is required")
 
 
-def test_create_rules_before_8_15(make_client: Callable[..., Client], es814: Client) -> None:
+def test_create_rules_before_8_15(make_client: Callable[..., ReferenceSession], es814: ReferenceSession) -> None:
     assert_error(es814.request("PUT", "/_connector/c1"), 400, "parse_exception", "request body is required")
     assert es814.request("PUT", "/_connector/c1", json={}).status_code == 201  # no index_name needed on 8.14
     put_collection = es814.request("PUT", "/_connector", json={})
@@ -568,7 +535,7 @@ def test_create_rules_before_8_15(make_client: Callable[..., Client], es814: Cli
     assert v815.request("PUT", "/_connector/c1").status_code == 201
 
 
-def test_put_body_is_strict(es: Client) -> None:
+def test_put_body_is_strict(es: ReferenceSession) -> None:
     assert_error(
         es.request("PUT", "/_connector/c1", json={"index_name": "i", "x": 1}),
         400,
@@ -584,7 +551,7 @@ def test_put_body_is_strict(es: Client) -> None:
     assert es.request("PUT", "/_connector/c1", json={"index_name": None}).status_code == 201
 
 
-def test_soft_delete_on_9(es: Client) -> None:
+def test_soft_delete_on_9(es: ReferenceSession) -> None:
     cid = es.create()
     es.drive(cid, "configured")
     assert es.request("DELETE", f"/_connector/{cid}").json() == {"acknowledged": True}
@@ -603,7 +570,7 @@ def test_soft_delete_on_9(es: Client) -> None:
     assert_error(es.request("DELETE", f"/_connector/{cid}", params={"hard": ""}), 404, "resource_not_found_exception")
 
 
-def test_hard_delete_only_before_9(es814: Client) -> None:
+def test_hard_delete_only_before_9(es814: ReferenceSession) -> None:
     cid = es814.create()
     assert "deleted" not in es814.request("GET", f"/_connector/{cid}").json()
     assert_error(
@@ -616,7 +583,7 @@ def test_hard_delete_only_before_9(es814: Client) -> None:
     assert es814.server.target.snapshot(cid) is None
 
 
-def test_index_name_is_unique_among_live_connectors(es: Client) -> None:
+def test_index_name_is_unique_among_live_connectors(es: ReferenceSession) -> None:
     first = es.create(index_name="shared-idx")
     clash = es.request("PUT", f"/_connector/{new_id()}", json={"index_name": "shared-idx"})
     assert_error(clash, 400, "status_exception", "Index name [shared-idx] is used by another connector.")
@@ -632,7 +599,7 @@ def test_index_name_is_unique_among_live_connectors(es: Client) -> None:
 
 @pytest.mark.filterwarnings("ignore::elasticsearch.exceptions.GeneralAvailabilityWarning")
 @pytest.mark.parametrize("compress", [False, True], ids=["plain", "http_compress"])
-def test_official_python_client(es: Client, compress: bool) -> None:
+def test_official_python_client(es: ReferenceSession, compress: bool) -> None:
     """The example of Elastic's "Update connector status API" page, with and without the client's documented
     request compression (facts sheet sections 0 and 9: Elasticsearch decodes gzip request bodies)."""
     from elasticsearch import Elasticsearch, NotFoundError
@@ -655,7 +622,7 @@ def test_official_python_client(es: Client, compress: bool) -> None:
 # ------------------------------------------------------------------------------- concurrency
 
 
-def test_concurrent_mixed_requests(es: Client) -> None:
+def test_concurrent_mixed_requests(es: ReferenceSession) -> None:
     """8 threads x 50 requests of every kind: no 5xx, no server-side error, every state consistent."""
     failures: list[str] = []
     finals: dict[str, str] = {}
@@ -701,7 +668,7 @@ def test_concurrent_mixed_requests(es: Client) -> None:
     assert es.server.errors == []
 
 
-def test_status_updates_are_atomic(es: Client) -> None:
+def test_status_updates_are_atomic(es: ReferenceSession) -> None:
     """Racing the same refused-after-first transition: exactly one winner per round."""
     cid = es.create()
     es.drive(cid, "configured")
@@ -776,7 +743,7 @@ def test_port_in_use_raises() -> None:
         ReferenceServer(port=first.port).start()
 
 
-def test_chunked_request_bodies(es: Client) -> None:
+def test_chunked_request_bodies(es: ReferenceSession) -> None:
     cid = es.create()
 
     def chunks() -> Iterator[bytes]:
@@ -815,7 +782,7 @@ def test_latency_is_injected(start_target: Callable[..., ReferenceServer], monke
 # ------------------------------------------------------------------------------ fault injection
 
 
-def test_behaviour_is_overridable_in_a_few_lines(make_client: Callable[..., Client]) -> None:
+def test_behaviour_is_overridable_in_a_few_lines(make_client: Callable[..., ReferenceSession]) -> None:
     """The override points the mutants rely on take effect through the whole HTTP pipeline."""
 
     class Mutant(ReferenceTarget):

@@ -10,14 +10,13 @@ driven against ``ReferenceServer`` for the releases it supports.
 
 from __future__ import annotations
 
-import http.client
-import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import requests
+from support.session import ReferenceSession
 
 from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.security import CONNECTOR_READ_ONLY, ApiKey, Security
@@ -30,58 +29,23 @@ COMPATIBLE = "A compatible version is required on both Content-Type and Accept h
 GA_WARNING = "ignore::elasticsearch.exceptions.GeneralAvailabilityWarning"  # the client's experimental-API notice
 
 
-class Es:
-    """A session bound to one reference server, with the calls the tests repeat."""
+@pytest.fixture
+def es_for(start_target: Callable[..., ReferenceServer]) -> Iterator[Callable[..., ReferenceSession]]:
+    """Start a reference target of a release (with the target's keyword arguments) and a session to it,
+    closed after the test."""
+    sessions: list[ReferenceSession] = []
 
-    def __init__(self, server: ReferenceServer) -> None:
-        self.server = server
-        self.url = server.url
-        self.session = requests.Session()
+    def start(version: str = "9.1.0", **kwargs: Any) -> ReferenceSession:
+        sessions.append(ReferenceSession(start_target(ReferenceTarget(version, **kwargs))))
+        return sessions[-1]
 
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return self.session.request(method, self.url + path, **kwargs)
-
-    def create(self, **fields: Any) -> str:
-        connector_id = f"c-{uuid.uuid4().hex[:10]}"
-        body = {"index_name": f"idx-{connector_id}", "name": connector_id, **fields}
-        response = self.request("PUT", f"/_connector/{connector_id}", json=body)
-        assert response.status_code == 201, response.text
-        return connector_id
-
-    def status(self, connector_id: str, body: bytes, **headers: str) -> requests.Response:
-        return self.request("PUT", f"/_connector/{connector_id}/_status", data=body, headers=headers)
-
-    def get(self, connector_id: str) -> dict[str, Any]:
-        response = self.request("GET", f"/_connector/{connector_id}")
-        assert response.status_code == 200, response.text
-        document: dict[str, Any] = response.json()
-        return document
-
-    def raw(self, method: str, path: str, headers: list[tuple[str, str]], body: bytes = b"") -> tuple[int, Any, bytes]:
-        """One request with repeated headers as given (requests folds them into one)."""
-        connection = http.client.HTTPConnection(self.server.host, self.server.port, timeout=10)
-        try:
-            connection.putrequest(method, path, skip_accept_encoding=True)
-            for name, value in headers:
-                connection.putheader(name, value)
-            connection.putheader("Content-Length", str(len(body)))
-            connection.endheaders(body)
-            response = connection.getresponse()
-            return response.status, response.headers, response.read()
-        finally:
-            connection.close()
+    yield start
+    for session in sessions:
+        session.close()
 
 
 @pytest.fixture
-def es_for(start_target: Callable[..., ReferenceServer]) -> Callable[..., Es]:
-    def start(version: str = "9.1.0", **kwargs: Any) -> Es:
-        return Es(start_target(ReferenceTarget(version, **kwargs)))
-
-    return start
-
-
-@pytest.fixture
-def es(es_for: Callable[..., Es]) -> Es:
+def es(es_for: Callable[..., ReferenceSession]) -> ReferenceSession:
     return es_for()
 
 
@@ -118,7 +82,7 @@ def assert_error(response: requests.Response, status: int, error_type: str, reas
         "application/vnd.elasticsearch+x-ndjson; compatible-with=9",
     ],
 )
-def test_json_media_types_are_read_as_json(es: Es, content_type: str) -> None:
+def test_json_media_types_are_read_as_json(es: ReferenceSession, content_type: str) -> None:
     """Section 9: application/json with any charset, application/x-ndjson and application/* are JSON."""
     connector = es.create()
     accept = {"Accept": f"{VENDOR}; compatible-with=9"} if "compatible-with" in content_type else {}
@@ -127,7 +91,7 @@ def test_json_media_types_are_read_as_json(es: Es, content_type: str) -> None:
     assert es.get(connector)["status"] == "needs_configuration"
 
 
-def test_a_vendor_type_whose_compatible_with_is_not_a_number_is_no_type(es: Es) -> None:
+def test_a_vendor_type_whose_compatible_with_is_not_a_number_is_no_type(es: ReferenceSession) -> None:
     """ParsedMediaType.toMediaType validates the parameters a type declares: compatible-with is digits."""
     vendor = f"{VENDOR}; compatible-with=x"
     response = es.status(es.create(), b'{"status":"error"}', **{"Content-Type": vendor, "Accept": JSON})
@@ -136,7 +100,7 @@ def test_a_vendor_type_whose_compatible_with_is_not_a_number_is_no_type(es: Es) 
 
 @pytest.mark.parametrize(("version", "accepted"), [("9.1.0", (8, 9)), ("8.19.0", (7, 8)), ("8.13.4", (7, 8))])
 def test_compatible_with_the_current_major_and_the_one_before(
-    es_for: Callable[..., Es], version: str, accepted: tuple[int, int]
+    es_for: Callable[..., ReferenceSession], version: str, accepted: tuple[int, int]
 ) -> None:
     es = es_for(version)
     for major in (*accepted, accepted[1] + 1):
@@ -158,7 +122,9 @@ def test_compatible_with_the_current_major_and_the_one_before(
     ],
     ids=["mismatch", "no-accept", "plain-content-type"],
 )
-def test_accept_and_content_type_must_carry_the_same_compatible_with(es: Es, headers: dict[str, str]) -> None:
+def test_accept_and_content_type_must_carry_the_same_compatible_with(
+    es: ReferenceSession, headers: dict[str, str]
+) -> None:
     """Section 9: the status, the type and a caused_by substring only (RestCompatibleVersionHelper)."""
     error = assert_error(es.status(es.create(), b'{"status":"error"}', **headers), 400, "media_type_header_exception")
     assert COMPATIBLE in error["caused_by"]["reason"]
@@ -176,7 +142,7 @@ def test_accept_and_content_type_must_carry_the_same_compatible_with(es: Es, hea
     ],
 )
 def test_the_response_type_follows_format_then_accept_then_json(
-    es: Es, query: str, headers: dict[str, str], expected: tuple[str, str | None]
+    es: ReferenceSession, query: str, headers: dict[str, str], expected: tuple[str, str | None]
 ) -> None:
     """AbstractRestChannel.newBuilder: ``format``, then an Accept naming a known type, then the request's own
     Content-Type, then JSON, with Accept's parameters."""
@@ -185,7 +151,7 @@ def test_the_response_type_follows_format_then_accept_then_json(
     assert media_type(response.headers["Content-Type"]) == expected
 
 
-def test_without_accept_the_response_type_is_the_requests_content_type(es: Es) -> None:
+def test_without_accept_the_response_type_is_the_requests_content_type(es: ReferenceSession) -> None:
     connector = es.create()
     response = es.request(
         "PUT",
@@ -198,7 +164,7 @@ def test_without_accept_the_response_type_is_the_requests_content_type(es: Es) -
     assert media_type(plain.headers["Content-Type"])[0] == JSON
 
 
-def test_a_repeated_content_type_is_refused(es: Es) -> None:
+def test_a_repeated_content_type_is_refused(es: ReferenceSession) -> None:
     """RestRequest.parseHeaderWithMediaType: "Incorrect header [Content-Type]. Only one value should be
     provided", as a media_type_header_exception."""
     path = f"/_connector/{es.create()}/_status"
@@ -211,7 +177,7 @@ def test_a_repeated_content_type_is_refused(es: Es) -> None:
 # ----------------------------------------------------------------------------------------------- headers
 
 
-def _answers_of_every_kind(es: Es) -> dict[str, requests.Response]:
+def _answers_of_every_kind(es: ReferenceSession) -> dict[str, requests.Response]:
     connector = es.create()
     path = f"/_connector/{connector}/_status"
     opaque = {"X-Opaque-Id": "op-1"}
@@ -226,7 +192,7 @@ def _answers_of_every_kind(es: Es) -> dict[str, requests.Response]:
     }
 
 
-def test_the_opaque_id_is_echoed_on_every_answer(es: Es) -> None:
+def test_the_opaque_id_is_echoed_on_every_answer(es: ReferenceSession) -> None:
     """Section 9: DefaultRestChannel echoes X-Opaque-Id on every answer, errors, 405 and 406 included."""
     for kind, response in _answers_of_every_kind(es).items():
         assert response.headers.get("X-Opaque-Id") == "op-1", kind
@@ -234,7 +200,7 @@ def test_the_opaque_id_is_echoed_on_every_answer(es: Es) -> None:
         assert "Warning" not in response.headers, kind
 
 
-def test_a_repeated_opaque_id_is_refused(es: Es) -> None:
+def test_a_repeated_opaque_id_is_refused(es: ReferenceSession) -> None:
     status, _, body = es.raw("GET", "/", [("X-Opaque-Id", "a"), ("X-Opaque-Id", "b")])
     assert status == 400
     assert b"multiple values for single-valued header [X-Opaque-Id]" in body
@@ -244,14 +210,14 @@ def test_a_repeated_opaque_id_is_refused(es: Es) -> None:
 
 
 @pytest.fixture
-def secured(start_target: Callable[..., ReferenceServer]) -> Es:
+def secured(start_target: Callable[..., ReferenceServer]) -> ReferenceSession:
     security = Security(api_keys=[ApiKey("rw", "s3cret"), ApiKey("ro", "s3cret2", privileges=CONNECTOR_READ_ONLY)])
-    es = Es(start_target(ReferenceTarget(security=security)))
+    es = ReferenceSession(start_target(ReferenceTarget(security=security)))
     es.session.headers["Authorization"] = "ApiKey " + ApiKey("rw", "s3cret").encoded
     return es
 
 
-def test_401_and_403_carry_neither_the_product_header_nor_warning(secured: Es) -> None:
+def test_401_and_403_carry_neither_the_product_header_nor_warning(secured: ReferenceSession) -> None:
     """RestResponse.filterHeaders; a 401 never carries a stack trace, even with error_trace."""
     connector = secured.create()
     anonymous = requests.put(
@@ -273,7 +239,7 @@ def test_401_and_403_carry_neither_the_product_header_nor_warning(secured: Es) -
         assert response.headers["X-Opaque-Id"] == "op-2"
 
 
-def test_options_bypasses_authentication(secured: Es) -> None:
+def test_options_bypasses_authentication(secured: ReferenceSession) -> None:
     """SecurityRestFilter: OPTIONS is answered without credentials."""
     response = requests.options(f"{secured.url}/_connector/x/_status", timeout=10)
     assert response.status_code == 200
@@ -284,7 +250,7 @@ def test_options_bypasses_authentication(secured: Es) -> None:
 # ----------------------------------------------------------------------------------- standard parameters
 
 
-def test_error_trace_adds_stack_trace_everywhere_in_an_error_object(es: Es) -> None:
+def test_error_trace_adds_stack_trace_everywhere_in_an_error_object(es: ReferenceSession) -> None:
     connector = es.create()
     for body in ({"status": "connected"}, {"status": "foo"}):
         response = es.request("PUT", f"/_connector/{connector}/_status?error_trace=true", json=body)
@@ -295,7 +261,7 @@ def test_error_trace_adds_stack_trace_everywhere_in_an_error_object(es: Es) -> N
         assert all("stack_trace" in cause for cause in error["root_cause"])
 
 
-def test_error_trace_leaves_the_plain_string_errors_as_they_are(es: Es) -> None:
+def test_error_trace_leaves_the_plain_string_errors_as_they_are(es: ReferenceSession) -> None:
     path = f"/_connector/{es.create()}/_status?error_trace=true"
     for response in (
         es.request("POST", path, json={"status": "error"}),
@@ -306,7 +272,7 @@ def test_error_trace_leaves_the_plain_string_errors_as_they_are(es: Es) -> None:
         assert "stack_trace" not in response.text
 
 
-def test_filter_path_filters_success_bodies_only(es: Es) -> None:
+def test_filter_path_filters_success_bodies_only(es: ReferenceSession) -> None:
     connector = es.create()
     assert es.request("GET", f"/_connector/{connector}?filter_path=status").json() == {"status": "created"}
     refused = es.request("PUT", f"/_connector/{connector}/_status?filter_path=result", json={"status": "connected"})
@@ -316,7 +282,7 @@ def test_filter_path_filters_success_bodies_only(es: Es) -> None:
 
 
 @pytest.mark.parametrize("query", ["pretty", "pretty=true", "human", "human=true", "format=json", "error_trace"])
-def test_the_standard_parameters_are_accepted(es: Es, query: str) -> None:
+def test_the_standard_parameters_are_accepted(es: ReferenceSession, query: str) -> None:
     response = es.request("PUT", f"/_connector/{es.create()}/_status?{query}", json={"status": "error"})
     assert response.status_code == 200, response.text
     assert response.json() == {"result": "updated"}
@@ -326,7 +292,7 @@ def test_the_standard_parameters_are_accepted(es: Es, query: str) -> None:
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "DELETE", "PATCH", "HEAD"])
-def test_every_method_but_put_is_405_with_allow_put(es: Es, method: str) -> None:
+def test_every_method_but_put_is_405_with_allow_put(es: ReferenceSession, method: str) -> None:
     path = f"/_connector/{es.create()}/_status"
     response = es.request(method, path)
     assert response.status_code == 405
@@ -338,7 +304,7 @@ def test_every_method_but_put_is_405_with_allow_put(es: Es, method: str) -> None
         assert response.json()["error"] == expected
 
 
-def test_options_is_200_text_plain_with_allow_and_no_body(es: Es) -> None:
+def test_options_is_200_text_plain_with_allow_and_no_body(es: ReferenceSession) -> None:
     response = es.request("OPTIONS", f"/_connector/{es.create()}/_status")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/plain")
@@ -349,7 +315,7 @@ def test_options_is_200_text_plain_with_allow_and_no_body(es: Es) -> None:
 # -------------------------------------------------------------------------------------------------- paths
 
 
-def test_a_plus_in_the_path_stays_a_plus_and_is_a_space_in_the_query(es: Es) -> None:
+def test_a_plus_in_the_path_stays_a_plus_and_is_a_space_in_the_query(es: ReferenceSession) -> None:
     """RestUtils.decodeComponent: es.rest.url_plus_as_space is false for paths; decodeQueryString maps + to a
     space."""
     created = es.request("PUT", "/_connector/a+b", json={"index_name": "plus-idx", "name": "x y"})
@@ -364,19 +330,19 @@ def test_a_plus_in_the_path_stays_a_plus_and_is_a_space_in_the_query(es: Es) -> 
 
 
 @pytest.mark.parametrize("name", ["Bad*Name", "_underscore", "a,b#c", "has:colon"])
-def test_the_list_endpoint_validates_index_names(es: Es, name: str) -> None:
+def test_the_list_endpoint_validates_index_names(es: ReferenceSession, name: str) -> None:
     """ListConnectorAction.Request.validate: each index_name through validateIndexOrAliasName."""
     response = es.request("GET", "/_connector", params={"index_name": name})
     assert_error(response, 400, "action_request_validation_exception", "Invalid index name [")
 
 
-def test_the_list_endpoint_does_not_check_the_case_of_index_names(es: Es) -> None:
+def test_the_list_endpoint_does_not_check_the_case_of_index_names(es: ReferenceSession) -> None:
     assert es.request("GET", "/_connector", params={"index_name": "Upper"}).json() == {"count": 0, "results": []}
 
 
 @pytest.mark.parametrize(("version", "refused"), [("8.16.0", False), ("8.19.0", False), ("9.0.0", True)])
 def test_the_content_prefix_of_native_connectors_starts_at_9_0(
-    es_for: Callable[..., Es], version: str, refused: bool
+    es_for: Callable[..., ReferenceSession], version: str, refused: bool
 ) -> None:
     """Section 6: PR #117778, merged for 9.0."""
     es = es_for(version)
@@ -392,7 +358,7 @@ def test_the_content_prefix_of_native_connectors_starts_at_9_0(
 
 
 @pytest.mark.parametrize(("version", "sets_status"), [("8.13.4", False), ("8.14.3", False), ("8.15.0", True)])
-def test_error_endpoint_per_release(es_for: Callable[..., Es], version: str, sets_status: bool) -> None:
+def test_error_endpoint_per_release(es_for: Callable[..., ReferenceSession], version: str, sets_status: bool) -> None:
     """Section 6: _error sets the error; from 8.15 (PR #110192) also the status: error, or connected when null."""
     es = es_for(version)
     connector = es.create()
@@ -408,7 +374,7 @@ def test_error_endpoint_per_release(es_for: Callable[..., Es], version: str, set
         assert (document["error"], document["status"]) == (None, "connected")
 
 
-def test_error_endpoint_answers(es: Es) -> None:
+def test_error_endpoint_answers(es: ReferenceSession) -> None:
     connector = es.create()
     missing = es.request("PUT", "/_connector/nope/_error", json={"error": "x"})
     assert_error(missing, 404, "resource_not_found_exception", "connector [nope] not found")
@@ -419,7 +385,7 @@ def test_error_endpoint_answers(es: Es) -> None:
     assert es.request("POST", f"/_connector/{connector}/_error", json={"error": "x"}).status_code == 405
 
 
-def test_status_leaves_the_error_alone(es: Es) -> None:
+def test_status_leaves_the_error_alone(es: ReferenceSession) -> None:
     """Section 9: _status writes the status field and nothing else, accepted or refused."""
     connector = es.create()
     es.request("PUT", f"/_connector/{connector}/_error", json={"error": "kept"})
