@@ -5,6 +5,9 @@ browser."""
 from __future__ import annotations
 
 import functools
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,27 @@ from support.runs import SuiteRun, run_with_report
 PROXY_VARIABLES = tuple(
     name for base in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY") for name in (base, base.lower())
 )
+
+
+#: where the runs the tests start keep their bytecode caches when the caller's shell asked Python to write none
+_PYCACHE_KEY = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The runs the tests start keep Python's bytecode caches, as a user's runs do. A shell that sets
+    ``PYTHONDONTWRITEBYTECODE`` (to keep the tree free of ``__pycache__``) would make every run compile and
+    assertion-rewrite the plugin's modules again, which costs more than the rest of a run's start-up: their caches
+    go to a directory of this session instead (``PYTHONPYCACHEPREFIX``), removed at its end. Set in the process
+    that starts the session, before any xdist worker, whose runs inherit it; the tests' own process is as started."""
+    if os.environ.get("PYTHONDONTWRITEBYTECODE") and not os.environ.get("PYTHONPYCACHEPREFIX"):
+        del os.environ["PYTHONDONTWRITEBYTECODE"]
+        os.environ["PYTHONPYCACHEPREFIX"] = config.stash[_PYCACHE_KEY] = tempfile.mkdtemp(prefix="connector-pyc-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    cache = config.stash.get(_PYCACHE_KEY, None)
+    if cache is not None:
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
