@@ -240,7 +240,8 @@ def test_a_target_that_meets_the_suite_but_answers_unlike_a_reference_of_its_rel
     start_target: Start, run_suite: RunSuite
 ) -> None:
     target, reference = start_target(), start_target(WrongResultWord())
-    run = run_suite(target.url, "--connector-reference-url", reference.url)
+    # the check the test reads alone: what it claims is about that check, not the whole run
+    run = run_suite(target.url, "--connector-reference-url", reference.url, f"{SUITE}transition[created->error]")
     assert run.ret == 1
     check = run.check("transition[created->error]")
     assert check["outcome"] == "failed"
@@ -267,9 +268,10 @@ def test_across_releases_a_reference_that_departs_for_its_own_release_is_listed_
 
 def test_a_failure_of_the_target_alone_is_failed(start_target: Start, run_suite: RunSuite) -> None:
     target, reference = start_target(RefusesAllowedTransition()), start_target()
-    run = run_suite(target.url, "--connector-reference-url", reference.url)
+    cell = "transition[needs_configuration->error]"
+    run = run_suite(target.url, "--connector-reference-url", reference.url, f"{SUITE}{cell}")  # the check alone
     assert run.ret == 1
-    check = run.check("transition[needs_configuration->error]")
+    check = run.check(cell)
     assert (check["outcome"], check["differential"]["own_outcome"]) == ("failed", "failed")
     assert any(p.startswith("expected HTTP 200") for p in check["problems"])
 
@@ -433,7 +435,9 @@ def test_a_recording_lacking_a_selected_check_names_it(run_suite: RunSuite, tmp_
     assert under_xdist.report["summary"]["executed"] == 0
 
 
-def test_an_unusable_reference_stops_the_run_naming_it(start_target: Start, run_suite: RunSuite) -> None:
+def test_an_unusable_reference_stops_the_run_naming_it(
+    start_target: Start, run_suite: RunSuite, quick_retries: tuple[float, ...]
+) -> None:
     target = start_target()
     run = run_suite(target.url, "--connector-reference-url", "http://127.0.0.1:9")
     assert run.ret == 2
