@@ -3,6 +3,7 @@ against the suite's expectations, end to end over real HTTP, with the outcome ta
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from support.mutants import (
     WrongRefusalType,
     WrongResultWord,
 )
-from support.runs import SuiteRun
+from support.runs import SuiteRun, run_with_report
 
 from pytest_connector_contract.contract.spec import VersionRange, load_spec, parse_version
 from pytest_connector_contract.differential.compare import combine, compare_steps
@@ -239,7 +240,8 @@ def test_a_target_that_meets_the_suite_but_answers_unlike_a_reference_of_its_rel
     start_target: Start, run_suite: RunSuite
 ) -> None:
     target, reference = start_target(), start_target(WrongResultWord())
-    run = run_suite(target.url, "--connector-reference-url", reference.url)
+    # the check the test reads alone: what it claims is about that check, not the whole run
+    run = run_suite(target.url, "--connector-reference-url", reference.url, f"{SUITE}transition[created->error]")
     assert run.ret == 1
     check = run.check("transition[created->error]")
     assert check["outcome"] == "failed"
@@ -266,27 +268,36 @@ def test_across_releases_a_reference_that_departs_for_its_own_release_is_listed_
 
 def test_a_failure_of_the_target_alone_is_failed(start_target: Start, run_suite: RunSuite) -> None:
     target, reference = start_target(RefusesAllowedTransition()), start_target()
-    run = run_suite(target.url, "--connector-reference-url", reference.url)
+    cell = "transition[needs_configuration->error]"
+    run = run_suite(target.url, "--connector-reference-url", reference.url, f"{SUITE}{cell}")  # the check alone
     assert run.ret == 1
-    check = run.check("transition[needs_configuration->error]")
+    check = run.check(cell)
     assert (check["outcome"], check["differential"]["own_outcome"]) == ("failed", "failed")
     assert any(p.startswith("expected HTTP 200") for p in check["problems"])
 
 
-def test_the_embedded_reference_and_xdist(run_suite: RunSuite, tmp_path: Path) -> None:
-    recording = tmp_path / "recording.json"
-    run = run_suite(
-        "embedded",
-        "--connector-reference-url",
-        "embedded",
-        "--connector-reference-embedded-version",
-        "9.1.0",
-        "-n",
-        "2",
-        "--connector-record",
-        str(recording),
-    )
+#: the credentials of the embedded run below: its target's API key and its reference's password (test values)
+KEY_ID, KEY, REFERENCE_PASSWORD = "recorder", "Rec0rdingSecretValue", "Ref3renceSecretPassword"
+
+
+@pytest.fixture(scope="module")
+def embedded_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[SuiteRun, Path]:
+    """One run, read by the two tests below: the embedded target (with an API key) judged against the embedded
+    reference (with a user and password) under xdist, recorded. Returns the run and its recording."""
+    directory = tmp_path_factory.mktemp("embedded-reference")
+    recording = directory / "recording.json"
+    run = run_with_report(
+        directory, "embedded", "--connector-api-key", f"{KEY_ID}:{KEY}",
+        "--connector-reference-url", "embedded", "--connector-reference-embedded-version", "9.1.0",
+        "--connector-reference-user", "elastic", "--connector-reference-password", REFERENCE_PASSWORD,
+        "-n", "2", "--connector-record", str(recording),
+    )  # fmt: skip
     assert run.ret == 0, run.result.stdout.str()
+    return run, recording
+
+
+def test_the_embedded_reference_and_xdist(embedded_run: tuple[SuiteRun, Path]) -> None:
+    run, recording = embedded_run
     executed = run.report["summary"]["executed"] - _official_client_checks_run(run)  # type: ignore[index]
     assert _section(run)["compared"] == executed
     recorded = json.loads(recording.read_text())
@@ -319,10 +330,14 @@ def _documented_changes(old: str, new: str) -> set[str]:
     return changed
 
 
-@pytest.fixture
-def recording_8_14(run_suite: RunSuite, tmp_path: Path) -> Path:
-    path = tmp_path / "recording-8.14.3.json"
-    run = run_suite("embedded", "--connector-embedded-version", "8.14.3", "--connector-record", str(path))
+@pytest.fixture(scope="module")
+def recording_8_14(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A recording of the embedded 8.14.3 target, made once: the tests only read it."""
+    directory = tmp_path_factory.mktemp("recording-8.14.3")
+    path = directory / "recording-8.14.3.json"
+    run = run_with_report(
+        directory, "embedded", "--connector-embedded-version", "8.14.3", "--connector-record", str(path)
+    )
     assert run.ret == 0, run.result.stdout.str()
     run.result.stdout.fnmatch_lines([f"recording: {path}"])
     return path
@@ -358,31 +373,14 @@ def test_a_recording_replayed_against_a_mutant_fails(
     assert run.outcome("transition[created->error]") == "failed"
 
 
-def test_a_recording_holds_no_secret_and_no_run_specific_id(run_suite: RunSuite, tmp_path: Path) -> None:
-    path = tmp_path / "recording.json"
-    key_id, key = "recorder", "Rec0rdingSecretValue"
-    run = run_suite(
-        "embedded",
-        "--connector-api-key",
-        f"{key_id}:{key}",
-        "--connector-record",
-        str(path),
-        "--connector-reference-url",
-        "embedded",
-        "--connector-reference-user",
-        "elastic",
-        "--connector-reference-password",
-        "Ref3renceSecretPassword",
-    )
-    assert run.ret == 0, run.result.stdout.str()
+def test_a_recording_holds_no_secret_and_no_run_specific_id(embedded_run: tuple[SuiteRun, Path]) -> None:
+    run, path = embedded_run
     text = path.read_text()
-    import base64
-
     forms = [
-        key,
-        base64.b64encode(f"{key_id}:{key}".encode()).decode(),
-        "Ref3renceSecretPassword",
-        base64.b64encode(b"elastic:Ref3renceSecretPassword").decode(),
+        KEY,
+        base64.b64encode(f"{KEY_ID}:{KEY}".encode()).decode(),
+        REFERENCE_PASSWORD,
+        base64.b64encode(f"elastic:{REFERENCE_PASSWORD}".encode()).decode(),
     ]
     outputs = [text, json.dumps(run.report), run.result.stdout.str(), run.result.stderr.str()]
     assert [form for form in forms for output in outputs if form in output] == []
@@ -437,7 +435,9 @@ def test_a_recording_lacking_a_selected_check_names_it(run_suite: RunSuite, tmp_
     assert under_xdist.report["summary"]["executed"] == 0
 
 
-def test_an_unusable_reference_stops_the_run_naming_it(start_target: Start, run_suite: RunSuite) -> None:
+def test_an_unusable_reference_stops_the_run_naming_it(
+    start_target: Start, run_suite: RunSuite, quick_retries: tuple[float, ...]
+) -> None:
     target = start_target()
     run = run_suite(target.url, "--connector-reference-url", "http://127.0.0.1:9")
     assert run.ret == 2
