@@ -114,7 +114,7 @@ def test_every_request_goes_through_the_proxy_of_the_environment(
 
 
 def test_without_the_proxy_the_same_target_cannot_be_reached(
-    pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer]
+    pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer], quick_retries: object
 ) -> None:
     result = run_pytest(pytester, _named(start_target()), *TIMEOUT, *SELECTION)
     assert result.ret == pytest.ExitCode.INTERRUPTED
@@ -197,6 +197,7 @@ def test_a_dead_proxy_stops_the_run_with_one_message_naming_it(
     target_for: Callable[[str], ReferenceServer],
     ca_file: Path,
     monkeypatch: pytest.MonkeyPatch,
+    quick_retries: object,
 ) -> None:
     with ForwardingProxy() as gone:  # a port that was just a proxy's, and is closed now
         port = gone.port
@@ -266,6 +267,7 @@ def test_refused_proxy_credentials_say_it_is_the_proxy(
     start_proxy: Callable[..., ForwardingProxy],
     ca_file: Path,
     monkeypatch: pytest.MonkeyPatch,
+    quick_retries: object,
 ) -> None:
     proxy = start_proxy(credentials=("ci-bot", "proxy-pass-0005"))
     wrong = f"http://ci-bot:wrong-pass-0006@127.0.0.1:{proxy.port}"
@@ -281,7 +283,10 @@ def test_refused_proxy_credentials_say_it_is_the_proxy(
 
 
 def test_a_proxy_that_cannot_reach_the_target_says_so(
-    pytester: pytest.Pytester, start_proxy: Callable[..., ForwardingProxy], monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester,
+    start_proxy: Callable[..., ForwardingProxy],
+    monkeypatch: pytest.MonkeyPatch,
+    quick_retries: object,
 ) -> None:
     proxy = start_proxy()
     with ForwardingProxy() as gone:

@@ -75,11 +75,27 @@ def quick_retries(pytester: pytest.Pytester) -> tuple[float, ...]:
     still make every attempt. A ``conftest.py`` in the run's directory sets it, so a run started with
     ``-n 2`` has it in its workers too. Returns the delays the runs use."""
     delays = (0.01,) * len(RETRY_DELAYS)
-    pytester.makeconftest(
-        "from pytest_connector_contract.client import api\n"
-        f"api.RETRY_DELAYS = {delays!r}  # tests/support/fixtures.py, quick_retries\n"
-    )
+    _in_every_run(pytester, "client import api", f"api.RETRY_DELAYS = {delays!r}  # quick_retries")
     return delays
+
+
+@pytest.fixture
+def quick_polling(pytester: pytest.Pytester) -> float:
+    """The runs this test starts ask a target that is still starting (``--connector-wait``) again after 10 ms,
+    not 0.5 s (``checks/preflight.py``, ``POLL_INTERVAL``): for the tests of what a waiting run says and does,
+    where the pause between two attempts is not what they are about. Every attempt is still made and the
+    deadline is unchanged. Returns the interval the runs use."""
+    interval = 0.01
+    _in_every_run(pytester, "checks import preflight", f"preflight.POLL_INTERVAL = {interval!r}  # quick_polling")
+    return interval
+
+
+def _in_every_run(pytester: pytest.Pytester, package_import: str, assignment: str) -> None:
+    """Add ``from pytest_connector_contract.<package_import>`` and ``assignment`` to the ``conftest.py`` of the
+    test's directory, which every run started there (and each of its xdist workers) loads."""
+    path = pytester.path / "conftest.py"
+    before = path.read_text() if path.exists() else ""
+    path.write_text(f"{before}from pytest_connector_contract.{package_import}\n{assignment}\n")
 
 
 @pytest.fixture
