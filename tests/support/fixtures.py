@@ -14,12 +14,7 @@ import pytest
 from pytest_connector_contract.client.api import RETRY_DELAYS
 from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
-from support.runs import SuiteRun, run_with_report
-
-#: the environment variables that route requests through a proxy (requests reads both spellings)
-PROXY_VARIABLES = tuple(
-    name for base in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY") for name in (base, base.lower())
-)
+from support.runs import PROXY_VARIABLES, SuiteRun, run_with_report
 
 
 @pytest.fixture(autouse=True)
