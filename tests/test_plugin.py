@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from support.runs import SuiteRun, run_with_report
 
 from pytest_connector_contract.checks.official_client import official_checks
 from pytest_connector_contract.contract import schemas
@@ -76,8 +77,14 @@ def test_faithful_reference_scores_1_as_every_release(
     assert not server.target.connectors, "the run must delete every connector it created"
 
 
-def test_embedded_target_is_conformant_and_runs_every_check(run_suite: Callable[..., Any]) -> None:
-    run = run_suite("embedded")
+@pytest.fixture(scope="module")
+def embedded_run(tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
+    """The default run against the embedded target, read by the tests that only read it."""
+    return run_with_report(tmp_path_factory.mktemp("embedded"), "embedded")
+
+
+def test_embedded_target_is_conformant_and_runs_every_check(embedded_run: SuiteRun) -> None:
+    run = embedded_run
     assert run.ret == 0, run.result.stdout.str()
     summary = run.report["summary"]
     assert (summary["score"], summary["passed"], summary["skipped"]) == (1.0, len(ALL_IDS), 0)
@@ -87,8 +94,10 @@ def test_embedded_target_is_conformant_and_runs_every_check(run_suite: Callable[
     run.result.stdout.fnmatch_lines(["*verdict: CONFORMANT*score: 1.000*", "*profile: 8.15 (from version)*"])
 
 
-def test_parallel_run_gives_the_same_verdict_and_one_report(run_suite: Callable[..., Any]) -> None:
-    serial = run_suite("embedded")
+def test_parallel_run_gives_the_same_verdict_and_one_report(
+    embedded_run: SuiteRun, run_suite: Callable[..., Any]
+) -> None:
+    serial = embedded_run
     parallel = run_suite("embedded", "-n", "2")
     assert parallel.ret == 0, parallel.result.stdout.str()
     assert parallel.report["summary"] == serial.report["summary"]

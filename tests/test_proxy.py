@@ -25,6 +25,16 @@ from pytest_connector_contract.reference.server import ReferenceServer
 
 HOST = "es.cluster.test"
 SELECTION = ("connector-contract::transition[connected->", "connector-contract::validation[truncated-json]")
+#: a check of each kind, each kind sending its requests its own way (the harness's client, captured clients'
+#: requests replayed, the official client itself), with a transport option (compression) where it has them
+EVERY_KIND = (
+    *SELECTION,
+    "connector-contract::not_found[unknown-id]",
+    "connector-contract::response[x-elastic-product]",
+    "connector-contract::unchanged[refused]",
+    "connector-contract::client[elasticsearch-py-9/compression/accepted]",
+    "connector-contract::official_client[python/compression/accepted]",
+)
 #: a proxy that never answers stops a run after 5 s, not after the default timeout
 TIMEOUT = ("--connector-timeout", "5")
 
@@ -99,7 +109,7 @@ def test_every_request_goes_through_the_proxy_of_the_environment(
     server, proxy = start_target(), start_proxy()
     monkeypatch.setenv(variable, proxy.url)
     log = tmp_path / "requests.jsonl"
-    selection = () if variable == "HTTP_PROXY" else SELECTION  # the whole suite once, a part for the others
+    selection = EVERY_KIND if variable == "HTTP_PROXY" else SELECTION  # each kind of check once, a part for the others
     run = run_suite(_named(server), "--connector-request-log", str(log), *selection)
     assert run.ret == 0, output(run.result)
     assert run.report is not None

@@ -73,11 +73,14 @@ class SuiteRun:
         return {c["id"]: c["outcome"] for c in self.report["checks"] if c["outcome"] != "passed"}
 
 
-def run_with_report(pytester: pytest.Pytester, url: str, *args: str) -> SuiteRun:
-    """:func:`run_pytest` with ``--connector-json``, and the report it wrote."""
-    report_path = pytester.path / "conformance.json"
+def run_with_report(where: pytest.Pytester | Path, url: str, *args: str) -> SuiteRun:
+    """:func:`run_pytest` with ``--connector-json``, and the report it wrote; in a directory (a run that several
+    tests share, through :func:`run_pytest_in`) or the test's own (``pytester``)."""
+    directory = where if isinstance(where, Path) else where.path
+    report_path = directory / "conformance.json"
     report_path.unlink(missing_ok=True)
-    result = run_pytest(pytester, url, "--connector-json", str(report_path), *args)
+    arguments = ("--connector-url", url, "--connector-json", str(report_path), *args)
+    result = run_pytest_in(where, *arguments) if isinstance(where, Path) else where.runpytest_subprocess(*arguments)
     return SuiteRun(result, _read(report_path))
 
 
