@@ -4,6 +4,7 @@ browser."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,6 +41,20 @@ def start_target() -> Iterator[Callable[..., ReferenceServer]]:
 
     A server-side exception is a bug in the reference or a mutant: it fails the test that provoked it.
     """
+    with _servers() as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def start_module_target() -> Iterator[Callable[..., ReferenceServer]]:
+    """:func:`start_target` for a module-scoped fixture (a run several tests read): the servers it starts are
+    stopped after the module's last test, which fails on a server-side exception."""
+    with _servers() as start:
+        yield start
+
+
+@contextlib.contextmanager
+def _servers() -> Iterator[Callable[..., ReferenceServer]]:
     servers: list[ReferenceServer] = []
 
     def start(target: ReferenceTarget | None = None, **kwargs: Any) -> ReferenceServer:
