@@ -47,18 +47,34 @@ RELEASES: dict[str, tuple[str, dict[str, str], str]] = {
 }
 
 
+@pytest.fixture(scope="module")
+def release_run(
+    tmp_path_factory: pytest.TempPathFactory, start_module_target: Callable[..., ReferenceServer]
+) -> Callable[[str], tuple[ReferenceServer, SuiteRun]]:
+    """``release_run(release)``: the default run against a faithful reference answering as ``release`` (of
+    :data:`RELEASES`) and its server, made once and read by each test that needs that run."""
+    runs: dict[str, tuple[ReferenceServer, SuiteRun]] = {}
+
+    def run(release: str) -> tuple[ReferenceServer, SuiteRun]:
+        if release not in runs:
+            if release == "serverless":  # an old version number: the flavour decides
+                target = ReferenceTarget("8.11.0", build_flavor="serverless")
+            else:
+                target = ReferenceTarget(release)
+            server = start_module_target(target)
+            runs[release] = (server, run_with_report(tmp_path_factory.mktemp(release), server.url))
+        return runs[release]
+
+    return run
+
+
 @pytest.mark.parametrize("release", RELEASES)
 def test_faithful_reference_scores_1_as_every_release(
-    release: str, start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
+    release: str, release_run: Callable[[str], tuple[ReferenceServer, SuiteRun]]
 ) -> None:
     """Each release answers with its own bugs (known deviations, xfailed) and the run is still conformant."""
     profile, not_passed, truncated = RELEASES[release]
-    if release == "serverless":
-        target = ReferenceTarget("8.11.0", build_flavor="serverless")
-    else:
-        target = ReferenceTarget(release)
-    server = start_target(target)
-    run = run_suite(server.url)
+    server, run = release_run(release)
     assert run.ret == 0, run.result.stdout.str()
     report = run.report
     assert schemas.problems("conformance-report", report) == []
@@ -221,10 +237,9 @@ def test_forcing_the_older_profile_against_a_newer_target_fails_the_self_transit
 
 
 def test_serverless_is_tested_with_the_newest_profile_whatever_its_version(
-    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
+    release_run: Callable[[str], tuple[ReferenceServer, SuiteRun]],
 ) -> None:
-    server = start_target(ReferenceTarget("8.11.0", build_flavor="serverless"))
-    run = run_suite(server.url)
+    _, run = release_run("serverless")  # GET / says 8.11.0, below the minimum, and build_flavor serverless
     assert run.ret == 0, run.result.stdout.str()
     assert (run.report["profile"], run.report["target"]["profile_source"]) == ("8.15", "serverless")
 
