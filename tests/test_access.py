@@ -57,7 +57,7 @@ def _tls_context(pki: dict[str, Any], *, require_client_cert: bool = False) -> s
 
 
 def test_https_with_a_private_ca(
-    pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer], pki: dict[str, Any]
+    pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer], pki: dict[str, Any], quick_retries: object
 ) -> None:
     server = start_target(ReferenceTarget(), ssl_context=_tls_context(pki))
     assert server.url.startswith("https://")
@@ -74,7 +74,7 @@ def test_https_with_a_private_ca(
 
 
 def test_client_certificate_authentication(
-    pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer], pki: dict[str, Any]
+    pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer], pki: dict[str, Any], quick_retries: object
 ) -> None:
     server = start_target(ReferenceTarget(), ssl_context=_tls_context(pki, require_client_cert=True))
     with_cert = run_pytest(pytester, server.url, "--connector-ca-certs", str(pki["ca_file"]),
@@ -178,7 +178,7 @@ def test_embedded_target_requires_the_credentials_it_is_given(pytester: pytest.P
 
 
 def test_a_reference_cluster_behind_a_proxy_is_reached_through_its_own_proxy(
-    pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer], tmp_path: Path
+    pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer], tmp_path: Path, quick_retries: object
 ) -> None:
     """--connector-reference-proxy takes the reference cluster's requests, with its credentials, and only those:
     the reference has a name only the proxy resolves, the target is reached straight."""
@@ -207,7 +207,7 @@ def test_a_reference_cluster_behind_a_proxy_is_reached_through_its_own_proxy(
 
 
 def test_a_dead_reference_proxy_stops_the_run_naming_the_references_proxy_option(
-    pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer]
+    pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer], quick_retries: object
 ) -> None:
     target, reference = start_target(), start_target()
     with ForwardingProxy(credentials=("ref-bot", "dead-ref-proxy-0008")) as gone:

@@ -28,7 +28,7 @@ def test_cloud_id_decodes_to_the_deployment_url(cloud_id: str, url: str) -> None
     assert decode_cloud_id(cloud_id) == url
 
 
-def test_cloud_id_becomes_the_target(pytester: pytest.Pytester) -> None:
+def test_cloud_id_becomes_the_target(pytester: pytest.Pytester, quick_retries: object) -> None:
     cloud_id = "d:" + base64.b64encode(b"localhost:1$nohost$kb").decode()
     result = pytester.runpytest_subprocess("--connector-cloud-id", cloud_id, "--connector-timeout", "2")
     assert result.ret == pytest.ExitCode.INTERRUPTED

@@ -53,14 +53,14 @@ def test_connectors_of_others_are_byte_identical_and_none_of_the_runs_remain(
     target = RefusalTouchesConnector() if mode == "failing" else ReferenceTarget()
     server = start_target(target)
     before = _plant_others(target)
-    run = run_suite(server.url, *(["-n", "4"] if mode == "parallel" else []))
+    run = run_suite(server.url, *(["-n", "2"] if mode == "parallel" else []))
     assert run.ret == (1 if mode == "failing" else 0), run.result.stdout.str()
     assert _bytes_of_others(target) == before
     assert _run_ids(target) == []
     assert run.report["leftovers"] == []
 
 
-@pytest.mark.parametrize("workers", [0, 4], ids=["serial", "xdist"])
+@pytest.mark.parametrize("workers", [0, 2], ids=["serial", "xdist"])
 def test_sigint_midway_still_deletes_everything_the_run_created(
     workers: int, pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer]
 ) -> None:

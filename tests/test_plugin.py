@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from support.runs import SuiteRun, run_with_report
 
 from pytest_connector_contract.checks.official_client import official_checks
 from pytest_connector_contract.contract import schemas
@@ -46,18 +47,34 @@ RELEASES: dict[str, tuple[str, dict[str, str], str]] = {
 }
 
 
+@pytest.fixture(scope="module")
+def release_run(
+    tmp_path_factory: pytest.TempPathFactory, start_module_target: Callable[..., ReferenceServer]
+) -> Callable[[str], tuple[ReferenceServer, SuiteRun]]:
+    """``release_run(release)``: the default run against a faithful reference answering as ``release`` (of
+    :data:`RELEASES`) and its server, made once and read by each test that needs that run."""
+    runs: dict[str, tuple[ReferenceServer, SuiteRun]] = {}
+
+    def run(release: str) -> tuple[ReferenceServer, SuiteRun]:
+        if release not in runs:
+            if release == "serverless":  # an old version number: the flavour decides
+                target = ReferenceTarget("8.11.0", build_flavor="serverless")
+            else:
+                target = ReferenceTarget(release)
+            server = start_module_target(target)
+            runs[release] = (server, run_with_report(tmp_path_factory.mktemp(release), server.url))
+        return runs[release]
+
+    return run
+
+
 @pytest.mark.parametrize("release", RELEASES)
 def test_faithful_reference_scores_1_as_every_release(
-    release: str, start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
+    release: str, release_run: Callable[[str], tuple[ReferenceServer, SuiteRun]]
 ) -> None:
     """Each release answers with its own bugs (known deviations, xfailed) and the run is still conformant."""
     profile, not_passed, truncated = RELEASES[release]
-    if release == "serverless":
-        target = ReferenceTarget("8.11.0", build_flavor="serverless")
-    else:
-        target = ReferenceTarget(release)
-    server = start_target(target)
-    run = run_suite(server.url)
+    server, run = release_run(release)
     assert run.ret == 0, run.result.stdout.str()
     report = run.report
     assert schemas.problems("conformance-report", report) == []
@@ -76,8 +93,14 @@ def test_faithful_reference_scores_1_as_every_release(
     assert not server.target.connectors, "the run must delete every connector it created"
 
 
-def test_embedded_target_is_conformant_and_runs_every_check(run_suite: Callable[..., Any]) -> None:
-    run = run_suite("embedded")
+@pytest.fixture(scope="module")
+def embedded_run(tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
+    """The default run against the embedded target, read by the tests that only read it."""
+    return run_with_report(tmp_path_factory.mktemp("embedded"), "embedded")
+
+
+def test_embedded_target_is_conformant_and_runs_every_check(embedded_run: SuiteRun) -> None:
+    run = embedded_run
     assert run.ret == 0, run.result.stdout.str()
     summary = run.report["summary"]
     assert (summary["score"], summary["passed"], summary["skipped"]) == (1.0, len(ALL_IDS), 0)
@@ -87,8 +110,10 @@ def test_embedded_target_is_conformant_and_runs_every_check(run_suite: Callable[
     run.result.stdout.fnmatch_lines(["*verdict: CONFORMANT*score: 1.000*", "*profile: 8.15 (from version)*"])
 
 
-def test_parallel_run_gives_the_same_verdict_and_one_report(run_suite: Callable[..., Any]) -> None:
-    serial = run_suite("embedded")
+def test_parallel_run_gives_the_same_verdict_and_one_report(
+    embedded_run: SuiteRun, run_suite: Callable[..., Any]
+) -> None:
+    serial = embedded_run
     parallel = run_suite("embedded", "-n", "2")
     assert parallel.ret == 0, parallel.result.stdout.str()
     assert parallel.report["summary"] == serial.report["summary"]
@@ -212,10 +237,9 @@ def test_forcing_the_older_profile_against_a_newer_target_fails_the_self_transit
 
 
 def test_serverless_is_tested_with_the_newest_profile_whatever_its_version(
-    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
+    release_run: Callable[[str], tuple[ReferenceServer, SuiteRun]],
 ) -> None:
-    server = start_target(ReferenceTarget("8.11.0", build_flavor="serverless"))
-    run = run_suite(server.url)
+    _, run = release_run("serverless")  # GET / says 8.11.0, below the minimum, and build_flavor serverless
     assert run.ret == 0, run.result.stdout.str()
     assert (run.report["profile"], run.report["target"]["profile_source"]) == ("8.15", "serverless")
 

@@ -25,6 +25,16 @@ from pytest_connector_contract.reference.server import ReferenceServer
 
 HOST = "es.cluster.test"
 SELECTION = ("connector-contract::transition[connected->", "connector-contract::validation[truncated-json]")
+#: a check of each kind, each kind sending its requests its own way (the harness's client, captured clients'
+#: requests replayed, the official client itself), with a transport option (compression) where it has them
+EVERY_KIND = (
+    *SELECTION,
+    "connector-contract::not_found[unknown-id]",
+    "connector-contract::response[x-elastic-product]",
+    "connector-contract::unchanged[refused]",
+    "connector-contract::client[elasticsearch-py-9/compression/accepted]",
+    "connector-contract::official_client[python/compression/accepted]",
+)
 #: a proxy that never answers stops a run after 5 s, not after the default timeout
 TIMEOUT = ("--connector-timeout", "5")
 
@@ -99,7 +109,7 @@ def test_every_request_goes_through_the_proxy_of_the_environment(
     server, proxy = start_target(), start_proxy()
     monkeypatch.setenv(variable, proxy.url)
     log = tmp_path / "requests.jsonl"
-    selection = () if variable == "HTTP_PROXY" else SELECTION  # the whole suite once, a part for the others
+    selection = EVERY_KIND if variable == "HTTP_PROXY" else SELECTION  # each kind of check once, a part for the others
     run = run_suite(_named(server), "--connector-request-log", str(log), *selection)
     assert run.ret == 0, output(run.result)
     assert run.report is not None
@@ -114,7 +124,7 @@ def test_every_request_goes_through_the_proxy_of_the_environment(
 
 
 def test_without_the_proxy_the_same_target_cannot_be_reached(
-    pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer]
+    pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer], quick_retries: object
 ) -> None:
     result = run_pytest(pytester, _named(start_target()), *TIMEOUT, *SELECTION)
     assert result.ret == pytest.ExitCode.INTERRUPTED
@@ -197,6 +207,7 @@ def test_a_dead_proxy_stops_the_run_with_one_message_naming_it(
     target_for: Callable[[str], ReferenceServer],
     ca_file: Path,
     monkeypatch: pytest.MonkeyPatch,
+    quick_retries: object,
 ) -> None:
     with ForwardingProxy() as gone:  # a port that was just a proxy's, and is closed now
         port = gone.port
@@ -266,6 +277,7 @@ def test_refused_proxy_credentials_say_it_is_the_proxy(
     start_proxy: Callable[..., ForwardingProxy],
     ca_file: Path,
     monkeypatch: pytest.MonkeyPatch,
+    quick_retries: object,
 ) -> None:
     proxy = start_proxy(credentials=("ci-bot", "proxy-pass-0005"))
     wrong = f"http://ci-bot:wrong-pass-0006@127.0.0.1:{proxy.port}"
@@ -281,7 +293,10 @@ def test_refused_proxy_credentials_say_it_is_the_proxy(
 
 
 def test_a_proxy_that_cannot_reach_the_target_says_so(
-    pytester: pytest.Pytester, start_proxy: Callable[..., ForwardingProxy], monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester,
+    start_proxy: Callable[..., ForwardingProxy],
+    monkeypatch: pytest.MonkeyPatch,
+    quick_retries: object,
 ) -> None:
     proxy = start_proxy()
     with ForwardingProxy() as gone:

@@ -10,12 +10,13 @@ import html
 import json
 import subprocess
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
-from support.runs import output
+from support.runs import output, run_pytest_in
 
 from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.messages import Response
@@ -171,10 +172,10 @@ def _strings(value: Any) -> str:
     return ""
 
 
-def _outputs_of_a_run(pytester: pytest.Pytester, url: str, *args: str) -> tuple[dict[str, str], dict[str, Any]]:
-    out = pytester.path
-    result = pytester.runpytest_subprocess(
-        "--connector-url", url, *args, "--connector-json", str(out / "r.json"),
+def _outputs_of_a_run(out: Path, url: str, *args: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """One check's run in ``out`` with every output a user may keep: the terminal and the files it wrote."""
+    result = run_pytest_in(
+        out, "--connector-url", url, *args, "--connector-json", str(out / "r.json"),
         "--html", str(out / "r.html"), "--self-contained-html", "--junitxml", str(out / "r.xml"),
         "--connector-request-log", str(out / "r.jsonl"), "-rA", "-vv", "--connector-timeout", "5",
         "connector-contract::transition[created->connected]",
@@ -204,27 +205,75 @@ def _assert_in_no_view(secret: str, texts: dict[str, str], what: str) -> None:
 _KIND_FORMS = _kind_forms(CREDENTIALS)
 
 
-@pytest.mark.parametrize(("kind", "form"), _KIND_FORMS, ids=[f"{kind}-{form}" for kind, form in _KIND_FORMS])
-def test_a_secret_in_any_form_reaches_no_output(
-    kind: str, form: str, pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer]
-) -> None:
+def _every_form(secret: str, header: str | None) -> str:
+    """What the target echoes: the secret in each of its forms at once, space-separated."""
+    return " ".join(form for form in (make(secret, header) for make in FORMS.values()) if form is not None)
+
+
+@dataclass
+class EchoedRun:
+    """One run against a target that echoed a credential in every form, and what it left."""
+
+    target: EchoesASecret
+    texts: dict[str, str]
+    report: dict[str, Any]
+    proxied: list[str]
+
+
+@pytest.fixture(scope="module")
+def echoed_run(
+    tmp_path_factory: pytest.TempPathFactory, start_module_target: Callable[..., ReferenceServer]
+) -> Callable[[str], EchoedRun]:
+    """``echoed_run(kind)``: the run of one check given a credential of ``kind`` (of :data:`CREDENTIALS` or
+    :data:`REFERENCE_CREDENTIALS`), against a target (or a reference cluster) that echoes that credential in
+    every form it takes, in the reason and a header of its refusal. One run per kind, made when the first of
+    its forms' tests asks and read by the others: each test then looks for its own form in every output."""
     from support.proxy import ForwardingProxy
 
-    secret, header, arguments = CREDENTIALS[kind]
+    runs: dict[str, EchoedRun] = {}
+
+    def run(kind: str) -> EchoedRun:
+        if kind in runs:
+            return runs[kind]
+        out = tmp_path_factory.mktemp(kind)
+        if kind in REFERENCE_CREDENTIALS:
+            secret, header, reference_args = REFERENCE_CREDENTIALS[kind]
+            echoing = EchoesASecret(_every_form(secret, header))
+            target, reference = start_module_target(), start_module_target(echoing)
+            recording = out / "recording.json"
+            texts, report = _outputs_of_a_run(
+                out, target.url, "--connector-reference-url", reference.url, *reference_args,
+                "--connector-record", str(recording),
+            )  # fmt: skip
+            texts["recording.json"] = recording.read_text(encoding="utf-8")
+            runs[kind] = EchoedRun(echoing, texts, report, [])
+            return runs[kind]
+        secret, header, arguments = CREDENTIALS[kind]
+        echoing = EchoesASecret(_every_form(secret, header))
+        server = start_module_target(echoing)
+        with ForwardingProxy() as proxy:
+            args = arguments(proxy.plain_url if kind == "proxy-password" else server.url)
+            texts, report = _outputs_of_a_run(out, server.url, *args)
+        runs[kind] = EchoedRun(echoing, texts, report, proxy.requests)
+        return runs[kind]
+
+    return run
+
+
+@pytest.mark.parametrize(("kind", "form"), _KIND_FORMS, ids=[f"{kind}-{form}" for kind, form in _KIND_FORMS])
+def test_a_secret_in_any_form_reaches_no_output(kind: str, form: str, echoed_run: Callable[[str], EchoedRun]) -> None:
+    secret, header, _ = CREDENTIALS[kind]
     echo = FORMS[form](secret, header)
     assert echo is not None
-    target = EchoesASecret(echo)
-    server = start_target(target)
-    with ForwardingProxy() as proxy:
-        args = arguments(proxy.plain_url if kind == "proxy-password" else server.url)
-        texts, report = _outputs_of_a_run(pytester, server.url, *args)
-    assert target.echoed
-    scripts = [check["reproduction"] for check in report["checks"] if check.get("reproduction")]
+    run = echoed_run(kind)
+    assert run.target.echoed
+    assert echo in run.target.echo
+    scripts = [check["reproduction"] for check in run.report["checks"] if check.get("reproduction")]
     assert scripts, "no curl script to look into"
     assert '"Authorization: $CONNECTOR_AUTH"' in "".join(scripts) or kind == "proxy-password"
-    assert kind != "proxy-password" or proxy.requests, "the run did not go through the proxy"
-    assert "<redacted>" in texts["r.json"]
-    _assert_in_no_view(echo, {**texts, "curl scripts": "\n".join(scripts)}, f"the {form} form of the {kind}")
+    assert kind != "proxy-password" or run.proxied, "the run did not go through the proxy"
+    assert "<redacted>" in run.texts["r.json"]
+    _assert_in_no_view(echo, {**run.texts, "curl scripts": "\n".join(scripts)}, f"the {form} form of the {kind}")
 
 
 #: the reference cluster's credentials (--connector-reference-*): kind -> (secret, its header's base64 form, args)
@@ -242,35 +291,29 @@ _REFERENCE_FORMS = _kind_forms(REFERENCE_CREDENTIALS)
 
 @pytest.mark.parametrize(("kind", "form"), _REFERENCE_FORMS, ids=[f"{kind}-{form}" for kind, form in _REFERENCE_FORMS])
 def test_a_secret_of_the_reference_cluster_in_any_form_reaches_no_output(
-    kind: str, form: str, pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer]
+    kind: str, form: str, echoed_run: Callable[[str], EchoedRun]
 ) -> None:
     """The reference echoes its credential: the comparison shows its answer beside the target's, the recording
     and every report hold neither."""
-    secret, header, arguments = REFERENCE_CREDENTIALS[kind]
+    secret, header, _ = REFERENCE_CREDENTIALS[kind]
     echo = FORMS[form](secret, header)
     assert echo is not None
-    reference = EchoesASecret(echo)
-    target, reference_server = start_target(), start_target(reference)
-    recording = pytester.path / "recording.json"
-    texts, report = _outputs_of_a_run(
-        pytester, target.url, "--connector-reference-url", reference_server.url, *arguments,
-        "--connector-record", str(recording),
-    )  # fmt: skip
-    texts["recording.json"] = recording.read_text(encoding="utf-8")
-    assert reference.echoed
-    assert report["differential"]["differing"], "the echoing reference answers unlike the target"
-    assert "<redacted>" in texts["r.json"]
-    _assert_in_no_view(echo, texts, f"the {form} form of the {kind}")
+    run = echoed_run(kind)
+    assert run.target.echoed
+    assert echo in run.target.echo
+    assert run.report["differential"]["differing"], "the echoing reference answers unlike the target"
+    assert "<redacted>" in run.texts["r.json"]
+    _assert_in_no_view(echo, run.texts, f"the {form} form of the {kind}")
 
 
 def test_a_short_password_in_the_url_reaches_no_output_in_headers_and_urls(
-    pytester: pytest.Pytester, start_target: Callable[..., ReferenceServer]
+    tmp_path: Path, start_target: Callable[..., ReferenceServer]
 ) -> None:
     """Too short for free-text redaction, the password is still never in a header or a URL."""
     header = _b64("elastic:xy")
     target = EchoesASecret(f"Basic {header} http://elastic:xy@es.test:9200/")
     server = start_target(target)
-    texts, report = _outputs_of_a_run(pytester, server.url.replace("://", "://elastic:xy@"))
+    texts, report = _outputs_of_a_run(tmp_path, server.url.replace("://", "://elastic:xy@"))
     assert target.echoed
     exchanges = [e for check in report["checks"] for e in check.get("exchanges") or []]
     assert exchanges

@@ -21,7 +21,7 @@ UNAUTHORISED = (401, {"error": {"type": "security_exception", "reason": "unable 
 
 
 def test_a_target_that_starts_late_is_waited_for(
-    gateway: Callable[..., Gateway], run_suite: Callable[..., Any]
+    gateway: Callable[..., Gateway], run_suite: Callable[..., Any], quick_polling: float
 ) -> None:
     """Nothing listens on the port for the first seconds; the run, started at once, waits for it."""
     gate = gateway(delay=2.0, port=free_port())
@@ -50,7 +50,9 @@ def test_the_preflight_waits_for_a_port_that_opens_late(gateway: Callable[..., G
     ]
 
 
-def test_503_then_401_then_ready(gateway: Callable[..., Gateway], run_suite: Callable[..., Any]) -> None:
+def test_503_then_401_then_ready(
+    gateway: Callable[..., Gateway], run_suite: Callable[..., Any], quick_polling: float
+) -> None:
     gate = gateway(script=[UNAVAILABLE] * 3 + [UNAUTHORISED] * 2)
     run = run_suite(gate.url, "--connector-wait", "30")
     assert run.ret == 0, run.result.stdout.str()
@@ -63,7 +65,7 @@ def test_503_then_401_then_ready(gateway: Callable[..., Gateway], run_suite: Cal
 
 
 def test_the_environment_sets_the_wait(
-    gateway: Callable[..., Gateway], pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    gateway: Callable[..., Gateway], pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, quick_polling: float
 ) -> None:
     gate = gateway(script=[UNAUTHORISED] * 2)
     monkeypatch.setenv("CONNECTOR_WAIT", "30")
@@ -73,7 +75,7 @@ def test_the_environment_sets_the_wait(
 
 
 def test_without_waiting_an_absent_target_stops_the_run_at_once_and_names_the_option(
-    run_suite: Callable[..., Any],
+    run_suite: Callable[..., Any], quick_retries: object
 ) -> None:
     url = f"http://127.0.0.1:{free_port()}"  # nothing will listen there
     run = run_suite(url)
@@ -93,16 +95,16 @@ def test_without_waiting_a_401_is_refused_credentials_as_before(
 
 
 def test_a_deadline_shorter_than_the_outage_stops_with_the_last_reason(
-    gateway: Callable[..., Gateway], run_suite: Callable[..., Any]
+    gateway: Callable[..., Gateway], run_suite: Callable[..., Any], quick_polling: float
 ) -> None:
     gate = gateway(script=[UNAVAILABLE] * 1000)
-    run = run_suite(gate.url, "--connector-wait", "1")
+    run = run_suite(gate.url, "--connector-wait", "0.3")  # several attempts (quick_polling), all answered 503
     assert run.ret == pytest.ExitCode.INTERRUPTED
     run.result.stdout.fnmatch_lines(
         [
             f"connector-contract: waiting for the target {gate.url}: GET / answers HTTP 503",
-            f"*connector-contract: the target {gate.url} was not ready after 1 s (--connector-wait); the last answer: "
-            f"GET / for the target {gate.url} answered HTTP 503*",
+            f"*connector-contract: the target {gate.url} was not ready after 0.3 s (--connector-wait); the last "
+            f"answer: GET / for the target {gate.url} answered HTTP 503*",
         ]
     )
 
@@ -114,7 +116,7 @@ def test_a_wait_that_is_not_a_number_of_seconds_is_a_usage_error(pytester: pytes
 
 
 def test_the_documented_waiting_lines_are_what_a_run_prints(
-    gateway: Callable[..., Gateway], run_suite: Callable[..., Any], repo_root: Path
+    gateway: Callable[..., Gateway], run_suite: Callable[..., Any], repo_root: Path, quick_polling: float
 ) -> None:
     """docs/cluster.md shows a cluster coming up: connections closed unanswered, then 503, then 401, as here."""
     page = (repo_root / "docs" / "cluster.md").read_text(encoding="utf-8")

@@ -4,6 +4,7 @@ browser."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -18,7 +19,6 @@ from pytest_connector_contract.client.api import RETRY_DELAYS
 from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
 from support.runs import PROXY_VARIABLES, SuiteRun, run_with_report
-
 
 #: where the runs the tests start keep their bytecode caches when the caller's shell asked Python to write none
 _PYCACHE_KEY = pytest.StashKey[str]()
@@ -64,6 +64,20 @@ def start_target() -> Iterator[Callable[..., ReferenceServer]]:
 
     A server-side exception is a bug in the reference or a mutant: it fails the test that provoked it.
     """
+    with _servers() as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def start_module_target() -> Iterator[Callable[..., ReferenceServer]]:
+    """:func:`start_target` for a module-scoped fixture (a run several tests read): the servers it starts are
+    stopped after the module's last test, which fails on a server-side exception."""
+    with _servers() as start:
+        yield start
+
+
+@contextlib.contextmanager
+def _servers() -> Iterator[Callable[..., ReferenceServer]]:
     servers: list[ReferenceServer] = []
 
     def start(target: ReferenceTarget | None = None, **kwargs: Any) -> ReferenceServer:
@@ -94,11 +108,27 @@ def quick_retries(pytester: pytest.Pytester) -> tuple[float, ...]:
     still make every attempt. A ``conftest.py`` in the run's directory sets it, so a run started with
     ``-n 2`` has it in its workers too. Returns the delays the runs use."""
     delays = (0.01,) * len(RETRY_DELAYS)
-    pytester.makeconftest(
-        "from pytest_connector_contract.client import api\n"
-        f"api.RETRY_DELAYS = {delays!r}  # tests/support/fixtures.py, quick_retries\n"
-    )
+    _in_every_run(pytester, "client import api", f"api.RETRY_DELAYS = {delays!r}  # quick_retries")
     return delays
+
+
+@pytest.fixture
+def quick_polling(pytester: pytest.Pytester) -> float:
+    """The runs this test starts ask a target that is still starting (``--connector-wait``) again after 10 ms,
+    not 0.5 s (``checks/preflight.py``, ``POLL_INTERVAL``): for the tests of what a waiting run says and does,
+    where the pause between two attempts is not what they are about. Every attempt is still made and the
+    deadline is unchanged. Returns the interval the runs use."""
+    interval = 0.01
+    _in_every_run(pytester, "checks import preflight", f"preflight.POLL_INTERVAL = {interval!r}  # quick_polling")
+    return interval
+
+
+def _in_every_run(pytester: pytest.Pytester, package_import: str, assignment: str) -> None:
+    """Add ``from pytest_connector_contract.<package_import>`` and ``assignment`` to the ``conftest.py`` of the
+    test's directory, which every run started there (and each of its xdist workers) loads."""
+    path = pytester.path / "conftest.py"
+    before = path.read_text() if path.exists() else ""
+    path.write_text(f"{before}from pytest_connector_contract.{package_import}\n{assignment}\n")
 
 
 @pytest.fixture
