@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,6 +151,8 @@ class ConnectorFactory:
         soft_delete: bool | None,
         keep: bool = False,
         create_grace: float = CREATE_GRACE,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
         self.spec = spec
@@ -160,6 +162,9 @@ class ConnectorFactory:
         self.keep = keep
         #: seconds to wait for a create that was never answered (see :data:`CREATE_GRACE`)
         self.create_grace = create_grace
+        #: the time the wait for an unanswered create is measured on, and how it waits (injected in tests)
+        self._clock = clock
+        self._sleep = sleep
         self.created: list[str] = []
 
     def new_id(self) -> str:
@@ -320,7 +325,7 @@ class ConnectorFactory:
         pending = list(connector_ids)
         problems: dict[str, str] = {}
         unsure: dict[str, str] = {}  # id -> why its last read did not show it missing
-        deadline = time.monotonic() + self.create_grace
+        deadline = self._clock() + self.create_grace
         while pending:
             for connector_id in list(pending):
                 try:
@@ -344,10 +349,10 @@ class ConnectorFactory:
                         problems[connector_id] = f"appeared after its DELETE; DELETE answered {deleted.summary()}"
                 else:
                     unsure[connector_id] = f"GET answered {answer.summary()}"
-            remaining = deadline - time.monotonic()
+            remaining = deadline - self._clock()
             if remaining <= 0:
                 break
-            time.sleep(min(_GRACE_POLL, remaining))
+            self._sleep(min(_GRACE_POLL, remaining))
         for connector_id, why in unsure.items():
             problems[connector_id] = f"its create was never answered and reading it again failed: {why}"
         return problems
