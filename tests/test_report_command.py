@@ -8,46 +8,20 @@ import re
 import shlex
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.browser import parse_html
 from support.markdown import rendered
-from support.runs import run_with_report
 
 from pytest_connector_contract.reference.endpoints import ReferenceTarget
-from pytest_connector_contract.reference.server import ReferenceServer
 
 
 def report(*args: str | Path) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "pytest_connector_contract.cli.main", "report", *map(str, args)]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-
-
-@pytest.fixture(scope="module")
-def report_of(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[ReferenceTarget], dict[str, Any]]]:
-    """The JSON report of the default suite against a target, run once per kind of target (its class and
-    version) for this module: the tests only read the reports, and several need the same one."""
-    reports: dict[tuple[str, str], dict[str, Any]] = {}
-    servers: list[ReferenceServer] = []
-
-    def run(target: ReferenceTarget) -> dict[str, Any]:
-        key = (type(target).__name__, target.es_version)
-        if key not in reports:
-            server = ReferenceServer(target)
-            server.start()
-            servers.append(server)
-            result = run_with_report(tmp_path_factory.mktemp("run"), server.url)
-            assert result.report is not None, result.result.stdout.str()
-            reports[key] = result.report
-        return reports[key]
-
-    yield run
-    for server in servers:
-        server.stop()
-    assert not [error for server in servers for error in server.errors]
 
 
 @pytest.fixture
