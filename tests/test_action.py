@@ -24,6 +24,7 @@ from support.actionrunner import (
 from support.mutants import RefusalTouchesConnector
 
 import pytest_connector_contract
+from pytest_connector_contract.client.api import RETRY_DELAYS
 from pytest_connector_contract.reference.security import ApiKey, Security
 from pytest_connector_contract.reference.server import ReferenceServer
 
@@ -185,7 +186,15 @@ def test_a_baseline_given_as_an_input_lets_accepted_deviations_pass(runner_temp:
 
 
 def test_an_unreachable_target_gives_no_verdict_and_fails_the_gate(runner_temp: Path, tmp_path: Path) -> None:
-    run = _use(runner_temp, tmp_path, {"url": "http://127.0.0.1:9", "args": "--connector-timeout 1"})
+    # quick_retries (tests/support/fixtures.py) the way this run can take it: the action reads no conftest.py of
+    # the workspace, so a plugin module that the args input loads sets the 10 ms waits; every attempt is made
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "quick_retries.py").write_text(
+        f"from pytest_connector_contract.client import api\napi.RETRY_DELAYS = {(0.01,) * len(RETRY_DELAYS)!r}\n"
+    )
+    inputs = {"url": "http://127.0.0.1:9", "args": "--connector-timeout 1 -p quick_retries"}
+    run = _use(runner_temp, tmp_path, inputs, PYTHONPATH=str(plugins))
     suite, verdict, gate = run.results
     assert suite.outputs == {"status": "2"}, suite.log
     assert verdict.returncode == 0

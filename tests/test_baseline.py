@@ -21,6 +21,9 @@ from pytest_connector_contract.reports.baseline import REASON_TO_FILL, BaselineE
 SPEC = load_spec()
 CELL = "transition[needs_configuration->error]"
 PASSING = "transition[created->error]"
+#: the checks a gate test needs where its claim is about one entry, not the whole run: the failing cell and the
+#: other transitions from its state (one of them passing), not the 110 checks of the suite
+AROUND_CELL = "connector-contract::transition[needs_configuration->"
 TODAY = dt.date(2026, 6, 1)
 
 
@@ -200,7 +203,8 @@ def test_a_baseline_listing_a_passing_check_fails_the_run(
     entries = [_entry(PASSING, "was broken once")] + ([_entry(CELL)] if target == "mutant" else [])
     baseline = _write(tmp_path / "baseline.toml", *entries)
     parallel = ("-n", "2") if target == "mutant" else ()
-    run = run_suite(url, "--connector-baseline", str(baseline), *parallel)
+    selected = [f"connector-contract::{check}" for check in (PASSING, CELL)]
+    run = run_suite(url, "--connector-baseline", str(baseline), *parallel, *selected)
     assert run.ret == 1, run.result.stdout.str()
     assert run.outcome(PASSING) == "xpassed"
     assert run.report["summary"]["conformant"] is False
@@ -220,7 +224,7 @@ def test_an_expired_entry_no_longer_applies_and_fails_the_run(
 
     server = start_target(RefusesAllowedTransition())
     baseline = _write(tmp_path / "baseline.toml", _entry(CELL, extra="expires = 2020-01-01"))
-    run = run_suite(server.url, "--connector-baseline", str(baseline))
+    run = run_suite(server.url, "--connector-baseline", str(baseline), AROUND_CELL)
     assert run.ret == 1
     assert run.outcome(CELL) == "failed"
     run.result.stdout.fnmatch_lines(
@@ -232,7 +236,7 @@ def test_an_expired_entry_fails_even_a_run_where_everything_passes(
     run_suite: Callable[..., Any], tmp_path: Path
 ) -> None:
     baseline = _write(tmp_path / "baseline.toml", _entry(CELL, extra="expires = 2020-01-01"))
-    run = run_suite("embedded", "--connector-baseline", str(baseline))
+    run = run_suite("embedded", "--connector-baseline", str(baseline), AROUND_CELL)
     assert run.ret == 1
     assert run.not_passed() == {}
     assert [p["kind"] for p in run.report["baseline"]["problems"]] == ["expired"]
@@ -245,7 +249,7 @@ def test_an_entry_not_yet_expired_applies(
 
     server = start_target(RefusesAllowedTransition())
     baseline = _write(tmp_path / "baseline.toml", _entry(CELL, extra="expires = 2999-01-01"))
-    run = run_suite(server.url, "--connector-baseline", str(baseline))
+    run = run_suite(server.url, "--connector-baseline", str(baseline), AROUND_CELL)
     assert run.ret == 0
     assert run.check(CELL)["baseline"]["expires"] == "2999-01-01"
 
@@ -280,7 +284,7 @@ def test_the_baseline_can_come_from_the_environment(
 
     server = start_target(RefusesAllowedTransition())
     monkeypatch.setenv("CONNECTOR_BASELINE", str(_write(tmp_path / "b.toml", _entry(CELL))))
-    run = run_suite(server.url)
+    run = run_suite(server.url, AROUND_CELL)
     assert run.ret == 0
     assert run.report["configuration"]["baseline"] == {"value": str(tmp_path / "b.toml"), "source": "env"}
 
@@ -292,16 +296,18 @@ def test_a_written_baseline_lists_the_failures_and_turns_the_same_run_green(
 
     server = start_target(RefusesAllowedTransition())
     written = tmp_path / "new-baseline.toml"
-    first = run_suite(server.url, "--connector-baseline-write", str(written))
+    first = run_suite(server.url, "--connector-baseline-write", str(written), AROUND_CELL)
     assert first.ret == 1
     first.result.stdout.fnmatch_lines([f"baseline written: {written} (1 entries; write the reason for each*"])
     text = written.read_text(encoding="utf-8")
     assert tomllib.loads(text) == {"expected_failure": [{"check": CELL, "reason": REASON_TO_FILL}]}
     assert "# failed: expected HTTP 200, got HTTP 400 status_exception" in text
-    second = run_suite(server.url, "--connector-baseline", str(written))
+    second = run_suite(server.url, "--connector-baseline", str(written), AROUND_CELL)
     assert second.ret == 0
     # Writing again from a run with the baseline keeps the entry and its reason.
-    third = run_suite(server.url, "--connector-baseline", str(written), "--connector-baseline-write", str(written))
+    third = run_suite(
+        server.url, "--connector-baseline", str(written), "--connector-baseline-write", str(written), AROUND_CELL
+    )
     assert third.ret == 0
     assert tomllib.loads(written.read_text(encoding="utf-8"))["expected_failure"][0]["reason"] == REASON_TO_FILL
 
@@ -345,13 +351,17 @@ def test_a_written_baseline_of_an_optional_check_is_read_back_by_the_gate(
 ) -> None:
     server = start_target(mutant.target(mutant.es_version))
     written = tmp_path / "baseline.toml"
-    first = run_suite(server.url, *mutant.args, "--connector-baseline-write", str(written))
+    # The checks of the catching check's kind, from the same state where it is a transition: enough for the
+    # round trip, which does not need the other 100 checks of the default suite.
+    kind, _, case = mutant.caught_by.partition("[")
+    selected = f"connector-contract::{kind}[" + (case.partition("->")[0] + "->" if kind == "transition" else "")
+    first = run_suite(server.url, *mutant.args, "--connector-baseline-write", str(written), selected)
     assert first.ret == 1, first.result.stdout.str()
     failed = first.not_passed()
     assert failed[mutant.caught_by] == "failed"
     listed = [e["check"] for e in tomllib.loads(written.read_text(encoding="utf-8"))["expected_failure"]]
     assert sorted(listed) == sorted(failed)
-    second = run_suite(server.url, *mutant.args, "--connector-baseline", str(written))
+    second = run_suite(server.url, *mutant.args, "--connector-baseline", str(written), selected)
     assert second.ret == 0, second.result.stdout.str() + second.result.stderr.str()
     assert second.not_passed() == dict.fromkeys(failed, "xfailed")
     assert second.report is not None

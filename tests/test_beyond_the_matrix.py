@@ -1,7 +1,8 @@
 """Exploration, racing clients and privileges: the checks beyond the matrix, run the way users run them.
 
 Each is off by default. Each catches the mutant it exists for, which the default suite misses, and
-nothing else fails; the faithful reference still scores 1.0 with every option on.
+nothing else fails; the faithful reference still scores 1.0 with every option on. "The default suite misses it"
+is read from the same run: every check of the default suite is in it, and passes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +26,7 @@ from support.mutants import (
     RefusesReconnectAfterError,
     secured_with_readonly_key,
 )
+from support.runs import SuiteRun, run_with_report
 
 from pytest_connector_contract.checks.official_client import official_checks
 from pytest_connector_contract.contract import schemas
@@ -36,6 +39,12 @@ DEFAULT_IDS = [check.id for check in (*SPEC.checks, *official_checks(SPEC))]
 RACE_IDS = [check.id for check in SPEC.optional_checks if check.kind == "race"]
 KEYS = ("--connector-api-key", ADMIN_KEY, "--connector-readonly-api-key", READONLY_KEY)
 EVERY_OPTION = ("--connector-explore", "3", "--connector-seed", "20240611", "--connector-race", *KEYS)
+
+
+def _default_suite_passed(run: Any) -> None:
+    """Every check of the default suite ran, and passed: the default suite alone misses the bug."""
+    outcomes = {check["id"]: check["outcome"] for check in run.report["checks"]}
+    assert {check_id: outcomes.get(check_id) for check_id in DEFAULT_IDS} == dict.fromkeys(DEFAULT_IDS, "passed")
 
 
 def _secured_reference(version: str = "9.1.0") -> ReferenceTarget:
@@ -118,16 +127,27 @@ def test_without_the_options_nothing_new_is_collected(pytester: pytest.Pytester)
 
 
 # -- 1. sequences ---------------------------------------------------------------------------------------
-def test_history_dependent_bug_is_missed_by_the_matrix_and_caught_by_exploration(
-    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
-) -> None:
-    server = start_target(RefusesReconnectAfterError())
-    matrix = run_suite(server.url)
-    assert matrix.ret == 0, "the matrix starts every cell from a fresh connector: it cannot see this bug"
-    assert matrix.report["summary"]["score"] == 1.0
+@pytest.fixture(scope="module")
+def explored_mutant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ReferenceServer, SuiteRun]]:
+    """The default suite and one walk (seed 3) against the mutant only a walk can catch, run once: one test
+    reads its verdict and walk, another replays the walk's script."""
+    server = ReferenceServer(RefusesReconnectAfterError())
+    server.start()
+    try:
+        directory = tmp_path_factory.mktemp("explored")
+        yield server, run_with_report(directory, server.url, "--connector-explore", "1", "--connector-seed", "3")
+    finally:
+        server.stop()
+    assert not server.errors, f"the reference server raised: {server.errors}"
 
-    explored = run_suite(server.url, "--connector-explore", "1", "--connector-seed", "3")
+
+def test_history_dependent_bug_is_missed_by_the_matrix_and_caught_by_exploration(
+    explored_mutant: tuple[ReferenceServer, SuiteRun], run_suite: Callable[..., Any]
+) -> None:
+    server, explored = explored_mutant
     assert explored.ret == 1
+    # The matrix starts every cell from a fresh connector: it cannot see this bug.
+    _default_suite_passed(explored)
     assert explored.not_passed() == {"explore[1]": "failed"}
     walk = explored.report["explore"]["results"][0]
     # Shrunk to the shortest sequence that shows the bug: error, then configured, then connected.
@@ -196,11 +216,12 @@ def test_a_walk_stops_at_its_time_budget(run_suite: Callable[..., Any]) -> None:
 
 @pytest.mark.skipif(not (shutil.which("bash") and shutil.which("curl")), reason="needs bash and curl")
 def test_the_replay_script_replays_the_failure_with_curl(
-    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any], pytester: pytest.Pytester
+    explored_mutant: tuple[ReferenceServer, SuiteRun], start_target: Callable[..., ReferenceServer], tmp_path: Path
 ) -> None:
-    mutant = start_target(RefusesReconnectAfterError())
-    run = run_suite(mutant.url, "--connector-explore", "1", "--connector-seed", "1", "-k", "explore")
-    script = pytester.path / "replay.sh"
+    _, run = explored_mutant
+    assert run.report is not None
+    mutant = start_target(RefusesReconnectAfterError())  # a mutant of its own: the script runs against any
+    script = tmp_path / "replay.sh"
     script.write_text(run.report["explore"]["results"][0]["replay"])
 
     def replay(url: str) -> subprocess.CompletedProcess[str]:
@@ -239,9 +260,9 @@ def test_a_500_under_overlapping_requests_is_caught_by_exactly_the_race_checks(
     start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
 ) -> None:
     server = start_target(CrashesOnOverlappingUpdates())
-    assert run_suite(server.url).ret == 0, "sequential checks never overlap two requests for one connector"
     run = run_suite(server.url, "--connector-race")
     assert run.ret == 1
+    _default_suite_passed(run)  # sequential checks never overlap two requests for one connector
     assert run.not_passed() == dict.fromkeys(RACE_IDS, "failed")
     race = run.check("race[configured->connected|error]")
     assert any("answered HTTP 500 illegal_state_exception" in p for p in race["problems"])
@@ -266,9 +287,9 @@ def test_a_read_only_key_that_can_write_is_caught_by_exactly_the_privileges_chec
     start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]
 ) -> None:
     server = start_target(ReadOnlyKeyCanWrite())
-    assert run_suite(server.url, "--connector-api-key", ADMIN_KEY).ret == 0
     run = run_suite(server.url, *KEYS)
     assert run.ret == 1
+    _default_suite_passed(run)
     assert run.not_passed() == {"privileges[readonly-status]": "failed"}
     problems = run.check("privileges[readonly-status]")["problems"]
     assert problems[0] == "expected HTTP 403, got HTTP 200 result='updated'"

@@ -225,7 +225,7 @@ def test_a_baseline_expected_failure_is_amber_in_the_grid_and_the_picture(
     server = start_target(RefusesAllowedTransition())
     baseline = tmp_path / "baseline.toml"
     baseline.write_text(f'[[expected_failure]]\ncheck = "{CELL}"\nreason = "our proxy; INFRA-123"\n', encoding="utf-8")
-    run = run_html(server.url, "--connector-baseline", str(baseline))
+    run = run_html(server.url, "--connector-baseline", str(baseline), "connector-contract::transition[")  # the grid
     assert run.result.ret == 0
     page = run.page
     assert (
@@ -344,7 +344,7 @@ def test_a_check_that_differs_from_the_reference_shows_both_answers_side_by_side
     from support.mutants import WrongResultWord
 
     target, reference = start_target(WrongResultWord()), start_target()
-    run = run_html(target.url, "--connector-reference-url", reference.url)
+    run = run_html(target.url, "--connector-reference-url", reference.url, "connector-contract::transition[created->")
     section = run.page.find("section", id="cc-differential")
     text = section.words()
     assert f"live reference cluster {reference.url}: Elasticsearch 9.1.0, release 9.1.0" in text

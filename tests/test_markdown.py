@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from support.markdown import rendered
 
-from pytest_connector_contract.reference.server import ReferenceServer
+from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reports.markdown import (
     ANNOTATIONS_PER_KIND,
     badge,
@@ -22,12 +22,12 @@ from pytest_connector_contract.reports.verdict import VERDICTS, verdict
 
 
 @pytest.fixture
-def document_of(start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any]) -> Callable[..., Any]:
-    def run(target: Any = None, *args: str) -> dict[str, Any]:
-        server = start_target(target)
-        report = run_suite(server.url, *args).report
-        assert report is not None
-        return dict(report)
+def document_of(report_of: Callable[[ReferenceTarget], dict[str, Any]]) -> Callable[..., Any]:
+    """The report of the default suite against ``target`` (the reference by default), run once per kind of
+    target for the module (``report_of``): three tests read the same mutant's."""
+
+    def run(target: ReferenceTarget | None = None) -> dict[str, Any]:
+        return report_of(target if target is not None else ReferenceTarget())
 
     return run
 

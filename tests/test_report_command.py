@@ -17,7 +17,6 @@ from support.browser import parse_html
 from support.markdown import rendered
 
 from pytest_connector_contract.reference.endpoints import ReferenceTarget
-from pytest_connector_contract.reference.server import ReferenceServer
 
 
 def report(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -26,14 +25,12 @@ def report(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def saved(
-    start_target: Callable[..., ReferenceServer], run_suite: Callable[..., Any], tmp_path: Path
-) -> Callable[..., Path]:
+def saved(report_of: Callable[[ReferenceTarget], dict[str, Any]], tmp_path: Path) -> Callable[..., Path]:
+    """Save the report of a run against ``target`` as ``tmp_path / NAME.json``."""
+
     def save(name: str, target: ReferenceTarget) -> Path:
-        result = run_suite(start_target(target).url)
-        assert result.report is not None
         path = tmp_path / f"{name}.json"
-        path.write_text(json.dumps(result.report), encoding="utf-8")
+        path.write_text(json.dumps(report_of(target)), encoding="utf-8")
         return path
 
     return save

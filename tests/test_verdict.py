@@ -5,6 +5,7 @@ names what was tested behind a gateway that answers ``GET /`` with its backend's
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 from support.browser import parse_html
 from support.gateway import Gateway
 from support.markdown import rendered
+from support.runs import SuiteRun, run_with_report
 
 from pytest_connector_contract.contract import schemas
 from pytest_connector_contract.reference.server import ReferenceServer
@@ -30,9 +32,22 @@ def _properties(path: Path) -> dict[str, str]:
     return {p.attrib["name"]: p.attrib["value"] for p in root.iter("property")}
 
 
-def test_a_clean_run_is_conformant_everywhere(run_suite: Callable[..., Any], tmp_path: Path) -> None:
-    xml, page = tmp_path / "junit.xml", tmp_path / "report.html"
-    run = run_suite("embedded", f"--junitxml={xml}", f"--html={page}", "--self-contained-html")
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[SuiteRun, Path]:
+    """The default suite against the embedded target, with its JUnit and HTML reports, run once: several tests
+    read it, none changes it. Yields the run and the directory of its reports."""
+    directory = tmp_path_factory.mktemp("clean")
+    xml, page = directory / "junit.xml", directory / "report.html"
+    return (
+        run_with_report(directory, "embedded", f"--junitxml={xml}", f"--html={page}", "--self-contained-html"),
+        directory,
+    )
+
+
+def test_a_clean_run_is_conformant_everywhere(clean_run: tuple[SuiteRun, Path]) -> None:
+    run, directory = clean_run
+    xml, page = directory / "junit.xml", directory / "report.html"
+    assert run.report is not None
     assert run.ret == 0
     summary = run.report["summary"]
     assert (summary["verdict"], summary["conformant"], summary["strict"]) == ("conformant", True, False)
@@ -88,16 +103,20 @@ def test_the_environment_turns_strict_mode_on(
     pytester.makeini("[pytest]\nconnector_baseline = " + str(_baseline(tmp_path)) + "\n")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CONNECTOR_STRICT", "true")
-        result = pytester.runpytest_subprocess("--connector-url", url)
+        # the baseline's cell and the other transitions from its state: strict mode is about that entry
+        result = pytester.runpytest_subprocess(
+            "--connector-url", url, "connector-contract::transition[needs_configuration->"
+        )
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*verdict: NOT CONFORMANT (strict: baseline ignored)*"])
 
 
 def test_errors_without_a_failure_are_inconclusive_and_do_not_pass_the_gate(
-    gateway: Callable[..., Gateway], run_suite: Callable[..., Any], tmp_path: Path
+    gateway: Callable[..., Gateway], run_suite: Callable[..., Any], quick_retries: object, tmp_path: Path
 ) -> None:
     """A gateway that drops every 9th status update: the checks it hits end in error, correctly, and none
-    fails; the run is neither conformant nor shown to depart from Elasticsearch."""
+    fails; the run is neither conformant nor shown to depart from Elasticsearch. (quick_retries: a dropped setup
+    update is tried again after 10 ms; the backoff is not what this is about.)"""
     gate = gateway(drop_every=9)
     xml = tmp_path / "junit.xml"
     run = run_suite(gate.url, "--connector-concurrency", "1", f"--junitxml={xml}")
@@ -120,7 +139,7 @@ def test_errors_without_a_failure_are_inconclusive_and_do_not_pass_the_gate(
 
 
 def test_the_implementation_option_names_what_a_gateway_hides(
-    gateway: Callable[..., Gateway], run_suite: Callable[..., Any], tmp_path: Path
+    gateway: Callable[..., Gateway], run_suite: Callable[..., Any], clean_run: tuple[SuiteRun, Path], tmp_path: Path
 ) -> None:
     gate = gateway()
     xml, page = tmp_path / "junit.xml", tmp_path / "report.html"
@@ -147,7 +166,7 @@ def test_the_implementation_option_names_what_a_gateway_hides(
     assert table
     saved = tmp_path / "gateway.json"
     saved.write_text(json.dumps(run.report), encoding="utf-8")
-    other = run_suite("embedded")
+    other, _ = clean_run
     (tmp_path / "plain.json").write_text(json.dumps(other.report), encoding="utf-8")
     done = _report(saved, tmp_path / "plain.json", "--markdown", tmp_path / "t.md")
     assert done.returncode == 0, done.stderr
@@ -167,10 +186,11 @@ def _report(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_the_report_command_still_reads_a_schema_1_report(run_suite: Callable[..., Any], tmp_path: Path) -> None:
+def test_the_report_command_still_reads_a_schema_1_report(clean_run: tuple[SuiteRun, Path], tmp_path: Path) -> None:
     """Schema 1 had no verdict, no strict flag, no implementation and no reruns: the verdict is implied by the
     summary, as it was then."""
-    document = run_suite("embedded").report
+    document = copy.deepcopy(clean_run[0].report)
+    assert document is not None
     del document["summary"]["verdict"], document["summary"]["strict"], document["target"]["implementation"]
     document["schema_version"] = 1
     old = tmp_path / "old.json"

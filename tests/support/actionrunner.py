@@ -11,6 +11,7 @@ expand a value into a script. ``if:`` knows ``success()`` (the default), ``alway
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import subprocess
@@ -176,13 +177,29 @@ _INSTALLED: dict[str, Path] = {}
 
 def installed(tmp_path_factory: Any) -> Path:
     """A RUNNER_TEMP where the action's install step has run, for real, into a fresh virtual environment (once
-    per test process: it takes a minute); later steps of the action find the suite there."""
+    per test session: it takes a minute); later steps of the action find the suite there.
+
+    Under xdist the workers share one install, made by the first worker to get here (the others wait on a
+    lock), in the session's base temporary directory; each worker's RUNNER_TEMP is a folder of its own, where
+    ``connector-contract`` links to that install, since the later steps write files of their own there."""
     if "runner_temp" not in _INSTALLED:
         runner_temp = tmp_path_factory.mktemp("runner_temp")
-        run = ActionRun({}, tmp_path_factory.mktemp("workspace"), runner_temp, job_environment())
-        install = run.action["runs"]["steps"][0]
-        assert install["name"] == INSTALL
-        (result,) = run.run([install])
-        assert result.returncode == 0, result.log
+        shared = tmp_path_factory.getbasetemp()
+        if os.environ.get("PYTEST_XDIST_WORKER"):
+            shared = shared.parent  # the session's, above each worker's own
+        with open(shared / "connector-contract-install.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            home = shared / "connector-contract-install"
+            if not (home / "done").exists():
+                home.mkdir(exist_ok=True)
+                workspace = home / "workspace"
+                workspace.mkdir(exist_ok=True)
+                run = ActionRun({}, workspace, home, job_environment(), files=workspace)
+                install = run.action["runs"]["steps"][0]
+                assert install["name"] == INSTALL
+                (result,) = run.run([install])
+                assert result.returncode == 0, result.log
+                (home / "done").touch()
+        (runner_temp / "connector-contract").symlink_to(home / "connector-contract", target_is_directory=True)
         _INSTALLED["runner_temp"] = runner_temp
     return _INSTALLED["runner_temp"]

@@ -5,6 +5,7 @@ browser."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import os
 import shutil
@@ -165,3 +166,29 @@ def gateway(start_target: Callable[..., ReferenceServer]) -> Iterator[Callable[.
     yield start
     for gate in started:
         gate.stop()
+
+
+@pytest.fixture(scope="module")
+def report_of(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[ReferenceTarget], dict[str, Any]]]:
+    """``report_of(target)``: the JSON report of the default suite run against ``target``, as a user runs it,
+    made once per kind of target (its class and version) for the module, for the tests that only read reports.
+    Each call returns a copy of its own."""
+    reports: dict[tuple[str, str], dict[str, Any]] = {}
+    servers: list[ReferenceServer] = []
+
+    def report(target: ReferenceTarget) -> dict[str, Any]:
+        key = (type(target).__name__, target.es_version)
+        if key not in reports:
+            server = ReferenceServer(target)
+            server.start()
+            servers.append(server)
+            run = run_with_report(tmp_path_factory.mktemp("report"), server.url)
+            assert run.report is not None, run.result.stdout.str()
+            reports[key] = run.report
+        return copy.deepcopy(reports[key])
+
+    yield report
+    for server in servers:
+        server.stop()
+    errors = [error for server in servers for error in server.errors]
+    assert not errors, f"the reference server raised: {errors}"

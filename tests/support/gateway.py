@@ -4,6 +4,12 @@ reference server), and injects faults deterministically on the way.
 - ``drop_every=N``: every Nth ``PUT _connector/<id>/_status`` (counted from the start, preflight included) is
   dropped: the gateway closes the connection without answering and without forwarding it, as a proxy that
   loses answers does. The request under test is never retried by the harness, so its check ends in error.
+- ``drop_once=True`` (with ``drop_every``): a drop that a check's rerun cannot meet again. A status update is
+  known by its kind: the how-manyth forwarded update of its connector it is, its query and its body (not the
+  connector id, which a rerun makes anew). A kind is dropped at most once; a later Nth update of a kind already
+  dropped is forwarded. A rerun sends the kinds of its first attempt again, so each attempt of a check that
+  ends in error uses up one of its kinds: a check sending at most K status updates ends in error at most K
+  times, and a retried setup update (the same kind) always gets through.
 - ``script``: answers given instead of the backend's, in order, one per request, before anything is forwarded
   (``[CLOSE, (503, {...}), (401, {...})]``): a cluster that is still starting. :data:`CLOSE` closes the
   connection without answering (what a load balancer in front of a node that is not up yet may do).
@@ -47,12 +53,16 @@ class Gateway:
         backend: str,
         *,
         drop_every: int = 0,
+        drop_once: bool = False,
         script: Sequence[tuple[int, dict[str, Any]] | str] = (),
         port: int = 0,
     ) -> None:
         parts = urlsplit(backend)
         self.backend = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.drop_every = drop_every
+        self.drop_once = drop_once
+        self._dropped_kinds: set[tuple[int, str, bytes]] = set()
+        self._forwarded_updates: dict[str, int] = {}  # connector path -> status updates forwarded
         self.script = list(script)
         self.port = port
         #: how many status updates were seen, and how many of them were dropped
@@ -101,17 +111,26 @@ class Gateway:
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         self.stop()
 
-    def decide(self, method: str, path: str) -> tuple[str, Any]:
+    def decide(self, method: str, path: str, body: bytes = b"") -> tuple[str, Any]:
         """What to do with one request: ``("answer", (status, body))``, ``("drop", None)`` or
         ``("forward", None)``."""
         with self._lock:
             if self.script:
                 return "answer", self.script.pop(0)
-            if method == "PUT" and path.startswith("/_connector/") and path.split("?")[0].endswith("/_status"):
+            where, _, query = path.partition("?")
+            if method == "PUT" and where.startswith("/_connector/") and where.endswith("/_status"):
                 self.status_updates += 1
-                if self.drop_every and self.status_updates % self.drop_every == 0:
+                forwarded = self._forwarded_updates.get(where, 0)
+                kind = (forwarded, query, body)
+                if (
+                    self.drop_every
+                    and self.status_updates % self.drop_every == 0
+                    and not (self.drop_once and kind in self._dropped_kinds)
+                ):
                     self.dropped += 1
+                    self._dropped_kinds.add(kind)
                     return "drop", None
+                self._forwarded_updates[where] = forwarded + 1
         return "forward", None
 
 
@@ -140,7 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _relay(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        action, scripted = self.server.gateway.decide(self.command, self.path)
+        action, scripted = self.server.gateway.decide(self.command, self.path, body)
         if action == "drop" or scripted == CLOSE:
             self.close_connection = True  # no answer at all: the client sees the connection closed
             return
