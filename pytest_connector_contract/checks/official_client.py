@@ -39,6 +39,7 @@ from pytest_connector_contract.checks.run import CheckSkipped, Run
 from pytest_connector_contract.client.api import ConnectorClient, TargetUnreachable
 from pytest_connector_contract.client.transport import Headers, Transport
 from pytest_connector_contract.config.extras import install_hint
+from pytest_connector_contract.contract.encoding import decodes, inflate
 from pytest_connector_contract.contract.spec import NEWEST, Check, Spec, expect_transition, parse_version, version_text
 
 __all__ = ["installed_majors", "official_checks", "official_client"]
@@ -165,10 +166,9 @@ def _observed(client: ConnectorClient, transport: Transport, request: Any, send:
 
     headers = Headers(request.headers)
     body = request.body.encode() if isinstance(request.body, str) else request.body
-    if body is not None and headers.get("Content-Encoding", "").lower() == "gzip":
-        import gzip
-
-        body = gzip.decompress(body)  # shown decoded; the headers say it went compressed
+    encoding = headers.get("Content-Encoding")
+    if body is not None and encoding is not None and decodes(encoding):
+        body = inflate(body, encoding)  # shown decoded; the headers say it went compressed
     path = request.path_url
     if transport.prefix and path.startswith(transport.prefix):
         path = path[len(transport.prefix) :]
