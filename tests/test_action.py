@@ -22,9 +22,9 @@ from support.actionrunner import (
     repository_root,
 )
 from support.mutants import RefusalTouchesConnector
+from support.runs import QUICK_RETRIES
 
 import pytest_connector_contract
-from pytest_connector_contract.client.api import RETRY_DELAYS
 from pytest_connector_contract.reference.security import ApiKey, Security
 from pytest_connector_contract.reference.server import ReferenceServer
 
@@ -190,9 +190,7 @@ def test_an_unreachable_target_gives_no_verdict_and_fails_the_gate(runner_temp: 
     # the workspace, so a plugin module that the args input loads sets the 10 ms waits; every attempt is made
     plugins = tmp_path / "plugins"
     plugins.mkdir()
-    (plugins / "quick_retries.py").write_text(
-        f"from pytest_connector_contract.client import api\napi.RETRY_DELAYS = {(0.01,) * len(RETRY_DELAYS)!r}\n"
-    )
+    (plugins / "quick_retries.py").write_text(QUICK_RETRIES)
     inputs = {"url": "http://127.0.0.1:9", "args": "--connector-timeout 1 -p quick_retries"}
     run = _use(runner_temp, tmp_path, inputs, PYTHONPATH=str(plugins))
     suite, verdict, gate = run.results

@@ -69,6 +69,9 @@ __all__ = ["Ahead", "CheckPool", "run_ahead"]
 
 T = TypeVar("T")
 
+#: why work handed to the waiting thread (:meth:`CheckPool.on_main`) was not done
+_STOPPED = "the run is stopping: the check's remaining work was not started"
+
 
 @dataclass
 class Ahead:
@@ -176,7 +179,7 @@ class CheckPool:
         future: Future[T] = Future()
         with self._handed_or_done:
             if self.stopping.is_set():
-                raise RunStopped("the run is stopping: the check's remaining work was not started")
+                raise RunStopped(_STOPPED)
             self._handed.append((future, work))
             self._handed_or_done.notify_all()
         return future.result()
@@ -200,7 +203,7 @@ class CheckPool:
         with self._handed_or_done:
             handed, self._handed = self._handed, []
         for job, _ in handed:
-            job.set_exception(RunStopped("the run is stopping: the check's remaining work was not started"))
+            job.set_exception(RunStopped(_STOPPED))
         for future in self._futures:
             future.cancel()
         running = [f for f in self._futures if not f.done()]

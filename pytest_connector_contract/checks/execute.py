@@ -69,19 +69,18 @@ class LiveReference:
         }
 
     def run(
-        self, check: Check, on_main: Callable[[Callable[[], Any]], Any] | None = None
+        self, check: Check, on_main: Callable[[Callable[[], Any]], Any]
     ) -> tuple[str, str | None, list[dict[str, Any]], list[str]]:
         """Run ``check`` on the reference: its own outcome, message and normalised steps, and a line for each
         connector it created there that could not be deleted when it ended (those stay in the Ledger: the
         session's clean-up tries again, and reports what remains). ``on_main``: the target's run's
-        (``Run.on_main``), for a check in flight in a slot."""
+        (``Run.on_main``), so that a check in flight in a slot hands over its client's part here too."""
         client = self.new_client()
         try:
             client.start_recording(check.id)
             factory = self.new_factory(client)
             run = Run(check, spec=self.spec, target=self.target, client=client, factory=factory, settings=self.settings)
-            if on_main is not None:
-                run.on_main = on_main
+            run.on_main = on_main
             outcome, message, _ = own_outcome(run)
             message = normalise_text(message, self.id_prefix)
             steps = normalise_exchanges([exchange.to_dict() for exchange in client.exchanges], self.id_prefix)

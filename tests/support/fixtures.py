@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 
-from pytest_connector_contract.client.api import RETRY_DELAYS
 from pytest_connector_contract.reference.endpoints import ReferenceTarget
 from pytest_connector_contract.reference.server import ReferenceServer
-from support.runs import PROXY_VARIABLES, SuiteRun, run_with_report
+from support.runs import GITHUB_VARIABLES, PROXY_VARIABLES, QUICK_RETRIES, QUICK_RETRY_DELAYS, SuiteRun, run_with_report
 
 #: where the runs the tests start keep their bytecode caches when the caller's shell asked Python to write none
 _PYCACHE_KEY = pytest.StashKey[str]()
@@ -54,7 +53,7 @@ def _no_proxy_from_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
 def _not_in_github_actions(monkeypatch: pytest.MonkeyPatch) -> None:
     """The tests may themselves run in a GitHub Actions job: the runs they start must not append to its job
     summary or print annotations into its log. A test that wants them sets these variables itself."""
-    for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"):
+    for name in GITHUB_VARIABLES:
         monkeypatch.delenv(name, raising=False)
 
 
@@ -108,9 +107,8 @@ def quick_retries(pytester: pytest.Pytester) -> tuple[float, ...]:
     proxy that cannot be reached, where every attempt fails alike and only the wait would differ. The runs
     still make every attempt. A ``conftest.py`` in the run's directory sets it, so a run started with
     ``-n 2`` has it in its workers too. Returns the delays the runs use."""
-    delays = (0.01,) * len(RETRY_DELAYS)
-    _in_every_run(pytester, "client import api", f"api.RETRY_DELAYS = {delays!r}  # quick_retries")
-    return delays
+    _in_every_run(pytester, QUICK_RETRIES)
+    return QUICK_RETRY_DELAYS
 
 
 @pytest.fixture
@@ -120,16 +118,18 @@ def quick_polling(pytester: pytest.Pytester) -> float:
     where the pause between two attempts is not what they are about. Every attempt is still made and the
     deadline is unchanged. Returns the interval the runs use."""
     interval = 0.01
-    _in_every_run(pytester, "checks import preflight", f"preflight.POLL_INTERVAL = {interval!r}  # quick_polling")
+    _in_every_run(
+        pytester, f"from pytest_connector_contract.checks import preflight\npreflight.POLL_INTERVAL = {interval!r}\n"
+    )
     return interval
 
 
-def _in_every_run(pytester: pytest.Pytester, package_import: str, assignment: str) -> None:
-    """Add ``from pytest_connector_contract.<package_import>`` and ``assignment`` to the ``conftest.py`` of the
-    test's directory, which every run started there (and each of its xdist workers) loads."""
+def _in_every_run(pytester: pytest.Pytester, code: str) -> None:
+    """Add ``code`` to the ``conftest.py`` of the test's directory, which every run started there (and each of
+    its xdist workers) loads."""
     path = pytester.path / "conftest.py"
     before = path.read_text() if path.exists() else ""
-    path.write_text(f"{before}from pytest_connector_contract.{package_import}\n{assignment}\n")
+    path.write_text(before + code)
 
 
 @pytest.fixture
@@ -174,21 +174,14 @@ def report_of(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[Re
     made once per kind of target (its class and version) for the module, for the tests that only read reports.
     Each call returns a copy of its own."""
     reports: dict[tuple[str, str], dict[str, Any]] = {}
-    servers: list[ReferenceServer] = []
+    with _servers() as start:
 
-    def report(target: ReferenceTarget) -> dict[str, Any]:
-        key = (type(target).__name__, target.es_version)
-        if key not in reports:
-            server = ReferenceServer(target)
-            server.start()
-            servers.append(server)
-            run = run_with_report(tmp_path_factory.mktemp("report"), server.url)
-            assert run.report is not None, run.result.stdout.str()
-            reports[key] = run.report
-        return copy.deepcopy(reports[key])
+        def report(target: ReferenceTarget) -> dict[str, Any]:
+            key = (type(target).__name__, target.es_version)
+            if key not in reports:
+                run = run_with_report(tmp_path_factory.mktemp("report"), start(target).url)
+                assert run.report is not None, run.result.stdout.str()
+                reports[key] = run.report
+            return copy.deepcopy(reports[key])
 
-    yield report
-    for server in servers:
-        server.stop()
-    errors = [error for server in servers for error in server.errors]
-    assert not errors, f"the reference server raised: {errors}"
+        yield report

@@ -13,10 +13,19 @@ from typing import Any
 
 import pytest
 
+from pytest_connector_contract.client.api import RETRY_DELAYS
+
 #: the environment variables that route requests through a proxy (requests reads both spellings)
 PROXY_VARIABLES = tuple(
     name for base in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY") for name in (base, base.lower())
 )
+#: the environment variables that tell a run it is in a GitHub Actions job (annotations, the job summary)
+GITHUB_VARIABLES = ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY")
+
+#: the waits of a run's retried setup requests in the tests that meet an unreachable target (``quick_retries``):
+#: 10 ms, not ``RETRY_DELAYS``; and the module that sets them in a run, as a ``conftest.py`` or a plugin
+QUICK_RETRY_DELAYS = (0.01,) * len(RETRY_DELAYS)
+QUICK_RETRIES = f"from pytest_connector_contract.client import api\napi.RETRY_DELAYS = {QUICK_RETRY_DELAYS!r}\n"
 
 
 def run_pytest(pytester: pytest.Pytester, url: str, *args: str) -> pytest.RunResult:
@@ -29,7 +38,7 @@ def run_pytest_in(directory: Path, *args: str) -> pytest.RunResult:
     started by a module-scoped fixture, where ``pytester`` (function-scoped) is not at hand. The run gets the
     environment the tests' autouse fixtures give the runs they start: no proxy, no ``CONNECTOR_*`` setting and
     no GitHub Actions from the caller, and no ``PYTEST_ADDOPTS``."""
-    outside = {*PROXY_VARIABLES, "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "PYTEST_ADDOPTS"}
+    outside = {*PROXY_VARIABLES, *GITHUB_VARIABLES, "PYTEST_ADDOPTS"}
     env = {name: value for name, value in os.environ.items()
            if name not in outside and not name.startswith("CONNECTOR_")}  # fmt: skip
     started = time.monotonic()
