@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,17 +128,14 @@ def test_without_the_options_nothing_new_is_collected(pytester: pytest.Pytester)
 
 # -- 1. sequences ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def explored_mutant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ReferenceServer, SuiteRun]]:
+def explored_mutant(
+    tmp_path_factory: pytest.TempPathFactory, start_module_target: Callable[..., ReferenceServer]
+) -> tuple[ReferenceServer, SuiteRun]:
     """The default suite and one walk (seed 3) against the mutant only a walk can catch, run once: one test
     reads its verdict and walk, another replays the walk's script."""
-    server = ReferenceServer(RefusesReconnectAfterError())
-    server.start()
-    try:
-        directory = tmp_path_factory.mktemp("explored")
-        yield server, run_with_report(directory, server.url, "--connector-explore", "1", "--connector-seed", "3")
-    finally:
-        server.stop()
-    assert not server.errors, f"the reference server raised: {server.errors}"
+    server = start_module_target(RefusesReconnectAfterError())
+    directory = tmp_path_factory.mktemp("explored")
+    return server, run_with_report(directory, server.url, "--connector-explore", "1", "--connector-seed", "3")
 
 
 def test_history_dependent_bug_is_missed_by_the_matrix_and_caught_by_exploration(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -178,20 +178,16 @@ def _official_client_checks_run(run: Any) -> int:
 
 
 @pytest.fixture(scope="module")
-def faithful() -> Iterator[Callable[[str], ReferenceServer]]:
+def faithful(start_module_target: Callable[..., ReferenceServer]) -> Callable[[str], ReferenceServer]:
     """Faithful reference clusters shared by the module's runs, one per release."""
     servers: dict[str, ReferenceServer] = {}
 
     def get(version: str) -> ReferenceServer:
         if version not in servers:
-            servers[version] = ReferenceServer(ReferenceTarget(version))
-            servers[version].start()
+            servers[version] = start_module_target(ReferenceTarget(version))
         return servers[version]
 
-    yield get
-    for server in servers.values():
-        server.stop()
-        assert not server.errors
+    return get
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
